@@ -1,0 +1,51 @@
+"""slateboard: typed findings on a versioned, tamper-evident blackboard, for evidence-driven multi-agent work.
+
+```python
+from slateboard import Blackboard, Finding
+
+class Case(Finding):
+    description: str
+
+with Blackboard.open("sqlite:///slate.db") as bb:
+    board = bb.board("case-42")
+    entry = await board.write(Case(subject="case-42", description="...", confidence=1.0), author="intake")
+```
+"""
+
+from slateboard import errors
+from slateboard.blackboard import (
+    Blackboard,
+    Board,
+    BoardView,
+    Citation,
+    Entry,
+    Finding,
+    Head,
+    IndexInfo,
+    MemoryStore,
+    Record,
+    Store,
+    upcaster,
+)
+
+__version__ = "0.1.0"
+
+__all__ = (
+    # the board
+    "Blackboard",
+    "Board",
+    "BoardView",
+    "Entry",
+    "Head",
+    "IndexInfo",
+    # what is written on it
+    "Record",
+    "Finding",
+    "Citation",
+    "upcaster",
+    # plug points
+    "Store",
+    "MemoryStore",
+    # the error tree
+    "errors",
+)

@@ -1,0 +1,272 @@
+"""`Blackboard` (a store opened from a URL) and `Board` (one case's versioned log on it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+import anyio
+
+from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, PendingEntry, StoredEntry, seal
+from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, encode_record
+from slateboard.blackboard.store import Store, call_store, open_store
+from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
+from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
+
+__all__ = ("Blackboard", "Board", "DEFAULT_URL")
+
+DEFAULT_URL = "sqlite:///slateboard.db"
+_MAX_NAME = 256
+_VERIFY_PAGE = 5000
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_name(what: str, name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME or not name.isprintable():
+        raise ConfigurationError(f"{what} must be a printable, non-empty string of at most {_MAX_NAME} characters, "
+                                 f"got {name!r}")
+    return name
+
+
+class _Changes:
+    """Wakes `watch` loops of this process as soon as a write lands; other processes are polled for."""
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[int, anyio.Event]] = set()
+
+    def arm(self) -> tuple[int, anyio.Event]:
+        token = (threading.get_ident(), anyio.Event())
+        self._waiters.add(token)
+        return token
+
+    def disarm(self, token: tuple[int, anyio.Event]) -> None:
+        self._waiters.discard(token)
+
+    def notify(self) -> None:
+        # An anyio Event belongs to its thread's event loop; other threads' watchers poll instead.
+        me = threading.get_ident()
+        for thread, event in list(self._waiters):
+            if thread == me:
+                event.set()
+
+
+class Board:
+    """One board: an append-only, hash-chained log of entries with versions 1..n. Get it with `bb.board(name)`."""
+
+    def __init__(self, name: str, store: Store, *, clock: Clock, max_payload_bytes: int) -> None:
+        self._name = name
+        self._store = store
+        self._clock = clock
+        self._max_payload = max_payload_bytes
+        self._index = LogIndex()
+        self._changes = _Changes()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"Board({self._name!r}, store={self._store.url!r})"
+
+    async def write(self, finding: Record, *, author: str, expected_version: int | None = None) -> Entry:
+        """Append one finding. With `expected_version`, fail with `StaleVersionError` if the board moved on."""
+        (entry,) = await self.write_many([finding], author=author, expected_version=expected_version)
+        return entry
+
+    async def write_many(
+        self, findings: Sequence[Record], *, author: str, expected_version: int | None = None
+    ) -> tuple[Entry, ...]:
+        """Append findings as one atomic batch: all get consecutive versions, or nothing is written."""
+        pending = self._prepare(findings, author)
+        stored = await call_store(self._store.append, self._name, pending, expected_version=expected_version)
+        entries = tuple(Entry.from_stored(row, finding) for row, finding in zip(stored, findings, strict=True))
+        self._index.extend(entries)
+        self._changes.notify()
+        return entries
+
+    def _prepare(self, findings: Sequence[Record], author: str) -> list[PendingEntry]:
+        if isinstance(findings, Record):
+            raise InvalidFindingError(type(findings).kind_name, [("", "write_many takes a list of findings")])
+        if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
+            raise InvalidFindingError(
+                "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
+            )
+        recorded_at = self._timestamp()
+        pending = []
+        for finding in findings:
+            kind, schema_version, payload = encode_record(finding, max_bytes=self._max_payload)
+            pending.append(PendingEntry(kind, schema_version, author, recorded_at, payload))
+        return pending
+
+    def _timestamp(self) -> str:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
+        return now.astimezone(UTC).isoformat()
+
+    async def view(self, *, at: int | None = None) -> BoardView:
+        """An immutable snapshot: the latest, or the board as it was at version `at`."""
+        await self._catch_up()
+        head = self._index.version
+        if at is None:
+            at = head
+        elif isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= head:
+            raise UnknownVersionError(self._name, at, head)
+        return BoardView(self._name, at, self._index)
+
+    async def history(self) -> tuple[Entry, ...]:
+        """Every entry, in version order."""
+        return (await self.view()).entries()
+
+    async def head(self) -> Head:
+        """The latest version and its hash: export it to detect a later truncation with `verify(head=...)`."""
+        version, digest = await call_store(self._store.head, self._name)
+        return Head(board=self._name, version=version, hash=digest)
+
+    def cache_info(self) -> IndexInfo:
+        """How many entries this process holds decoded, and how many rows it has read from the store in all."""
+        return IndexInfo(entries=self._index.version, rows_loaded=self._index.rows_loaded)
+
+    async def _catch_up(self) -> None:
+        index = self._index
+        rows = await call_store(self._store.read, self._name, after=index.version, upto=None)
+        if rows:
+            index.rows_loaded += len(rows)
+            index.extend(self._decode(row) for row in rows)
+
+    def _decode(self, row: StoredEntry) -> Entry:
+        where = f"board {self._name!r} version {row.version}"
+        return Entry.from_stored(row, decode_record(row.kind, row.schema_version, row.payload, where=where))
+
+    async def verify(self, *, head: Head | None = None) -> Head:
+        """Recompute the hash chain from the store; `TamperedLogError` names the first bad version.
+
+        Finds any edited, deleted or reordered entry. A removed tail, or a chain recomputed from an edit
+        onward, is found when `head` (exported earlier by `board.head()`) is given.
+        """
+        prev_hash, version = GENESIS_HASH, 0
+        known = self._index.entries
+        while True:
+            rows = await call_store(self._store.read, self._name, after=version, upto=version + _VERIFY_PAGE)
+            for row in rows:
+                version += 1
+                self._check_row(row, version, prev_hash, known)
+                prev_hash = row.hash
+            if len(rows) < _VERIFY_PAGE:
+                break
+        if head is not None:
+            await self._check_head(head, version)
+        return Head(board=self._name, version=version, hash=prev_hash)
+
+    def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: Sequence[Entry]) -> None:
+        name = self._name
+        if row.version != version:
+            raise TamperedLogError(name, version, f"version {version} is missing (the next stored is {row.version})")
+        if seal(prev_hash, name, version, row) != row.hash:
+            raise TamperedLogError(name, version, "the entry does not match its hash (edited, moved or re-chained)")
+        if version <= len(known) and known[version - 1].hash != row.hash:
+            raise TamperedLogError(name, version, "the entry differs from what this process read earlier")
+
+    async def _check_head(self, head: Head, last: int) -> None:
+        if head.board != self._name:
+            raise ConfigurationError(f"verify: the head given is for board {head.board!r}, not {self._name!r}")
+        if head.version > last:
+            raise TamperedLogError(self._name, last + 1,
+                                   f"truncated: the exported head is version {head.version}, the log ends at {last}")
+        if head.version:
+            (row,) = await call_store(self._store.read, self._name, after=head.version - 1, upto=head.version)
+            if row.hash != head.hash:
+                raise TamperedLogError(self._name, head.version, "the hash differs from the exported head")
+
+    async def watch(self, *, after: int | None = None, poll_interval: float = 0.2) -> AsyncIterator[Entry]:
+        """New entries as they land, in version order, forever (break out of the loop to stop).
+
+        Starts after the current head, or after version `after` (0 replays the whole log first). Writes
+        from this process wake it at once; writes from other processes are seen within `poll_interval`.
+        """
+        last = (await self.head()).version if after is None else after
+        while True:
+            token = self._changes.arm()
+            try:
+                view = await self.view()
+                if view.version > last:
+                    for entry in view.entries()[last:]:
+                        yield entry
+                    last = view.version
+                    continue
+                with anyio.move_on_after(poll_interval):
+                    await token[1].wait()
+            finally:
+                self._changes.disarm(token)
+
+
+class Blackboard:
+    """A store of boards, opened from a URL: `Blackboard.open("sqlite:///slate.db")` or `"memory://"`."""
+
+    def __init__(
+        self, store: Store, *, clock: Clock | None = None, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    ) -> None:
+        if max_payload_bytes < 1:
+            raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
+        self.store = store
+        self._clock = clock or _utc_now
+        self._max_payload = max_payload_bytes
+        self._boards: dict[str, Board] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        busy_timeout: float = 10.0,
+    ) -> Blackboard:
+        """Open (creating if needed) the store at `url`; use as a context manager to close it."""
+        return cls(open_store(url, busy_timeout=busy_timeout), clock=clock, max_payload_bytes=max_payload_bytes)
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    def board(self, name: str) -> Board:
+        """The board called `name` (created on its first write). The same name gives the same object."""
+        _check_name("a board name", name)
+        with self._lock:
+            board = self._boards.get(name)
+            if board is None:
+                board = Board(name, self.store, clock=self._clock, max_payload_bytes=self._max_payload)
+                self._boards[name] = board
+            return board
+
+    def boards(self) -> list[str]:
+        """The names of the boards that have entries, sorted."""
+        return self.store.boards()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Blackboard({self.url!r})"

@@ -1,0 +1,145 @@
+"""Typed records: `Finding`, `Citation`, and how they are turned into stored rows and back.
+
+A `Record` is anything that can sit on a board; a `Finding` is a record an agent (or an input) asserts
+about a subject, with a confidence and citations. Records are frozen pydantic models: what was written is
+what every later view sees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from slateboard.blackboard.kinds import registry
+from slateboard.errors import InvalidFindingError
+
+__all__ = ("Record", "Finding", "Citation", "encode_record", "decode_record", "DEFAULT_MAX_PAYLOAD_BYTES")
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+_INPUT_PREVIEW = 60
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        got = repr(error.get("input"))
+        if len(got) > _INPUT_PREVIEW:
+            got = got[:_INPUT_PREVIEW] + "..."
+        problems.append((field, f"{error['msg']} (got {got})"))
+    return problems
+
+
+class _Frozen(BaseModel):
+    """Frozen, closed pydantic model whose validation errors are `InvalidFindingError`s."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        ser_json_inf_nan="constants",  # a subclass that allows NaN must still round-trip it
+    )
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidFindingError(type(self).__name__, _problems(exc)) from exc
+
+
+class Citation(_Frozen):
+    """Where a finding's evidence comes from.
+
+    `approved` marks a source fit for customer-facing use; `locator` points inside it (a section, a URL
+    fragment, a row id).
+    """
+
+    source: str = Field(min_length=1)
+    version: str | None = None
+    approved: bool = False
+    locator: str | None = None
+
+
+class Record(_Frozen):
+    """Anything that can be written to a board. Subclasses register under `kind_name` when defined.
+
+    `kind_name` defaults to the class name; `schema_version` starts at 1 and is raised, together with an
+    `upcaster`, when a kind's fields change so that rows written earlier still load.
+    """
+
+    kind_name: ClassVar[str] = "Record"
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "kind_name" not in cls.__dict__:
+            cls.kind_name = cls.__name__
+        if not isinstance(cls.kind_name, str) or not cls.kind_name.strip():
+            raise InvalidFindingError(cls.__qualname__, [("kind_name", "must be a non-empty string")])
+        version = cls.schema_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidFindingError(cls.kind_name, [("schema_version", f"must be an int >= 1, got {version!r}")])
+        registry.register(cls)
+
+
+class Finding(Record):
+    """A typed, frozen assertion about `subject`, with a `confidence` in [0, 1] and its `citations`."""
+
+    subject: str = Field(min_length=1)
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: tuple[Citation, ...] = ()
+
+
+def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:
+    """The stored form of `record`: (kind name, schema version, canonical JSON payload).
+
+    Raises `InvalidFindingError` naming the field for anything that could not be read back.
+    """
+    if not isinstance(record, Record):
+        raise InvalidFindingError(
+            type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
+        )
+    cls = type(record)
+    if isinstance(record, Finding):
+        _check_confidence(record)
+    try:
+        payload = cls.__pydantic_serializer__.to_json(record)
+    except PydanticSerializationError as exc:
+        raise InvalidFindingError(cls.kind_name, [("", f"cannot be serialized: {exc}")]) from exc
+    if len(payload) > max_bytes:
+        raise InvalidFindingError(cls.kind_name, [_oversize_problem(record, len(payload), max_bytes)])
+    return cls.kind_name, cls.schema_version, payload.decode()
+
+
+def _check_confidence(finding: Finding) -> None:
+    # model_construct() skips validation; a bad confidence must still never reach the log.
+    confidence = finding.confidence
+    if not (isinstance(confidence, int | float) and math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
+        raise InvalidFindingError(
+            type(finding).kind_name, [("confidence", f"must be a finite number in [0, 1] (got {confidence!r})")]
+        )
+
+
+def _oversize_problem(record: Record, size: int, limit: int) -> tuple[str, str]:
+    sizes = {name: len(json.dumps(value, default=str)) for name, value in record.model_dump(mode="json").items()}
+    largest = max(sizes, key=lambda name: sizes[name]) if sizes else ""
+    return largest, f"payload is {size:,} bytes, over the limit of {limit:,} (largest field: {largest})"
+
+
+def decode_record(kind: str, schema_version: int, payload: str, *, where: str) -> Record:
+    """Load a stored row as an instance of the class now registered for `kind`, upcasting old rows."""
+    cls = registry.get(kind, where=where)
+    try:
+        if schema_version == cls.schema_version:
+            return cls.model_validate_json(payload)
+        data = registry.upcast(cls, json.loads(payload), schema_version, where=where)
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidFindingError(kind, _problems(exc), where=where) from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidFindingError(kind, [("", f"stored payload is not JSON: {exc}")], where=where) from exc

@@ -1,0 +1,243 @@
+"""The embedded default store: one SQLite file in WAL mode, its tables declared with SQLModel.
+
+The schema (tables, the unique (board, version) constraint that guards optimistic concurrency, and the
+triggers that refuse UPDATE and DELETE on the log) is generated from the SQLModel declarations. Rows are
+then written through the driver connection directly: the ORM would cost more per entry than SQLite does.
+Writers serialize with BEGIN IMMEDIATE, so two processes on one file never read the same head.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.schema import CreateIndex, CreateTable, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
+from slateboard.blackboard.store import WouldBlock, chain
+from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
+
+__all__ = ("SQLiteStore", "EntryRow", "MetaRow", "LAYOUT_VERSION")
+
+LAYOUT_VERSION = 1
+_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+_BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)}
+
+
+class EntryRow(SQLModel, table=True):
+    """One log entry. (board, version) is unique: the guard that makes a stale writer fail."""
+
+    __tablename__: ClassVar[str] = "slateboard_entries"  # type: ignore[misc]
+    __table_args__ = (UniqueConstraint("board", "version", name="slateboard_entries_board_version"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    board: str
+    version: int
+    kind: str
+    schema_version: int
+    author: str
+    recorded_at: str
+    payload: str
+    hash: str
+
+
+class MetaRow(SQLModel, table=True):
+    """Facts about the file itself, such as the layout version that wrote it."""
+
+    __tablename__: ClassVar[str] = "slateboard_meta"  # type: ignore[misc]
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+_ENTRIES = EntryRow.__tablename__
+_COLUMNS = "seq, board, version, kind, schema_version, author, recorded_at, payload, hash"
+_INSERT = (
+    f"INSERT INTO {_ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_HEAD = f"SELECT version, hash FROM {_ENTRIES} WHERE board = ? ORDER BY version DESC LIMIT 1"  # noqa: S608
+_READ = (
+    f"SELECT {_COLUMNS} FROM {_ENTRIES} WHERE board = ? AND version > ? AND version <= ? "  # noqa: S608
+    "ORDER BY version"
+)
+_APPEND_ONLY = "slateboard: the entry log is append-only"
+
+
+def schema_statements() -> list[str]:
+    """The DDL for a fresh file, generated from the SQLModel tables, plus the append-only triggers."""
+    dialect = sqlite_dialect.dialect()  # type: ignore[no-untyped-call]
+    statements = []
+    for model in (EntryRow, MetaRow):
+        table = model.__table__  # type: ignore[attr-defined]
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+        statements += [str(CreateIndex(i, if_not_exists=True).compile(dialect=dialect)) for i in table.indexes]
+    for event in ("UPDATE", "DELETE"):
+        statements.append(
+            f"CREATE TRIGGER IF NOT EXISTS {_ENTRIES}_no_{event.lower()} BEFORE {event} ON {_ENTRIES} "
+            f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+        )
+    return statements
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES or "locked" in str(exc)
+
+
+class SQLiteStore:
+    """A store in one SQLite file (WAL). Safe for many tasks, threads and processes at once."""
+
+    def __init__(self, path: Path, *, url: str, synchronous: str = "FULL", busy_timeout: float = 10.0) -> None:
+        self.url = url
+        self.path = path
+        self._busy_ms = max(int(busy_timeout * 1000), 0)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+            self._configure(conn, synchronous)
+            self._conn = conn
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open {path} as a slateboard database: {exc}", url=url) from exc
+
+    @classmethod
+    def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> SQLiteStore:
+        parts = urlsplit(url)
+        raw_path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.netloc or not raw_path or raw_path == ":memory:":
+            raise ConfigurationError(
+                f"store URL {url!r}: write 'sqlite:///relative/file.db' or 'sqlite:////absolute/file.db' "
+                "(and 'memory://' for a store that is not a file)"
+            )
+        options = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        synchronous = options.pop("synchronous", "full").upper()
+        if synchronous not in _SYNCHRONOUS:
+            raise ConfigurationError(f"store URL {url!r}: synchronous must be one of {', '.join(_SYNCHRONOUS)}")
+        if "busy_timeout" in options:
+            busy_timeout = _parse_seconds(url, options.pop("busy_timeout"))
+        if options:
+            raise ConfigurationError(f"store URL {url!r}: unknown option(s) {', '.join(sorted(options))}")
+        path = Path(raw_path)
+        if not path.parent.is_dir():
+            raise ConfigurationError(f"store URL {url!r}: directory {path.parent} does not exist")
+        return cls(path, url=url, synchronous=synchronous, busy_timeout=busy_timeout)
+
+    def _configure(self, conn: sqlite3.Connection, synchronous: str) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path} cannot use write-ahead logging (journal mode is {mode})", url=self.url)
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in schema_statements():
+                conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO slateboard_meta (key, value) VALUES ('layout', ?)",
+                         (str(LAYOUT_VERSION),))
+            layout = int(conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()[0])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("PRAGMA busy_timeout = 0")
+        if layout > LAYOUT_VERSION:
+            raise StoreError(f"{self.path} was written by a newer slateboard (layout {layout})", url=self.url)
+
+    @contextmanager
+    def _connection(self, wait: bool) -> Iterator[sqlite3.Connection]:
+        if not self._lock.acquire(blocking=wait):
+            raise WouldBlock
+        try:
+            conn = self._conn
+            if conn is None:
+                raise StoreError("the store is closed", url=self.url)
+            if wait:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            try:
+                yield conn
+            finally:
+                if wait:
+                    conn.execute("PRAGMA busy_timeout = 0")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise StoreError(f"SQLite failed: {exc}", url=self.url) from exc
+            if not wait:
+                raise WouldBlock from exc
+            raise StoreError(
+                f"the database stayed locked by another writer for more than {self._busy_ms / 1000:g} s", url=self.url
+            ) from exc
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _transaction(self, wait: bool) -> Iterator[sqlite3.Connection]:
+        with self._connection(wait) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def append(
+        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+    ) -> list[StoredEntry]:
+        with self._transaction(wait) as conn:
+            sealed = chain(board, self._head(conn, board), entries, expected_version)
+            rows = [(board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+                    for e, (version, digest) in zip(entries, sealed, strict=True)]
+            try:
+                if len(rows) == 1:
+                    last_seq = conn.execute(_INSERT, rows[0]).lastrowid or 0
+                elif rows:
+                    conn.executemany(_INSERT, rows)
+                    last_seq = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            except sqlite3.IntegrityError as exc:
+                # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
+                actual = self._head(conn, board)[0]
+                raise StaleVersionError(board, expected_version or actual, actual) from exc
+        first_seq = last_seq - len(rows) + 1 if rows else 0
+        return [StoredEntry(first_seq + i, *row) for i, row in enumerate(rows)]
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection, board: str) -> tuple[int, str]:
+        row = conn.execute(_HEAD, (board,)).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
+        limit = (1 << 62) if upto is None else upto
+        with self._connection(wait) as conn:
+            return [StoredEntry(*row) for row in conn.execute(_READ, (board, after, limit))]
+
+    def head(self, board: str, *, wait: bool) -> tuple[int, str]:
+        with self._connection(wait) as conn:
+            return self._head(conn, board)
+
+    def boards(self) -> list[str]:
+        with self._connection(True) as conn:
+            return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {_ENTRIES} ORDER BY board")]  # noqa: S608
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _parse_seconds(url: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ConfigurationError(f"store URL {url!r}: busy_timeout must be a number of seconds >= 0, got {text!r}")
+    return seconds

@@ -1,0 +1,136 @@
+"""The store plug point: a `Store` protocol, the in-memory store, and opening a store from its URL.
+
+Stores are synchronous: their drivers are. `Board` reaches them from async code through `call_store`,
+which runs an operation inline when the store can do it without waiting and moves it to a worker thread
+only when it would block (another writer holds the lock), so the event loop never waits on a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Protocol, TypeVar, runtime_checkable
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal
+from slateboard.errors import ConfigurationError, StaleVersionError
+
+__all__ = ("Store", "WouldBlock", "MemoryStore", "open_store", "call_store", "chain")
+
+T = TypeVar("T")
+
+
+class WouldBlock(Exception):  # noqa: N818 - a signal between store and caller, never shown to users
+    """Raised by a store called with `wait=False` when the operation would have to wait for a lock."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where a blackboard's entry log lives. One suite (slateboard.testing.conformance) checks every store.
+
+    `append` must be atomic: all of `entries` get the next versions of `board` with chained hashes, or
+    nothing is written. With `expected_version`, a board at any other version raises `StaleVersionError`.
+    With `wait=False` an operation that would block on a lock raises `WouldBlock` instead.
+    """
+
+    url: str
+
+    def append(
+        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+    ) -> list[StoredEntry]: ...
+
+    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]: ...
+
+    def head(self, board: str, *, wait: bool) -> tuple[int, str]: ...
+
+    def boards(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def chain(
+    board: str, head: tuple[int, str], entries: Sequence[PendingEntry], expected_version: int | None
+) -> list[tuple[int, str]]:
+    """The (version, hash) each of `entries` gets after `head`; checks the expected version first."""
+    version, prev_hash = head
+    if expected_version is not None and expected_version != version:
+        raise StaleVersionError(board, expected_version, version)
+    sealed = []
+    for entry in entries:
+        version += 1
+        prev_hash = seal(prev_hash, board, version, entry)
+        sealed.append((version, prev_hash))
+    return sealed
+
+
+class MemoryStore:
+    """A store in this process's memory: fast, for tests and notebooks, gone when closed."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._boards: dict[str, list[StoredEntry]] = {}
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def append(
+        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+    ) -> list[StoredEntry]:
+        with self._lock:
+            log = self._boards.get(board, [])
+            head = (len(log), log[-1].hash if log else GENESIS_HASH)
+            sealed = chain(board, head, entries, expected_version)
+            stored = []
+            for entry, (version, digest) in zip(entries, sealed, strict=True):
+                self._seq += 1
+                stored.append(StoredEntry(self._seq, board, version, entry.kind, entry.schema_version,
+                                          entry.author, entry.recorded_at, entry.payload, digest))
+            if stored:
+                self._boards.setdefault(board, []).extend(stored)
+            return stored
+
+    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
+        with self._lock:
+            log = self._boards.get(board, [])
+            return log[max(after, 0) : upto]
+
+    def head(self, board: str, *, wait: bool) -> tuple[int, str]:
+        with self._lock:
+            log = self._boards.get(board)
+            return (len(log), log[-1].hash) if log else (0, GENESIS_HASH)
+
+    def boards(self) -> list[str]:
+        with self._lock:
+            return sorted(self._boards)
+
+    def close(self) -> None:
+        """Nothing to release; the entries stay readable until the store is dropped."""
+
+
+async def call_store(operation: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run a store operation from async code: inline when it need not wait, else in a worker thread."""
+    try:
+        result = operation(*args, wait=False, **kwargs)
+    except WouldBlock:
+        return await anyio.to_thread.run_sync(partial(operation, *args, wait=True, **kwargs))
+    # Every store call is a scheduling point, even when it finished inline.
+    await anyio.lowlevel.checkpoint()
+    return result
+
+
+def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
+    """Open the store a URL names: "memory://" or "sqlite:///path" (relative) / "sqlite:////path" (absolute)."""
+    if url == "memory://" or url.startswith("memory://"):
+        return MemoryStore(url)
+    if url.startswith("sqlite:"):
+        from slateboard.blackboard.sqlstore import SQLiteStore  # noqa: PLC0415 - keeps memory:// import-light
+
+        return SQLiteStore.from_url(url, busy_timeout=busy_timeout)
+    if url.startswith(("postgresql:", "postgres:")):
+        raise ConfigurationError(f"store URL {url!r}: PostgreSQL is not supported yet; use sqlite:/// or memory://")
+    raise ConfigurationError(
+        f"store URL {url!r} is not understood: use 'sqlite:///path/to/file.db' or 'memory://'"
+    )

@@ -1,0 +1,134 @@
+"""The one error tree: every slateboard failure is a `SlateboardError` that says what was wrong and where.
+
+Errors that describe bad input also derive from the matching built-in (`ValueError`, `LookupError`,
+`TypeError`), so callers that already catch those keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = (
+    "SlateboardError",
+    "ConfigurationError",
+    "StoreError",
+    "StaleVersionError",
+    "UnknownVersionError",
+    "InvalidFindingError",
+    "UnknownFindingKindError",
+    "KindConflictError",
+    "PermissionDeniedError",
+    "TamperedLogError",
+    "PolicyError",
+    "ScenarioError",
+    "CommitError",
+    "AgentTimeoutError",
+)
+
+
+class SlateboardError(Exception):
+    """Base of every error slateboard raises."""
+
+
+class ConfigurationError(SlateboardError, ValueError):
+    """A URL, option or name given to slateboard is not usable; the message names which and why."""
+
+
+class StoreError(SlateboardError):
+    """The storage behind a blackboard failed (locked too long, not a database, written by a newer version)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(f"{message} (store {url})")
+        self.url = url
+
+
+class StaleVersionError(SlateboardError):
+    """A write named an expected version, but the board had moved on; nothing was written."""
+
+    def __init__(self, board: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"board {board!r} is at version {actual}, but the write expected version {expected}; nothing was written"
+        )
+        self.board = board
+        self.expected = expected
+        self.actual = actual
+
+
+class UnknownVersionError(SlateboardError, LookupError):
+    """A point-in-time read asked for a version the board does not have."""
+
+    def __init__(self, board: str, version: int, head: int) -> None:
+        super().__init__(f"board {board!r} has no version {version}: its versions are 0..{head}")
+        self.board = board
+        self.version = version
+        self.head = head
+
+
+class InvalidFindingError(SlateboardError, ValueError):
+    """A finding (or what was written with it) failed validation; nothing was written.
+
+    `kind` names the finding kind and `fields` the offending field paths, in the order they were found.
+    """
+
+    def __init__(self, kind: str, problems: Sequence[tuple[str, str]], *, where: str = "") -> None:
+        detail = "; ".join(f"{field}: {reason}" if field else reason for field, reason in problems)
+        location = f" at {where}" if where else ""
+        super().__init__(f"invalid {kind}{location}: {detail}")
+        self.kind = kind
+        self.fields = tuple(field for field, _ in problems)
+        self.problems = tuple(problems)
+
+
+class UnknownFindingKindError(SlateboardError, LookupError):
+    """A stored entry names a finding kind that no loaded class registers."""
+
+    def __init__(self, kind: str, *, where: str = "", suggestions: Sequence[str] = ()) -> None:
+        location = f" (at {where})" if where else ""
+        hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+        super().__init__(
+            f"unknown finding kind {kind!r}{location}: import the module that defines it before reading{hint}"
+        )
+        self.kind = kind
+        self.where = where
+
+
+class KindConflictError(SlateboardError, TypeError):
+    """Two classes from different modules claim the same finding kind name."""
+
+
+class PermissionDeniedError(SlateboardError):
+    """An agent wrote a finding kind it does not declare."""
+
+
+class TamperedLogError(SlateboardError):
+    """The board's hash chain does not verify: an entry was edited, deleted, reordered or truncated."""
+
+    def __init__(self, board: str, version: int, reason: str) -> None:
+        super().__init__(f"board {board!r} is tampered at version {version}: {reason}")
+        self.board = board
+        self.version = version
+        self.reason = reason
+
+
+class PolicyError(SlateboardError):
+    """A policy or policy file is invalid."""
+
+
+class ScenarioError(SlateboardError):
+    """A scenario definition is invalid; the message gives the file and line."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        where = file or "<scenario>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+
+
+class CommitError(SlateboardError):
+    """The commit layer could not apply a proposal."""
+
+
+class AgentTimeoutError(SlateboardError, TimeoutError):
+    """An agent did not finish within its timeout."""
