@@ -30,8 +30,9 @@ def _utc_now() -> datetime:
 
 def _check_name(what: str, name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME or not name.isprintable():
-        raise ConfigurationError(f"{what} must be a printable, non-empty string of at most {_MAX_NAME} characters, "
-                                 f"got {name!r}")
+        raise ConfigurationError(
+            f"{what} must be a printable, non-empty string of at most {_MAX_NAME} characters, got {name!r}"
+        )
     return name
 
 
@@ -96,7 +97,8 @@ class Board:
             raise InvalidFindingError(type(findings).kind_name, [("", "write_many takes a list of findings")])
         if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
             raise InvalidFindingError(
-                "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
+                "write",
+                [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")],
             )
         recorded_at = self._timestamp()
         pending = []
@@ -178,8 +180,11 @@ class Board:
         if head.board != self._name:
             raise ConfigurationError(f"verify: the head given is for board {head.board!r}, not {self._name!r}")
         if head.version > last:
-            raise TamperedLogError(self._name, last + 1,
-                                   f"truncated: the exported head is version {head.version}, the log ends at {last}")
+            raise TamperedLogError(
+                self._name,
+                last + 1,
+                f"truncated: the exported head is version {head.version}, the log ends at {last}",
+            )
         if head.version:
             (row,) = await call_store(self._store.read, self._name, after=head.version - 1, upto=head.version)
             if row.hash != head.hash:

@@ -69,8 +69,13 @@ class KindRegistry:
         if not 1 <= from_version < cls.schema_version:
             raise InvalidFindingError(
                 cls.kind_name,
-                [("schema_version", f"an upcaster from version {from_version} cannot lead to version "
-                                    f"{cls.schema_version}; it must be in 1..{cls.schema_version - 1}")],
+                [
+                    (
+                        "schema_version",
+                        f"an upcaster from version {from_version} cannot lead to version "
+                        f"{cls.schema_version}; it must be in 1..{cls.schema_version - 1}",
+                    )
+                ],
             )
         with self._lock:
             self._upcasters[(cls.kind_name, from_version)] = fn
@@ -80,8 +85,13 @@ class KindRegistry:
         if stored_version > cls.schema_version:
             raise InvalidFindingError(
                 cls.kind_name,
-                [("schema_version", f"stored at version {stored_version}, newer than this code's "
-                                    f"{cls.schema_version}; upgrade the code that defines it")],
+                [
+                    (
+                        "schema_version",
+                        f"stored at version {stored_version}, newer than this code's "
+                        f"{cls.schema_version}; upgrade the code that defines it",
+                    )
+                ],
                 where=where,
             )
         for version in range(stored_version, cls.schema_version):

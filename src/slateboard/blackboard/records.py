@@ -24,9 +24,14 @@ _INPUT_PREVIEW = 60
 
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"])
+        nested = error.get("ctx", {}).get("error")
+        if isinstance(nested, InvalidFindingError):
+            # A nested model (a Citation) validated through its own __init__: keep the full field path.
+            problems += [(".".join(filter(None, (field, inner))), reason) for inner, reason in nested.problems]
+            continue
         got = repr(error.get("input"))
         if len(got) > _INPUT_PREVIEW:
             got = got[:_INPUT_PREVIEW] + "..."
@@ -102,7 +107,8 @@ def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
     """
     if not isinstance(record, Record):
         raise InvalidFindingError(
-            type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
+            type(record).__name__,
+            [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")],
         )
     cls = type(record)
     if isinstance(record, Finding):
@@ -121,7 +127,8 @@ def _check_confidence(finding: Finding) -> None:
     confidence = finding.confidence
     if not (isinstance(confidence, int | float) and math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
         raise InvalidFindingError(
-            type(finding).kind_name, [("confidence", f"must be a finite number in [0, 1] (got {confidence!r})")]
+            type(finding).kind_name,
+            [("confidence", f"must be a finite number in [0, 1] (got {confidence!r})")],
         )
 
 

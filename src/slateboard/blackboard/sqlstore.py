@@ -17,7 +17,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex, CreateTable, UniqueConstraint
+from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
@@ -34,7 +34,7 @@ _BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCK
 class EntryRow(SQLModel, table=True):
     """One log entry. (board, version) is unique: the guard that makes a stale writer fail."""
 
-    __tablename__: ClassVar[str] = "slateboard_entries"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "slateboard_entries"
     __table_args__ = (UniqueConstraint("board", "version", name="slateboard_entries_board_version"),)
 
     seq: int | None = Field(default=None, primary_key=True)
@@ -51,7 +51,7 @@ class EntryRow(SQLModel, table=True):
 class MetaRow(SQLModel, table=True):
     """Facts about the file itself, such as the layout version that wrote it."""
 
-    __tablename__: ClassVar[str] = "slateboard_meta"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "slateboard_meta"
 
     key: str = Field(primary_key=True)
     value: str
@@ -73,10 +73,10 @@ _APPEND_ONLY = "slateboard: the entry log is append-only"
 
 def schema_statements() -> list[str]:
     """The DDL for a fresh file, generated from the SQLModel tables, plus the append-only triggers."""
-    dialect = sqlite_dialect.dialect()  # type: ignore[no-untyped-call]
+    dialect = sqlite_dialect.dialect()
     statements = []
-    for model in (EntryRow, MetaRow):
-        table = model.__table__  # type: ignore[attr-defined]
+    tables: tuple[Table, ...] = (EntryRow.__table__, MetaRow.__table__)  # type: ignore[attr-defined]
+    for table in tables:
         statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
         statements += [str(CreateIndex(i, if_not_exists=True).compile(dialect=dialect)) for i in table.indexes]
     for event in ("UPDATE", "DELETE"):
@@ -139,8 +139,10 @@ class SQLiteStore:
         try:
             for statement in schema_statements():
                 conn.execute(statement)
-            conn.execute("INSERT OR IGNORE INTO slateboard_meta (key, value) VALUES ('layout', ?)",
-                         (str(LAYOUT_VERSION),))
+            conn.execute(
+                "INSERT OR IGNORE INTO slateboard_meta (key, value) VALUES ('layout', ?)",
+                (str(LAYOUT_VERSION),),
+            )
             layout = int(conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()[0])
             conn.execute("COMMIT")
         except BaseException:
@@ -171,7 +173,8 @@ class SQLiteStore:
             if not wait:
                 raise WouldBlock from exc
             raise StoreError(
-                f"the database stayed locked by another writer for more than {self._busy_ms / 1000:g} s", url=self.url
+                f"the database stayed locked by another writer for more than {self._busy_ms / 1000:g} s",
+                url=self.url,
             ) from exc
         finally:
             self._lock.release()
@@ -193,8 +196,10 @@ class SQLiteStore:
     ) -> list[StoredEntry]:
         with self._transaction(wait) as conn:
             sealed = chain(board, self._head(conn, board), entries, expected_version)
-            rows = [(board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
-                    for e, (version, digest) in zip(entries, sealed, strict=True)]
+            rows = [
+                (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+                for e, (version, digest) in zip(entries, sealed, strict=True)
+            ]
             try:
                 if len(rows) == 1:
                     last_seq = conn.execute(_INSERT, rows[0]).lastrowid or 0

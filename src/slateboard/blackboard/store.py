@@ -24,7 +24,7 @@ __all__ = ("Store", "WouldBlock", "MemoryStore", "open_store", "call_store", "ch
 T = TypeVar("T")
 
 
-class WouldBlock(Exception):  # noqa: N818 - a signal between store and caller, never shown to users
+class WouldBlock(Exception):
     """Raised by a store called with `wait=False` when the operation would have to wait for a lock."""
 
 
@@ -86,8 +86,19 @@ class MemoryStore:
             stored = []
             for entry, (version, digest) in zip(entries, sealed, strict=True):
                 self._seq += 1
-                stored.append(StoredEntry(self._seq, board, version, entry.kind, entry.schema_version,
-                                          entry.author, entry.recorded_at, entry.payload, digest))
+                stored.append(
+                    StoredEntry(
+                        self._seq,
+                        board,
+                        version,
+                        entry.kind,
+                        entry.schema_version,
+                        entry.author,
+                        entry.recorded_at,
+                        entry.payload,
+                        digest,
+                    )
+                )
             if stored:
                 self._boards.setdefault(board, []).extend(stored)
             return stored
@@ -131,6 +142,4 @@ def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
         return SQLiteStore.from_url(url, busy_timeout=busy_timeout)
     if url.startswith(("postgresql:", "postgres:")):
         raise ConfigurationError(f"store URL {url!r}: PostgreSQL is not supported yet; use sqlite:/// or memory://")
-    raise ConfigurationError(
-        f"store URL {url!r} is not understood: use 'sqlite:///path/to/file.db' or 'memory://'"
-    )
+    raise ConfigurationError(f"store URL {url!r} is not understood: use 'sqlite:///path/to/file.db' or 'memory://'")

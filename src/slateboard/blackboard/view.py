@@ -115,8 +115,9 @@ class BoardView:
     _index: LogIndex
 
     @overload
-    def findings(self, kind: None = None, *, subject: str | None = None,
-                 author: str | None = None) -> tuple[Finding, ...]: ...
+    def findings(
+        self, kind: None = None, *, subject: str | None = None, author: str | None = None
+    ) -> tuple[Finding, ...]: ...
 
     @overload
     def findings(self, kind: type[R], *, subject: str | None = None, author: str | None = None) -> tuple[R, ...]: ...

@@ -93,7 +93,12 @@ class BlackboardConformance(ABC):
         async with self.fresh() as bb:
             finding = Note(subject="case-1", text="hello", confidence=0.75, citations=(Citation(source="kb"),))
             entry = await bb.board("b").write(finding, author="intake")
-            assert (entry.board, entry.kind, entry.author, entry.payload) == ("b", Note.kind_name, "intake", finding)
+            assert (entry.board, entry.kind, entry.author, entry.payload) == (
+                "b",
+                Note.kind_name,
+                "intake",
+                finding,
+            )
             assert entry.recorded_at.tzinfo is not None
             assert len(entry.hash) == 64
             (stored,) = await bb.board("b").history()
@@ -167,8 +172,11 @@ class BlackboardConformance(ABC):
     async def test_boards_are_independent_and_seq_orders_all(self) -> None:
         async with self.fresh() as bb:
             a, b = bb.board("a"), bb.board("b")
-            entries = [await a.write(note(), author="w"), await b.write(note(), author="w"),
-                       await a.write(note(), author="w")]
+            entries = [
+                await a.write(note(), author="w"),
+                await b.write(note(), author="w"),
+                await a.write(note(), author="w"),
+            ]
             assert [(e.board, e.version) for e in entries] == [("a", 1), ("b", 1), ("a", 2)]
             assert [e.seq for e in entries] == sorted({e.seq for e in entries})
             assert bb.boards() == ["a", "b"]
@@ -276,16 +284,14 @@ class BlackboardConformance(ABC):
 
     @pytest.mark.anyio
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(batches=st.lists(st.lists(st.tuples(st.sampled_from("pq"), st.sampled_from("xy")), max_size=3),
-                            max_size=8))
+    @given(batches=st.lists(st.lists(st.tuples(st.sampled_from("pq"), st.sampled_from("xy")), max_size=3), max_size=8))
     async def test_invariant_2_a_view_depends_only_on_its_prefix(self, batches: list[list[tuple[str, str]]]) -> None:
         async with self.fresh() as bb:
             board = bb.board("b")
             written: list[tuple[str, str]] = []
             snapshots = []
             for batch in batches:
-                await board.write_many([note(f"{len(written) + i}", s) for i, (s, _) in enumerate(batch)],
-                                       author="a")
+                await board.write_many([note(f"{len(written) + i}", s) for i, (s, _) in enumerate(batch)], author="a")
                 written.extend(batch)
                 snapshots.append(await board.view())
             await board.write(note("after", "p"), author="a")
