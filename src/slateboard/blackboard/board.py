@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -82,36 +83,38 @@ class Board:
         return entry
 
     async def write_many(
-        self, findings: Sequence[Record], *, author: str, expected_version: int | None = None
+        self, findings: Iterable[Record], *, author: str, expected_version: int | None = None
     ) -> tuple[Entry, ...]:
         """Append findings as one atomic batch: all get consecutive versions, or nothing is written."""
-        pending = self._prepare(findings, author)
+        if isinstance(findings, Record):
+            raise InvalidFindingError(findings.kind_name, [("", "write_many takes a list of findings, not one")])
+        batch = tuple(findings)  # an iterator must be read once, before anything is written
+        recorded_at = self._now()
+        pending = self._prepare(batch, author, recorded_at.isoformat())
         stored = await call_store(self._store.append, self._name, pending, expected_version=expected_version)
-        entries = tuple(Entry.from_stored(row, finding) for row, finding in zip(stored, findings, strict=True))
+        entries = tuple(
+            Entry.from_stored(row, finding, recorded_at) for row, finding in zip(stored, batch, strict=True)
+        )
         self._index.extend(entries)
         self._changes.notify()
         return entries
 
-    def _prepare(self, findings: Sequence[Record], author: str) -> list[PendingEntry]:
-        if isinstance(findings, Record):
-            raise InvalidFindingError(type(findings).kind_name, [("", "write_many takes a list of findings")])
+    def _prepare(self, findings: Sequence[Record], author: str, recorded_at: str) -> list[PendingEntry]:
         if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
             raise InvalidFindingError(
-                "write",
-                [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")],
+                "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
             )
-        recorded_at = self._timestamp()
         pending = []
         for finding in findings:
             kind, schema_version, payload = encode_record(finding, max_bytes=self._max_payload)
             pending.append(PendingEntry(kind, schema_version, author, recorded_at, payload))
         return pending
 
-    def _timestamp(self) -> str:
+    def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
             raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
-        return now.astimezone(UTC).isoformat()
+        return now.astimezone(UTC)
 
     async def view(self, *, at: int | None = None) -> BoardView:
         """An immutable snapshot: the latest, or the board as it was at version `at`."""
@@ -223,7 +226,8 @@ class Blackboard:
         self.store = store
         self._clock = clock or _utc_now
         self._max_payload = max_payload_bytes
-        self._boards: dict[str, Board] = {}
+        # Weak: a pipeline that works through 10,000 boards must not keep every index alive.
+        self._boards: weakref.WeakValueDictionary[str, Board] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     @classmethod

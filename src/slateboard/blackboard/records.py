@@ -27,11 +27,6 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"])
-        nested = error.get("ctx", {}).get("error")
-        if isinstance(nested, InvalidFindingError):
-            # A nested model (a Citation) validated through its own __init__: keep the full field path.
-            problems += [(".".join(filter(None, (field, inner))), reason) for inner, reason in nested.problems]
-            continue
         got = repr(error.get("input"))
         if len(got) > _INPUT_PREVIEW:
             got = got[:_INPUT_PREVIEW] + "..."
@@ -54,6 +49,10 @@ class _Frozen(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise InvalidFindingError(type(self).__name__, _problems(exc)) from exc
+
+    # Marks this __init__ as pydantic's own, so validation from JSON or of nested models skips it: only a
+    # direct call pays for the error translation, and decoding a row validates once.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 class Citation(_Frozen):

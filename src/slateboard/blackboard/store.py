@@ -16,7 +16,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, encode_field, header, sealed
 from slateboard.errors import ConfigurationError, StaleVersionError
 
 __all__ = ("Store", "WouldBlock", "MemoryStore", "open_store", "call_store", "chain")
@@ -59,12 +59,17 @@ def chain(
     version, prev_hash = head
     if expected_version is not None and expected_version != version:
         raise StaleVersionError(board, expected_version, version)
-    sealed = []
+    board_field = encode_field(board)
+    headers: dict[tuple[str, int, str, str], bytes] = {}
+    result = []
     for entry in entries:
         version += 1
-        prev_hash = seal(prev_hash, board, version, entry)
-        sealed.append((version, prev_hash))
-    return sealed
+        # A batch shares its author and time, usually its kind: encode that header once.
+        key = (entry.kind, entry.schema_version, entry.author, entry.recorded_at)
+        shared = headers.get(key) or headers.setdefault(key, header(entry))
+        prev_hash = sealed(prev_hash, board_field, version, shared, entry.payload)
+        result.append((version, prev_hash))
+    return result
 
 
 class MemoryStore:

@@ -103,6 +103,18 @@ class BlackboardConformance(ABC):
             assert len(entry.hash) == 64
             (stored,) = await bb.board("b").history()
             assert stored == entry
+            assert entry == type(entry).model_construct(**dict(entry))  # the fast constructor builds the same model
+            assert entry.model_dump()["payload"]["text"] == "hello"
+
+    @pytest.mark.anyio
+    async def test_a_batch_may_be_any_iterable(self) -> None:
+        async with self.fresh() as bb:
+            board = bb.board("b")
+            entries = await board.write_many((note(str(i)) for i in range(3)), author="a")
+            assert [(e.version, e.payload.text) for e in entries] == [(1, "0"), (2, "1"), (3, "2")]  # type: ignore[attr-defined]
+            with pytest.raises(InvalidFindingError, match="not one"):
+                await board.write_many(note(), author="a")  # type: ignore[arg-type]
+            assert (await board.view()).version == 3
 
     @pytest.mark.anyio
     async def test_stale_write_fails_and_writes_nothing(self) -> None:
