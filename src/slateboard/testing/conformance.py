@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from slateboard.blackboard import Blackboard, Citation, Finding
 from slateboard.errors import InvalidFindingError, StaleVersionError, UnknownVersionError
 
-__all__ = ("BlackboardConformance", "Note", "Vote", "ConformanceVote")
+__all__ = ("BlackboardConformance", "Note", "Vote", "ConformanceVote", "check", "check_equal")
 
 
 class Note(Finding):
@@ -47,6 +47,18 @@ class ConformanceVote(Vote):
     """A subclass of `Vote`: queries for `Vote` must include it."""
 
     kind_name = "slateboard.testing.ConformanceVote"
+
+
+def check(condition: object, what: str) -> None:
+    """Fail the test unless `condition` holds. Not `assert`: a suite must not pass vacuously under `python -O`."""
+    if not condition:
+        raise AssertionError(f"conformance check failed: {what}")
+
+
+def check_equal(actual: object, expected: object) -> None:
+    """Fail the test, showing both values, unless they are equal."""
+    if actual != expected:
+        raise AssertionError(f"conformance check failed: got {actual!r}, expected {expected!r}")
 
 
 def note(text: str = "n", subject: str = "s") -> Note:
@@ -85,36 +97,33 @@ class BlackboardConformance(ABC):
             board = bb.board("b")
             versions = [(await board.write(note(str(i)), author="a")).version for i in range(5)]
             versions += [e.version for e in await board.write_many([note(), note()], author="a")]
-            assert versions == [1, 2, 3, 4, 5, 6, 7]
-            assert [e.version for e in await board.history()] == versions
+            check_equal(versions, [1, 2, 3, 4, 5, 6, 7])
+            check_equal([e.version for e in await board.history()], versions)
 
     @pytest.mark.anyio
     async def test_entry_carries_what_was_written(self) -> None:
         async with self.fresh() as bb:
             finding = Note(subject="case-1", text="hello", confidence=0.75, citations=(Citation(source="kb"),))
             entry = await bb.board("b").write(finding, author="intake")
-            assert (entry.board, entry.kind, entry.author, entry.payload) == (
-                "b",
-                Note.kind_name,
-                "intake",
-                finding,
+            check_equal(
+                (entry.board, entry.kind, entry.author, entry.payload), ("b", Note.kind_name, "intake", finding)
             )
-            assert entry.recorded_at.tzinfo is not None
-            assert len(entry.hash) == 64
+            check(entry.recorded_at.tzinfo is not None, "entry.recorded_at.tzinfo is not None")
+            check_equal(len(entry.hash), 64)
             (stored,) = await bb.board("b").history()
-            assert stored == entry
-            assert entry == type(entry).model_construct(**dict(entry))  # the fast constructor builds the same model
-            assert entry.model_dump()["payload"]["text"] == "hello"
+            check_equal(stored, entry)
+            check_equal(entry, type(entry).model_construct(**dict(entry)))  # the fast constructor builds the same model
+            check_equal(entry.model_dump()["payload"]["text"], "hello")
 
     @pytest.mark.anyio
     async def test_a_batch_may_be_any_iterable(self) -> None:
         async with self.fresh() as bb:
             board = bb.board("b")
             entries = await board.write_many((note(str(i)) for i in range(3)), author="a")
-            assert [(e.version, e.payload.text) for e in entries] == [(1, "0"), (2, "1"), (3, "2")]  # type: ignore[attr-defined]
+            check_equal([(e.version, e.payload.text) for e in entries], [(1, "0"), (2, "1"), (3, "2")])  # type: ignore[attr-defined]
             with pytest.raises(InvalidFindingError, match="not one"):
                 await board.write_many(note(), author="a")  # type: ignore[arg-type]
-            assert (await board.view()).version == 3
+            check_equal((await board.view()).version, 3)
 
     @pytest.mark.anyio
     async def test_stale_write_fails_and_writes_nothing(self) -> None:
@@ -125,12 +134,12 @@ class BlackboardConformance(ABC):
             for stale in (0, 1, 3):
                 with pytest.raises(StaleVersionError) as caught:
                     await board.write(note("lost"), author="a", expected_version=stale)
-                assert (caught.value.expected, caught.value.actual) == (stale, 2)
+                check_equal((caught.value.expected, caught.value.actual), (stale, 2))
             with pytest.raises(StaleVersionError):
                 await board.write_many([note("lost"), note("lost")], author="a", expected_version=1)
             history = await board.history()
-            assert [e.version for e in history] == [1, 2]
-            assert all(e.payload.text != "lost" for e in history)  # type: ignore[attr-defined]
+            check_equal([e.version for e in history], [1, 2])
+            check(all(e.payload.text != "lost" for e in history), "no stale write left an entry")  # type: ignore[attr-defined]
 
     @pytest.mark.anyio
     async def test_batch_with_an_invalid_member_writes_nothing(self) -> None:
@@ -140,8 +149,8 @@ class BlackboardConformance(ABC):
                 await board.write_many([note(), {"subject": "x"}], author="a")  # type: ignore[list-item]
             with pytest.raises(InvalidFindingError, match="author"):
                 await board.write(note(), author="")
-            assert await board.history() == ()
-            assert bb.boards() == []
+            check_equal(await board.history(), ())
+            check_equal(bb.boards(), [])
 
     @pytest.mark.anyio
     async def test_view_at_a_version_sees_only_that_prefix(self) -> None:
@@ -151,10 +160,10 @@ class BlackboardConformance(ABC):
                 await board.write(note(str(i)), author="a")
             early = await board.view(at=2)
             await board.write(note("later"), author="a")
-            assert [n.text for n in early.findings(Note)] == ["0", "1"]
-            assert [n.text for n in (await board.view(at=2)).findings(Note)] == ["0", "1"]
-            assert (await board.view(at=0)).findings() == ()
-            assert (await board.view()).version == 5
+            check_equal([n.text for n in early.findings(Note)], ["0", "1"])
+            check_equal([n.text for n in (await board.view(at=2)).findings(Note)], ["0", "1"])
+            check_equal((await board.view(at=0)).findings(), ())
+            check_equal((await board.view()).version, 5)
             for bad in (-1, 6):
                 with pytest.raises(UnknownVersionError):
                     await board.view(at=bad)
@@ -168,17 +177,16 @@ class BlackboardConformance(ABC):
             await board.write(ConformanceVote(subject="s2", value=False, confidence=0.8), author="y")
             await board.write(Vote(subject="s1", value=False, confidence=0.7), author="y")
             view = await board.view()
-            assert [v.value for v in view.findings(Vote)] == [True, False, False]
-            assert [v.value for v in view.findings(Vote, subject="s1")] == [True, False]
-            assert [v.value for v in view.findings(Vote, author="y")] == [False, False]
-            assert [v.subject for v in view.findings(Vote, subject="s1", author="y")] == ["s1"]
-            assert len(view.findings()) == 4
+            check_equal([v.value for v in view.findings(Vote)], [True, False, False])
+            check_equal([v.value for v in view.findings(Vote, subject="s1")], [True, False])
+            check_equal([v.value for v in view.findings(Vote, author="y")], [False, False])
+            check_equal([v.subject for v in view.findings(Vote, subject="s1", author="y")], ["s1"])
+            check_equal(len(view.findings()), 4)
             latest = view.latest(Vote, subject="s1")
-            assert latest is not None
-            assert latest.value is False
-            assert view.latest(Vote, subject="s1", author="x") == Vote(subject="s1", value=True, confidence=0.9)
-            assert view.latest(Note, subject="nobody") is None
-            assert [e.version for e in view.entries(Vote, author="y")] == [3, 4]
+            check_equal(latest, Vote(subject="s1", value=False, confidence=0.7))
+            check_equal(view.latest(Vote, subject="s1", author="x"), Vote(subject="s1", value=True, confidence=0.9))
+            check(view.latest(Note, subject="nobody") is None, "view.latest(Note, subject='nobody') is None")
+            check_equal([e.version for e in view.entries(Vote, author="y")], [3, 4])
 
     @pytest.mark.anyio
     async def test_boards_are_independent_and_seq_orders_all(self) -> None:
@@ -189,21 +197,21 @@ class BlackboardConformance(ABC):
                 await b.write(note(), author="w"),
                 await a.write(note(), author="w"),
             ]
-            assert [(e.board, e.version) for e in entries] == [("a", 1), ("b", 1), ("a", 2)]
-            assert [e.seq for e in entries] == sorted({e.seq for e in entries})
-            assert bb.boards() == ["a", "b"]
-            assert bb.board("a") is a
+            check_equal([(e.board, e.version) for e in entries], [("a", 1), ("b", 1), ("a", 2)])
+            check_equal([e.seq for e in entries], sorted({e.seq for e in entries}))
+            check_equal(bb.boards(), ["a", "b"])
+            check(bb.board("a") is a, "bb.board('a') is a")
 
     @pytest.mark.anyio
     async def test_verify_returns_the_head(self) -> None:
         async with self.fresh() as bb:
             board = bb.board("b")
-            assert (await board.verify()).version == 0
+            check_equal((await board.verify()).version, 0)
             last = (await board.write_many([note(), note(), note()], author="a"))[-1]
             head = await board.verify()
-            assert (head.version, head.hash) == (3, last.hash)
-            assert await board.head() == head
-            assert await board.verify(head=head) == head
+            check_equal((head.version, head.hash), (3, last.hash))
+            check_equal(await board.head(), head)
+            check_equal(await board.verify(head=head), head)
 
     @pytest.mark.anyio
     async def test_watch_yields_new_entries_in_order(self) -> None:
@@ -224,7 +232,7 @@ class BlackboardConformance(ABC):
                     await anyio.sleep(0.05)
                     await board.write(note("one"), author="a")
                     await board.write_many([note("two"), note("three")], author="a")
-            assert seen == ["one", "two", "three"]
+            check_equal(seen, ["one", "two", "three"])
 
     @pytest.mark.anyio
     async def test_concurrent_tasks_lose_nothing(self) -> None:
@@ -248,10 +256,10 @@ class BlackboardConformance(ABC):
                 for i in range(tasks):
                     tg.start_soon(writer, f"w{i}")
             history = await board.history()
-            assert [e.version for e in history] == list(range(1, tasks * each + 1))
+            check_equal([e.version for e in history], list(range(1, tasks * each + 1)))
             texts = {e.payload.text for e in history}  # type: ignore[attr-defined]
-            assert texts == {f"w{i}-{n}" for i in range(tasks) for n in range(each)}
-            assert all(exc.expected < exc.actual for exc in stale)
+            check_equal(texts, {f"w{i}-{n}" for i in range(tasks) for n in range(each)})
+            check(all(exc.expected < exc.actual for exc in stale), "every stale rejection expected an older version")
             await board.verify()
 
     @pytest.mark.anyio
@@ -263,8 +271,8 @@ class BlackboardConformance(ABC):
             if again is None:
                 pytest.skip("this store does not outlive its handle")
             with again:
-                assert (await again.board("b").history()) == tuple(written)
-                assert (await again.board("b").write(note(), author="a", expected_version=3)).version == 4
+                check_equal(await again.board("b").history(), tuple(written))
+                check_equal((await again.board("b").write(note(), author="a", expected_version=3)).version, 4)
 
     @pytest.mark.anyio
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -284,14 +292,14 @@ class BlackboardConformance(ABC):
                 try:
                     await board.write_many([note(t) for t in texts], author="a", expected_version=expected)
                 except StaleVersionError:
-                    assert expected != len(log)
+                    check(expected != len(log), "expected != len(log)")
                     continue
-                assert expected in (None, len(log))
+                check(expected in (None, len(log)), "expected in (None, len(log))")
                 log.extend(texts)
             for name, log in model.items():
                 history = await bb.board(name).history()
-                assert [e.version for e in history] == list(range(1, len(log) + 1))
-                assert [e.payload.text for e in history] == log  # type: ignore[attr-defined]
+                check_equal([e.version for e in history], list(range(1, len(log) + 1)))
+                check_equal([e.payload.text for e in history], log)  # type: ignore[attr-defined]
                 await bb.board(name).verify()
 
     @pytest.mark.anyio
@@ -312,10 +320,10 @@ class BlackboardConformance(ABC):
                 prefix = written[:version]
                 for subject in "pq":
                     texts = [n.text for n in view.findings(Note, subject=subject)]
-                    assert texts == [str(i) for i, (s, _) in enumerate(prefix) if s == subject]
+                    check_equal(texts, [str(i) for i, (s, _) in enumerate(prefix) if s == subject])
                     latest = view.latest(Note, subject=subject)
-                    assert (latest.text if latest else None) == (texts[-1] if texts else None)
+                    check_equal(latest.text if latest else None, texts[-1] if texts else None)
             for snapshot in snapshots:
                 again = await board.view(at=snapshot.version)
-                assert snapshot.findings() == again.findings()
-                assert snapshot.entries() == again.entries()
+                check_equal(snapshot.findings(), again.findings())
+                check_equal(snapshot.entries(), again.entries())
