@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -301,6 +302,38 @@ class BlackboardConformance(ABC):
                 check_equal([e.version for e in history], list(range(1, len(log) + 1)))
                 check_equal([e.payload.text for e in history], log)  # type: ignore[attr-defined]
                 await bb.board(name).verify()
+
+    @pytest.mark.anyio
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(plans=st.lists(st.lists(st.tuples(st.booleans(), st.integers(0, 3)), max_size=6), min_size=2, max_size=5))
+    async def test_invariant_1_under_concurrent_tasks(self, plans: list[list[tuple[bool, int]]]) -> None:
+        """Tasks interleave reads and writes at random points: nothing accepted is lost, nothing stale lands."""
+        accepted: list[str] = []
+        rejected: list[str] = []
+        async with self.fresh() as bb:
+            board = bb.board("b")
+
+            async def run(task: int, plan: list[tuple[bool, int]]) -> None:
+                for step, (optimistic, pause) in enumerate(plan):
+                    expected = (await board.head()).version if optimistic else None
+                    for _ in range(pause):  # let other tasks move the board on meanwhile
+                        await anyio.lowlevel.checkpoint()
+                    text = f"{task}.{step}"
+                    try:
+                        await board.write(note(text), author=f"t{task}", expected_version=expected)
+                    except StaleVersionError:
+                        rejected.append(text)
+                    else:
+                        accepted.append(text)
+
+            async with anyio.create_task_group() as tg:
+                for task, plan in enumerate(plans):
+                    tg.start_soon(run, task, plan)
+            history = await board.history()
+            check_equal([e.version for e in history], list(range(1, len(accepted) + 1)))
+            check_equal(sorted(e.payload.text for e in history), sorted(accepted))  # type: ignore[attr-defined]
+            check(not set(rejected) & set(accepted), "a rejected write must not also be accepted")
+            await board.verify()
 
     @pytest.mark.anyio
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
