@@ -37,6 +37,13 @@ def _check_name(what: str, name: object) -> str:
     return name
 
 
+def _check_author(author: object) -> None:
+    if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
+        raise InvalidFindingError(
+            "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
+        )
+
+
 class _Changes:
     """Wakes `watch` loops of this process as soon as a write lands; other processes are polled for."""
 
@@ -88,25 +95,31 @@ class Board:
         """Append findings as one atomic batch: all get consecutive versions, or nothing is written."""
         if isinstance(findings, Record):
             raise InvalidFindingError(findings.kind_name, [("", "write_many takes a list of findings, not one")])
-        batch = tuple(findings)  # an iterator must be read once, before anything is written
+        return await self.write_each([(finding, author) for finding in findings], expected_version=expected_version)
+
+    async def write_each(
+        self, authored: Iterable[tuple[Record, str]], *, expected_version: int | None = None
+    ) -> tuple[Entry, ...]:
+        """Append (record, author) pairs as one atomic batch, e.g. a controller cycle's runs and findings."""
+        batch = tuple(authored)  # an iterator must be read once, before anything is written
         recorded_at = self._now()
-        pending = self._prepare(batch, author, recorded_at.isoformat())
+        pending = self._prepare(batch, recorded_at.isoformat())
         stored = await call_store(self._store.append, self._name, pending, expected_version=expected_version)
         entries = tuple(
-            Entry.from_stored(row, finding, recorded_at) for row, finding in zip(stored, batch, strict=True)
+            Entry.from_stored(row, record, recorded_at) for row, (record, _) in zip(stored, batch, strict=True)
         )
         self._index.extend(entries)
         self._changes.notify()
         return entries
 
-    def _prepare(self, findings: Sequence[Record], author: str, recorded_at: str) -> list[PendingEntry]:
-        if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
-            raise InvalidFindingError(
-                "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
-            )
+    def _prepare(self, batch: Sequence[tuple[Record, str]], recorded_at: str) -> list[PendingEntry]:
         pending = []
-        for finding in findings:
-            kind, schema_version, payload = encode_record(finding, max_bytes=self._max_payload)
+        checked: str | None = None
+        for record, author in batch:
+            if author != checked:
+                _check_author(author)
+                checked = author
+            kind, schema_version, payload = encode_record(record, max_bytes=self._max_payload)
             pending.append(PendingEntry(kind, schema_version, author, recorded_at, payload))
         return pending
 
@@ -205,7 +218,7 @@ class Board:
             try:
                 view = await self.view()
                 if view.version > last:
-                    for entry in view.entries()[last:]:
+                    for entry in view.since(last):
                         yield entry
                     last = view.version
                     continue

@@ -145,6 +145,10 @@ class BoardView:
         versions = self._index.versions(kind or Record, subject, author, self.version)
         return tuple(entries[v - 1] for v in versions)
 
+    def since(self, version: int) -> tuple[Entry, ...]:
+        """The entries after `version`, up to this view's version: what changed since then."""
+        return tuple(self._index.entries[max(version, 0) : self.version])
+
     def entry(self, version: int) -> Entry:
         """The entry at `version` (1..view.version)."""
         if not 1 <= version <= self.version:
