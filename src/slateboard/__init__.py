@@ -12,7 +12,8 @@ with Blackboard.open("sqlite:///slate.db") as bb:
 ```
 """
 
-from slateboard import errors
+from slateboard import errors, rules
+from slateboard.agents import Agent, AgentContext, AgentRegistry, agent
 from slateboard.blackboard import (
     Blackboard,
     Board,
@@ -26,6 +27,18 @@ from slateboard.blackboard import (
     Record,
     Store,
     upcaster,
+)
+from slateboard.commit import Proposal
+from slateboard.controller import (
+    AgentRun,
+    Controller,
+    Decision,
+    Outcome,
+    Reason,
+    ReplayReport,
+    RunStarted,
+    Task,
+    pool,
 )
 
 __version__ = "0.1.0"
@@ -43,6 +56,24 @@ __all__ = (
     "Finding",
     "Citation",
     "upcaster",
+    "Proposal",
+    # agents
+    "agent",
+    "Agent",
+    "AgentContext",
+    "AgentRegistry",
+    # the controller
+    "Controller",
+    "Outcome",
+    "ReplayReport",
+    "rules",
+    "pool",
+    # what the controller records
+    "AgentRun",
+    "Decision",
+    "Reason",
+    "RunStarted",
+    "Task",
     # plug points
     "Store",
     "MemoryStore",

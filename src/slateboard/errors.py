@@ -11,6 +11,7 @@ from collections.abc import Sequence
 __all__ = (
     "SlateboardError",
     "ConfigurationError",
+    "WorkflowError",
     "StoreError",
     "StaleVersionError",
     "UnknownVersionError",
@@ -23,6 +24,7 @@ __all__ = (
     "ScenarioError",
     "CommitError",
     "AgentTimeoutError",
+    "ConflictError",
 )
 
 
@@ -32,6 +34,10 @@ class SlateboardError(Exception):
 
 class ConfigurationError(SlateboardError, ValueError):
     """A URL, option or name given to slateboard is not usable; the message names which and why."""
+
+
+class WorkflowError(ConfigurationError):
+    """A set of agents cannot work together: a kind nobody provides, an unguarded cycle, a bad signature."""
 
 
 class StoreError(SlateboardError):
@@ -99,6 +105,12 @@ class KindConflictError(SlateboardError, TypeError):
 class PermissionDeniedError(SlateboardError):
     """An agent wrote a finding kind it does not declare."""
 
+    def __init__(self, agent: str, kind: str, declared: Sequence[str]) -> None:
+        allowed = ", ".join(declared) or "nothing"
+        super().__init__(f"agent {agent!r} returned a {kind}, but it declares only: {allowed}")
+        self.agent = agent
+        self.kind = kind
+
 
 class TamperedLogError(SlateboardError):
     """The board's hash chain does not verify: an entry was edited, deleted, reordered or truncated."""
@@ -132,3 +144,7 @@ class CommitError(SlateboardError):
 
 class AgentTimeoutError(SlateboardError, TimeoutError):
     """An agent did not finish within its timeout."""
+
+
+class ConflictError(SlateboardError):
+    """Raised by an agent that found a conflict it must not resolve itself: never retried, always escalated."""

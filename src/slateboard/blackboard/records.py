@@ -17,7 +17,15 @@ from pydantic_core import PydanticSerializationError
 from slateboard.blackboard.kinds import registry
 from slateboard.errors import InvalidFindingError
 
-__all__ = ("Record", "Finding", "Citation", "encode_record", "decode_record", "DEFAULT_MAX_PAYLOAD_BYTES")
+__all__ = (
+    "FrozenModel",
+    "Record",
+    "Finding",
+    "Citation",
+    "encode_record",
+    "decode_record",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+)
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
 _INPUT_PREVIEW = 60
@@ -34,7 +42,7 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
     """Frozen, closed pydantic model whose validation errors are `InvalidFindingError`s."""
 
     model_config = ConfigDict(
@@ -55,7 +63,7 @@ class _Frozen(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
-class Citation(_Frozen):
+class Citation(FrozenModel):
     """Where a finding's evidence comes from.
 
     `approved` marks a source fit for customer-facing use; `locator` points inside it (a section, a URL
@@ -68,7 +76,7 @@ class Citation(_Frozen):
     locator: str | None = None
 
 
-class Record(_Frozen):
+class Record(FrozenModel):
     """Anything that can be written to a board. Subclasses register under `kind_name` when defined.
 
     `kind_name` defaults to the class name; `schema_version` starts at 1 and is raised, together with an

@@ -1,0 +1,98 @@
+"""Running one agent: a timeout per attempt, the field's retry rule, and checks on what it returns.
+
+One retry (by default) for recoverable failures, a timeout or an ordinary exception; none for a conflict the
+agent reports (`ConflictError`), a kind it does not declare, or an invalid finding. Every attempt is returned,
+so the controller can put each one on the board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from slateboard.agents.spec import Agent
+from slateboard.blackboard.records import Record, encode_record
+from slateboard.errors import ConflictError, InvalidFindingError, PermissionDeniedError
+
+__all__ = ("Attempt", "AttemptStatus", "RECOVERABLE", "run_agent", "collect_outputs")
+
+AttemptStatus = Literal["ok", "timeout", "error", "conflict", "denied", "invalid"]
+RECOVERABLE: frozenset[str] = frozenset({"timeout", "error"})
+_MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of an agent on one task."""
+
+    number: int
+    status: AttemptStatus
+    error: str = ""
+    outputs: tuple[Record, ...] = ()
+
+
+async def run_agent(agent: Agent, arguments: Callable[[int], Mapping[str, Any]]) -> list[Attempt]:
+    """Run `agent` until it succeeds, fails for good, or has used its retries; return every attempt.
+
+    `arguments(n)` gives the keyword arguments for attempt `n` (1, 2, ...).
+    """
+    attempts: list[Attempt] = []
+    for number in range(1, agent.retries + 2):
+        attempt = await _attempt(agent, arguments(number), number)
+        attempts.append(attempt)
+        if attempt.status not in RECOVERABLE:
+            break
+    return attempts
+
+
+async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
+    try:
+        with anyio.move_on_after(agent.timeout) as scope:
+            result = await _call(agent, arguments)
+        if scope.cancelled_caught:
+            return Attempt(number, "timeout", f"no answer within {agent.timeout:g} s")
+        return Attempt(number, "ok", outputs=collect_outputs(agent, result))
+    except ConflictError as exc:
+        return Attempt(number, "conflict", _describe(exc))
+    except PermissionDeniedError as exc:
+        return Attempt(number, "denied", _describe(exc))
+    except InvalidFindingError as exc:
+        return Attempt(number, "invalid", _describe(exc))
+    except Exception as exc:  # an agent's bug or a transient fault: recorded, and retried once
+        return Attempt(number, "error", _describe(exc))
+
+
+async def _call(agent: Agent, arguments: Mapping[str, Any]) -> Any:
+    if agent.is_async:
+        return await agent.fn(**arguments)
+    # A sync agent that overruns its timeout is abandoned; its thread finishes on its own.
+    return await anyio.to_thread.run_sync(partial(agent.fn, **arguments), abandon_on_cancel=True)
+
+
+def collect_outputs(agent: Agent, result: Any) -> tuple[Record, ...]:
+    """The findings in an agent's return value, checked against what it declares."""
+    if result is None:
+        if agent.optional:
+            return ()
+        declared = " | ".join(k.kind_name for k in agent.outputs)
+        raise InvalidFindingError(declared, [("", f"agent {agent.name!r} returned None")])
+    if agent.many and not isinstance(result, list | tuple):
+        raise InvalidFindingError(type(result).__name__, [("", f"agent {agent.name!r} must return a list")])
+    items = tuple(result) if agent.many else (result,)
+    for item in items:
+        if not isinstance(item, Record):
+            raise InvalidFindingError(type(item).__name__, [("", f"agent {agent.name!r} returned a non-finding")])
+        if not agent.writes(type(item)):
+            raise PermissionDeniedError(agent.name, type(item).kind_name, [k.kind_name for k in agent.outputs])
+        encode_record(item)  # refuse now what the board would refuse, so one agent cannot sink the cycle
+    return items
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."

@@ -1,0 +1,184 @@
+"""Turning the controller's state into a decision: conflicts first, then sufficiency, then the agenda.
+
+The order is the contract: a conflict or a confidence gate escalates even when the evidence would suffice;
+evidence that suffices ends the run; otherwise the agents with work run next, unless a budget is spent;
+with nothing left to run the run is insufficient, or failed when an agent failed for good.
+
+Rule results are cached per subject and recomputed only for subjects that changed since the last decision,
+so the cost of a decision follows what changed, not the length of the log.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from slateboard.agents.spec import Agent
+from slateboard.controller.records import Decision, Reason, Task
+from slateboard.controller.rules import Assessment, Budget, ConflictRule, SufficiencyRule
+from slateboard.controller.state import BoardState
+from slateboard.errors import ConfigurationError
+
+__all__ = ("Evaluator", "split_rules")
+
+
+def split_rules(rules: Sequence[object]) -> tuple[list[SufficiencyRule], list[ConflictRule], Budget]:
+    """Sort rules by what they do; `ConfigurationError` for anything that is not a rule."""
+    sufficiency: list[SufficiencyRule] = []
+    conflicts: list[ConflictRule] = []
+    budgets: list[Budget] = []
+    for rule in rules:
+        if isinstance(rule, Budget):
+            budgets.append(rule)
+        elif isinstance(rule, SufficiencyRule):
+            sufficiency.append(rule)
+        elif isinstance(rule, ConflictRule):
+            conflicts.append(rule)
+        else:
+            raise ConfigurationError(f"{rule!r} is not a rule: use the constructors in slateboard.rules")
+    if len(budgets) > 1:
+        raise ConfigurationError("give at most one rules.budget(...)")
+    return sufficiency, conflicts, budgets[0] if budgets else Budget()
+
+
+class Evaluator:
+    """Decides for one `BoardState`; keeps per-subject rule results between decisions."""
+
+    def __init__(self, agents: Sequence[Agent], rules: Sequence[object]) -> None:
+        self.agents = tuple(agents)
+        self.sufficiency, self.conflicts, self.budget = split_rules(rules)
+        self._met: list[dict[str, Assessment]] = [{} for _ in self.sufficiency]
+        self._triggered: list[dict[str, Reason]] = [{} for _ in self.conflicts]
+        self._when_args = [
+            tuple(inspect.signature(a.when).parameters) if a.when is not None else () for a in self.agents
+        ]
+
+    def decide(self, state: BoardState) -> Decision:  # noqa: PLR0911 - one return per kind of decision
+        """The next decision; call it exactly where a decision entry is (or will be) on the log."""
+        cycle = state.decisions + 1
+        self._refresh(state)
+        conflicts = self._conflict_reasons(state)
+        if conflicts:
+            return Decision(cycle=cycle, status="escalate", reasons=conflicts)
+        met, unmet = self._sufficiency_reasons()
+        if self.sufficiency and not unmet:
+            return Decision(cycle=cycle, status="sufficient", reasons=met)
+        agenda = self._agenda(state)
+        failures = self._failure_reasons(state)
+        if agenda:
+            spent = self._spent(state)
+            if spent is not None:
+                return Decision(cycle=cycle, status="failed", reasons=(spent, *failures))
+            names = ", ".join(f"{t.agent} on {t.subject!r}" for t in agenda)
+            return Decision(
+                cycle=cycle, status="continue", reasons=(Reason(rule="agenda", message=names),), agenda=agenda
+            )
+        if not self.sufficiency and not failures:
+            quiet = Reason(rule="quiescent", message="no agent has work left and no rule asks for more evidence")
+            return Decision(cycle=cycle, status="sufficient", reasons=(quiet,))
+        stall = Reason(rule="stall", message="no agent has work left, and the evidence does not suffice")
+        if failures:
+            return Decision(cycle=cycle, status="failed", reasons=(*failures, *unmet, stall))
+        return Decision(cycle=cycle, status="insufficient", reasons=(*unmet, stall))
+
+    def _refresh(self, state: BoardState) -> None:
+        for subject in state.take_touched():
+            for rule, cache in zip(self.sufficiency, self._met, strict=True):
+                assessment = rule.assess(state, subject)
+                if assessment is None:
+                    cache.pop(subject, None)
+                else:
+                    cache[subject] = assessment
+            for conflict, triggered in zip(self.conflicts, self._triggered, strict=True):
+                reason = conflict.check(state, subject)
+                if reason is None:
+                    triggered.pop(subject, None)
+                else:
+                    triggered[subject] = reason
+
+    def _conflict_reasons(self, state: BoardState) -> tuple[Reason, ...]:
+        reasons = [triggered[s] for triggered in self._triggered for s in sorted(triggered)]
+        for (agent, subject), (version, run) in sorted(state.unresolved.items()):
+            if run.status == "conflict":
+                message = f"agent {agent} reported a conflict on {subject!r} (v{version}): {run.error}"
+                reasons.append(Reason(rule="agent-conflict", message=message, agents=(agent,)))
+        return tuple(reasons)
+
+    def _sufficiency_reasons(self) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
+        met, unmet = [], []
+        for rule, cache in zip(self.sufficiency, self._met, strict=True):
+            hits = [cache[s].reason for s in sorted(cache) if cache[s].met]
+            if hits:
+                met.append(hits[0])
+            elif cache:
+                unmet.append(cache[min(cache)].reason)
+            else:
+                unmet.append(Reason(rule=rule.id, message="no finding of this kind on the board yet"))
+        return tuple(met), tuple(unmet)
+
+    def _failure_reasons(self, state: BoardState) -> tuple[Reason, ...]:
+        reasons = []
+        for (agent, subject), (version, run) in sorted(state.unresolved.items()):
+            if run.status != "conflict":
+                message = (
+                    f"agent {agent} failed on {subject!r} after {run.attempt} attempt(s) "
+                    f"(v{version}, {run.status}): {run.error}"
+                )
+                reasons.append(Reason(rule="agent-failure", message=message, agents=(agent,)))
+        return tuple(reasons)
+
+    def _spent(self, state: BoardState) -> Reason | None:
+        limits = self.budget
+        if state.cycles >= limits.max_cycles:
+            return Reason(rule=limits.id, message=f"the run has used its {limits.max_cycles} cycles")
+        if state.agent_runs >= limits.max_agent_runs:
+            return Reason(rule=limits.id, message=f"the run has used its {limits.max_agent_runs} agent attempts")
+        if limits.deadline is not None and state.now and state.started_at:
+            elapsed = (state.now - state.started_at).total_seconds()
+            if elapsed > limits.deadline:
+                return Reason(rule=limits.id, message=f"the run is past its deadline of {limits.deadline:g} s")
+        return None
+
+    def _agenda(self, state: BoardState) -> tuple[Task, ...]:
+        tasks: list[tuple[int, int, Task]] = []
+        for index, subject in sorted(state.candidates):
+            agent = self.agents[index]
+            inputs = self._inputs(state, agent, subject)
+            runnable = (
+                inputs is not None
+                and (agent.name, subject, inputs) not in state.task_status
+                and self._precondition(state, index, inputs)
+            )
+            if not runnable or inputs is None:
+                # Not runnable until one of its inputs changes, which makes it a candidate again.
+                state.candidates.discard((index, subject))
+                continue
+            tasks.append((-agent.rating, index, Task(agent=agent.name, subject=subject, inputs=inputs)))
+        return tuple(task for _, _, task in sorted(tasks, key=lambda t: (t[0], t[1], t[2].subject)))
+
+    @staticmethod
+    def _inputs(state: BoardState, agent: Agent, subject: str) -> tuple[tuple[int, ...], ...] | None:
+        versions = []
+        for param in agent.params:
+            if param.kind is None:
+                continue
+            found = (state.newest(param.kind, subject),) if param.role == "one" else state.every(param.kind, subject)
+            if not found or not found[0]:
+                return None
+            versions.append(tuple(found))
+        return tuple(versions)
+
+    def _precondition(self, state: BoardState, index: int, inputs: tuple[tuple[int, ...], ...]) -> bool:
+        agent = self.agents[index]
+        if agent.when is None:
+            return True
+        values: dict[str, Any] = {}
+        finding_params = [p for p in agent.params if p.kind is not None]
+        for param, versions in zip(finding_params, inputs, strict=True):
+            found = [state.finding(v) for v in versions]
+            values[param.name] = found[0] if param.role == "one" else found
+        try:
+            return bool(agent.when(**{name: values[name] for name in self._when_args[index]}))
+        except Exception:  # a precondition that cannot be evaluated does not hold; the agent does not run
+            return False

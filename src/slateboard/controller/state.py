@@ -1,0 +1,169 @@
+"""The controller's state: everything its decisions depend on, built entry by entry from the log.
+
+The live controller and `replay` feed the same entries, in the same order, through `BoardState.ingest`, which
+is why decisions replay identically. Ingesting an entry costs the same however long the log is, and the
+lookups rules use (newest finding per kind, subject and author) do not scan it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from slateboard.agents.spec import Agent
+from slateboard.blackboard.entries import Entry
+from slateboard.blackboard.kinds import registry
+from slateboard.blackboard.records import Finding, Record
+from slateboard.commit.proposal import Proposal
+from slateboard.controller.records import AgentRun, Decision, RunStarted
+
+__all__ = ("BoardState", "Provenance", "TaskKey")
+
+TaskKey = tuple[str, str, tuple[tuple[int, ...], ...]]
+_Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a finding comes from: its author, the agent-written findings it derives from, its cited sources."""
+
+    author: str
+    produced: bool
+    upstream: frozenset[int]
+    sources: frozenset[str]
+
+    def independent_of(self, version: int, other: Provenance, other_version: int) -> bool:
+        if self.author == other.author:
+            return False
+        if version in other.upstream or other_version in self.upstream or self.upstream & other.upstream:
+            return False
+        return not (len(self.sources) == 1 and self.sources == other.sources)
+
+
+class BoardState:
+    """Newest findings by kind, subject and author; agent runs; decisions; and what changed since last asked."""
+
+    def __init__(self, agents: Sequence[Agent]) -> None:
+        self.agents = tuple(agents)
+        self.version = 0
+        self.now: datetime | None = None
+        self.started_at: datetime | None = None
+        self.decisions = 0
+        self.cycles = 0
+        self.agent_runs = 0
+        self.last_decision: Decision | None = None
+        self.last_decision_version = 0
+        self.findings: dict[int, Finding] = {}
+        self.provenance: dict[int, Provenance] = {}
+        self.proposals: list[int] = []
+        self.task_status: dict[TaskKey, str] = {}
+        self.unresolved: dict[tuple[str, str], tuple[int, AgentRun]] = {}  # (agent, subject) -> last failed run
+        self.candidates: set[tuple[int, str]] = set()  # (agent index, subject) that may have work
+        self.touched: set[str] = set()
+        self._newest: dict[_Key, int] = {}
+        self._per_author: dict[_Key, dict[str, int]] = {}
+        self._all: dict[_Key, list[int]] = {}
+        self._pending: tuple[str, frozenset[int], int] | None = None
+        self._readers: dict[type[Record], tuple[int, ...]] = {}
+
+    def ingest(self, entry: Entry) -> None:
+        """Take in the next entry of the log (entries must arrive in version order)."""
+        self.version, self.now = entry.version, entry.recorded_at
+        record = entry.payload
+        if isinstance(record, Finding):
+            self._ingest_finding(entry.version, entry.author, record)
+        elif isinstance(record, AgentRun):
+            self._ingest_run(entry.version, record)
+        elif isinstance(record, Decision):
+            self.decisions += 1
+            self.cycles += record.status == "continue"
+            self.last_decision, self.last_decision_version = record, entry.version
+        elif isinstance(record, RunStarted):
+            self.started_at = entry.recorded_at
+
+    def _ingest_run(self, version: int, run: AgentRun) -> None:
+        self.agent_runs += 1
+        self.task_status[(run.agent, run.subject, run.inputs)] = run.status
+        key = (run.agent, run.subject)
+        if run.status == "ok":
+            self.unresolved.pop(key, None)
+            if run.outputs:
+                self._pending = (run.agent, self._upstream(v for vs in run.inputs for v in vs), run.outputs)
+        else:
+            self.unresolved[key] = (version, run)
+
+    def _upstream(self, versions: Iterable[int]) -> frozenset[int]:
+        found: set[int] = set()
+        for v in versions:
+            origin = self.provenance.get(v)
+            if origin is not None:
+                found |= origin.upstream
+                if origin.produced:
+                    found.add(v)
+        return frozenset(found)
+
+    def _ingest_finding(self, version: int, author: str, finding: Finding) -> None:
+        produced, upstream = False, frozenset[int]()
+        pending = self._pending
+        if pending is not None and pending[0] == author:
+            produced, upstream = True, pending[1]
+            self._pending = (author, upstream, pending[2] - 1) if pending[2] > 1 else None
+        sources = frozenset(c.source for c in finding.citations)
+        self.provenance[version] = Provenance(author, produced, upstream, sources)
+        self.findings[version] = finding
+        key = (finding.kind_name, finding.subject)
+        self._newest[key] = version
+        self._per_author.setdefault(key, {})[author] = version
+        self._all.setdefault(key, []).append(version)
+        if isinstance(finding, Proposal):
+            self.proposals.append(version)
+        self.touched.add(finding.subject)
+        for index in self._readers_of(type(finding)):
+            self.candidates.add((index, finding.subject))
+
+    def _readers_of(self, kind: type[Record]) -> tuple[int, ...]:
+        readers = self._readers.get(kind)
+        if readers is None:
+            readers = tuple(i for i, a in enumerate(self.agents) if any(issubclass(kind, k) for k in a.inputs))
+            self._readers[kind] = readers
+        return readers
+
+    # Lookups used by rules and the agenda -------------------------------------------------------------
+
+    def finding(self, version: int) -> Finding:
+        return self.findings[version]
+
+    def author(self, version: int) -> str:
+        return self.provenance[version].author
+
+    def newest(self, kind: type[Record], subject: str) -> int:
+        """The version of the newest finding of `kind` (or a subclass) on `subject`, or 0."""
+        return max((self._newest.get((k.kind_name, subject), 0) for k in registry.subclasses_of(kind)), default=0)
+
+    def newest_per_author(self, kind: type[Record], subject: str) -> dict[str, int]:
+        """Each author's newest finding of `kind` (or a subclass) on `subject`."""
+        merged: dict[str, int] = {}
+        for k in registry.subclasses_of(kind):
+            for author, version in self._per_author.get((k.kind_name, subject), {}).items():
+                merged[author] = max(version, merged.get(author, 0))
+        return merged
+
+    def every(self, kind: type[Record], subject: str) -> tuple[int, ...]:
+        """Versions of every finding of `kind` (or a subclass) on `subject`, oldest first."""
+        runs = [self._all.get((k.kind_name, subject), []) for k in registry.subclasses_of(kind)]
+        return tuple(sorted(v for run in runs for v in run))
+
+    def independent(self, versions: Sequence[int]) -> list[int]:
+        """A deterministic set of mutually independent findings: each kept unless it depends on one kept before."""
+        chosen: list[int] = []
+        for version in versions:
+            origin = self.provenance[version]
+            if all(origin.independent_of(version, self.provenance[c], c) for c in chosen):
+                chosen.append(version)
+        return chosen
+
+    def take_touched(self) -> list[str]:
+        """Subjects that changed since the last call, sorted."""
+        touched, self.touched = sorted(self.touched), set()
+        return touched
