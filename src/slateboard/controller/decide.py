@@ -61,7 +61,7 @@ class Evaluator:
         conflicts = self._conflict_reasons(state)
         if conflicts:
             return Decision(cycle=cycle, status="escalate", reasons=conflicts)
-        met, unmet = self._sufficiency_reasons()
+        met, unmet = self._sufficiency_reasons(state)
         if self.sufficiency and not unmet:
             return Decision(cycle=cycle, status="sufficient", reasons=met)
         agenda = self._agenda(state)
@@ -105,16 +105,20 @@ class Evaluator:
                 reasons.append(Reason(rule="agent-conflict", message=message, agents=(agent,)))
         return tuple(reasons)
 
-    def _sufficiency_reasons(self) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
+    def _sufficiency_reasons(self, state: BoardState) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
+        """Met and unmet reasons. A rule must be met on every subject the inputs are about (or on its own subject)."""
         met, unmet = [], []
         for rule, cache in zip(self.sufficiency, self._met, strict=True):
-            hits = [cache[s].reason for s in sorted(cache) if cache[s].met]
-            if hits:
-                met.append(hits[0])
-            elif cache:
-                unmet.append(cache[min(cache)].reason)
+            own = getattr(rule, "subject", None)
+            required = [own] if own is not None else list(state.input_subjects) or sorted(cache)[:1]
+            missing = [s for s in required if s not in cache or not cache[s].met]
+            if required and not missing:
+                met.append(cache[required[0]].reason)
+            elif missing and missing[0] in cache:
+                unmet.append(cache[missing[0]].reason)
             else:
-                unmet.append(Reason(rule=rule.id, message="no finding of this kind on the board yet"))
+                where = f" on {missing[0]!r}" if missing else ""
+                unmet.append(Reason(rule=rule.id, message=f"no finding of this kind{where} yet"))
         return tuple(met), tuple(unmet)
 
     def _failure_reasons(self, state: BoardState) -> tuple[Reason, ...]:

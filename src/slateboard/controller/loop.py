@@ -7,6 +7,7 @@ order). Decisions depend only on the log, so `replay` re-derives each one from t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -25,12 +26,11 @@ from slateboard.blackboard.view import BoardView
 from slateboard.commit.proposal import Proposal
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.records import CONTROLLER, AgentRun, Decision, RunStarted, Task
-from slateboard.controller.state import BoardState
+from slateboard.controller.state import INPUT_AUTHOR, BoardState
 from slateboard.errors import InvalidFindingError, StaleVersionError
 
 __all__ = ("Controller", "Outcome", "OutcomeStatus", "ReplayReport", "Difference", "INPUT_AUTHOR")
 
-INPUT_AUTHOR = "input"
 OutcomeStatus = Literal[
     "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"
 ]
@@ -262,5 +262,20 @@ def _fingerprint(agents: Sequence[Agent], rules: Sequence[object]) -> str:
         ]
         for a in agents
     ]
-    canonical = json.dumps([described, [getattr(r, "id", repr(r)) for r in rules]], sort_keys=True, default=str)
+    canonical = json.dumps([described, [_describe(r) for r in rules]], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _describe(rule: object) -> object:
+    """A rule's parameters in a form that is the same in every process (functions by name, kinds by kind name)."""
+    if not dataclasses.is_dataclass(rule):
+        return repr(rule)
+    described: dict[str, object] = {"rule": type(rule).__name__}
+    for item in dataclasses.fields(rule):
+        value = getattr(rule, item.name)
+        if isinstance(value, type) and issubclass(value, Record):
+            value = value.kind_name
+        elif callable(value):
+            value = getattr(value, "__qualname__", type(value).__name__)
+        described[item.name] = value
+    return described

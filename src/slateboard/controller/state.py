@@ -18,7 +18,9 @@ from slateboard.blackboard.records import Finding, Record
 from slateboard.commit.proposal import Proposal
 from slateboard.controller.records import AgentRun, Decision, RunStarted
 
-__all__ = ("BoardState", "Provenance", "TaskKey")
+__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR")
+
+INPUT_AUTHOR = "input"
 
 TaskKey = tuple[str, str, tuple[tuple[int, ...], ...]]
 _Key = tuple[str, str]
@@ -61,6 +63,7 @@ class BoardState:
         self.unresolved: dict[tuple[str, str], tuple[int, AgentRun]] = {}  # (agent, subject) -> last failed run
         self.candidates: set[tuple[int, str]] = set()  # (agent index, subject) that may have work
         self.touched: set[str] = set()
+        self.input_subjects: dict[str, None] = {}  # ordered: the subjects the run's inputs are about
         self._newest: dict[_Key, int] = {}
         self._per_author: dict[_Key, dict[str, int]] = {}
         self._all: dict[_Key, list[int]] = {}
@@ -109,6 +112,8 @@ class BoardState:
         if pending is not None and pending[0] == author:
             produced, upstream = True, pending[1]
             self._pending = (author, upstream, pending[2] - 1) if pending[2] > 1 else None
+        elif author == INPUT_AUTHOR:
+            self.input_subjects[finding.subject] = None
         sources = frozenset(c.source for c in finding.citations)
         self.provenance[version] = Provenance(author, produced, upstream, sources)
         self.findings[version] = finding
