@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
-import anyio
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from slateboard._demo import run_demo
-from slateboard.blackboard import DEFAULT_URL, Blackboard
+from slateboard._demo import VARIANTS, run_demo
+from slateboard._sync import run_sync
+from slateboard.blackboard import DEFAULT_URL, Blackboard, Entry
 from slateboard.blackboard.entries import StoredEntry
+from slateboard.controller import AgentRun, Decision, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
 
 __all__ = ("app", "main")
@@ -43,28 +43,46 @@ def _default_db() -> str:
     return os.environ.get("SLATEBOARD_DB", DEFAULT_URL)
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """The sync facade the command uses to reach the async API."""
-    return anyio.run(main)
-
-
 @app.command()
-def demo(db: DbOption = "", board: Annotated[str, typer.Option(help="Board to write to.")] = "demo-case") -> None:
-    """Write a support case and agents' findings to a board, refuse a stale write, read back and verify."""
+def demo(
+    db: DbOption = "",
+    board: Annotated[str, typer.Option(help="Board to run the case on.")] = "case-42",
+    variant: Annotated[str, typer.Option(help="happy, or conflict (the knowledge base finds an exception).")] = "happy",
+) -> None:
+    """Run a support case through intake, entitlement and knowledge agents; print every decision and why."""
+    if variant not in VARIANTS:
+        raise SlateboardError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     url = db or _default_db()
     with Blackboard.open(url) as blackboard:
-        result = _run(lambda: run_demo(blackboard, board))
-        console.print(f"[bold]slateboard demo[/bold]: board [cyan]{board}[/cyan] on {url}")
-        for entry in result.written:
-            console.print(f"  wrote v{entry.version:<3} {entry.kind:<18} by {entry.author}")
-        console.print(f"  [yellow]refused[/yellow]: {result.refused}")
-        console.print(
-            f"  view at v{result.first.version}: {len(result.first.findings())} finding(s); "
-            f"latest v{result.latest.version}: {len(result.latest.findings())} finding(s)"
+        result = run_sync(run_demo, blackboard, board, variant)
+    console.print(f"[bold]slateboard demo[/bold]: support case on board [cyan]{board}[/cyan] ({url})")
+    for entry in result.history:
+        console.print(_timeline_line(entry))
+    style = "green" if result.outcome.status == "sufficient" else "yellow"
+    console.print(f"outcome: [{style}]{result.outcome.status}[/{style}] at v{result.outcome.version}")
+    for reason in result.outcome.reasons:
+        console.print(f"  - {reason}")
+    console.print(f"replay: {result.replay}")
+    console.print(f"[green]verify: OK[/green]: {result.head.version} entries, head hash {result.head.hash}")
+
+
+def _timeline_line(entry: Entry) -> str:
+    record = entry.payload
+    if isinstance(record, Decision):
+        why = "; ".join(str(r) for r in record.reasons)
+        return f"  v{entry.version:<3} [bold]decision[/bold] {record.status}: {why}"
+    if isinstance(record, AgentRun):
+        detail = f"{record.outputs} finding(s)" if record.status == "ok" else record.error
+        return (
+            f"  v{entry.version:<3} run      {record.agent} on {record.subject!r}, attempt {record.attempt}: "
+            f"{record.status} ({detail})"
         )
-        rows = blackboard.store.read(board, after=0, upto=None, wait=True)
-        console.print(_history_table(board, rows))
-        console.print(f"[green]verify: OK[/green]: {result.head.version} entries, head hash {result.head.hash}")
+    if isinstance(record, RunStarted):
+        return f"  v{entry.version:<3} start    controller {record.controller} with {', '.join(record.agents)}"
+    fields = record.model_dump(exclude={"subject", "confidence", "citations", "description"})
+    shown = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+    confidence = getattr(record, "confidence", None)
+    return f"  v{entry.version:<3} finding  {entry.kind} by {entry.author}: {shown} (confidence {confidence})"
 
 
 @app.command()
@@ -92,7 +110,7 @@ def verify(
         heads, failures = [], []
         for name in names:
             try:
-                heads.append(_run(blackboard.board(name).verify))
+                heads.append(run_sync(blackboard.board(name).verify))
             except TamperedLogError as exc:
                 failures.append(exc)
         if as_json:
