@@ -158,3 +158,18 @@ def test_a_stored_row_that_no_longer_validates_names_where_it_is() -> None:
         decode_record(Claim.kind_name, 1, '{"subject": "s", "confidence": 7, "text": "t"}', where="board 'x' version 9")
     assert "board 'x' version 9" in str(caught.value)
     assert caught.value.fields == ("confidence",)
+
+
+@pytest.mark.anyio
+async def test_a_finding_that_skipped_validation_never_reaches_the_log() -> None:
+    unreadable = [
+        Claim.model_construct(subject="s", confidence=0.5, citations=()),  # no text
+        Claim.model_construct(subject="", text="t", confidence=0.5, citations=()),
+        Claim(subject="s", text="t", confidence=0.5).model_copy(update={"confidence": 3.0}),
+    ]
+    with Blackboard.open("memory://") as bb:
+        board = bb.board("b")
+        for finding in unreadable:
+            with pytest.raises(InvalidFindingError):
+                await board.write(finding, author="a")
+        assert await board.history() == ()

@@ -111,17 +111,17 @@ class AgentRegistry:
 
     def mermaid(self) -> str:
         """The workflow as a Mermaid flowchart: kinds as parallelograms, agents as rounded boxes."""
-        lines = ["flowchart LR"]
         kinds = sorted({k.kind_name for a in self.agents for k in (*a.inputs, *a.outputs)})
-        lines += [f'  {_node_id("k", k)}[/"{k}"/]' for k in kinds]
-        for item in self.agents:
-            label = item.name + (" (when)" if item.when else "")
-            lines.append(f'  {_node_id("a", item.name)}(["{label}"])')
-        for item in self.agents:
-            lines += [f"  {_node_id('k', k.kind_name)} --> {_node_id('a', item.name)}" for k in item.inputs]
-            lines += [f"  {_node_id('a', item.name)} --> {_node_id('k', k.kind_name)}" for k in item.outputs]
+        kind_ids = {name: f"k{i}" for i, name in enumerate(kinds)}  # numbered: names may differ only in punctuation
+        lines = ["flowchart LR"]
+        lines += [f'  {kind_ids[k]}[/"{_label(k)}"/]' for k in kinds]
+        for i, item in enumerate(self.agents):
+            lines.append(f'  a{i}(["{_label(item.name)}{" (when)" if item.when else ""}"])')
+        for i, item in enumerate(self.agents):
+            lines += [f"  {kind_ids[k.kind_name]} --> a{i}" for k in item.inputs]
+            lines += [f"  a{i} --> {kind_ids[k.kind_name]}" for k in item.outputs]
         return "\n".join(lines) + "\n"
 
 
-def _node_id(prefix: str, name: str) -> str:
-    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in name)
+def _label(text: str) -> str:
+    return text.replace('"', "#quot;")

@@ -155,7 +155,7 @@ def agent(
 
 
 def _check_options(name: str, timeout: float | None, retries: int, rating: int) -> None:
-    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+    if timeout is not None and (isinstance(timeout, bool) or not (isinstance(timeout, int | float) and timeout > 0)):
         raise WorkflowError(f"agent {name!r}: timeout must be a positive number of seconds or None, got {timeout!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise WorkflowError(f"agent {name!r}: retries must be an int >= 0, got {retries!r}")

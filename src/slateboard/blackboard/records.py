@@ -8,7 +8,6 @@ what every later view sees.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -110,33 +109,26 @@ class Finding(Record):
 def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:
     """The stored form of `record`: (kind name, schema version, canonical JSON payload).
 
-    Raises `InvalidFindingError` naming the field for anything that could not be read back.
+    Raises `InvalidFindingError` naming the field for anything that could not be read back: the payload is
+    validated again as stored, because `model_construct` or `model_copy(update=...)` can build a finding that
+    never passed validation, and an entry that cannot be read back would break its append-only board for good.
     """
     if not isinstance(record, Record):
         raise InvalidFindingError(
-            type(record).__name__,
-            [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")],
+            type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
         )
     cls = type(record)
-    if isinstance(record, Finding):
-        _check_confidence(record)
     try:
         payload = cls.__pydantic_serializer__.to_json(record)
     except PydanticSerializationError as exc:
         raise InvalidFindingError(cls.kind_name, [("", f"cannot be serialized: {exc}")]) from exc
     if len(payload) > max_bytes:
         raise InvalidFindingError(cls.kind_name, [_oversize_problem(record, len(payload), max_bytes)])
+    try:
+        cls.__pydantic_validator__.validate_json(payload)
+    except ValidationError as exc:
+        raise InvalidFindingError(cls.kind_name, _problems(exc)) from exc
     return cls.kind_name, cls.schema_version, payload.decode()
-
-
-def _check_confidence(finding: Finding) -> None:
-    # model_construct() skips validation; a bad confidence must still never reach the log.
-    confidence = finding.confidence
-    if not (isinstance(confidence, int | float) and math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
-        raise InvalidFindingError(
-            type(finding).kind_name,
-            [("confidence", f"must be a finite number in [0, 1] (got {confidence!r})")],
-        )
 
 
 def _oversize_problem(record: Record, size: int, limit: int) -> tuple[str, str]:
