@@ -8,6 +8,8 @@ import anyio
 import pytest
 
 from slateboard import AgentRun, Blackboard, BoardView, Controller, Decision, agent, rules
+from slateboard.blackboard.entries import PendingEntry
+from slateboard.blackboard.records import encode_record
 from slateboard.errors import ConfigurationError, WorkflowError
 from tests.controller.kinds import (
     Case,
@@ -331,3 +333,30 @@ async def test_replay_reports_where_another_rule_set_would_decide_differently() 
         (difference,) = other.differences
         assert (difference.recorded.status, difference.derived.status) == ("sufficient", "insufficient")
         assert "differ; first at v" in str(other)
+
+
+@pytest.mark.anyio
+async def test_inputs_survive_another_writer_getting_in_first(tmp_path: Path) -> None:
+    """Regression: a stale first write used to drop the run's inputs and end 'sufficient' with nothing run."""
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    other = Blackboard.open(url)
+    interfered = []
+
+    def clock_with_a_rival() -> datetime:
+        if not interfered:  # just before the controller's first write, someone else writes to the board
+            interfered.append(True)
+            kind, version, payload = encode_record(Intake(subject="other", category="x", confidence=1.0))
+            pending = PendingEntry(kind, version, "someone", datetime.now(UTC).isoformat(), payload)
+            other.store.append("b", [pending], expected_version=None, wait=True)
+        return datetime.now(UTC)
+
+    controller = Controller([crm_entitlement], [rules.sufficient(Entitlement)])
+    with Blackboard.open(url, clock=clock_with_a_rival) as bb, other:
+        outcome = await controller.run(bb.board("b"), case("c"))
+        history = await bb.board("b").history()
+        assert interfered
+        assert history[0].author == "someone"
+        assert [e.author for e in history[1:3]] == ["input", "slateboard.controller"]
+        assert [r.agent for r in runs(history)] == ["crm_entitlement"]
+        assert outcome.status == "sufficient"
+        assert (await controller.replay(bb.board("b"))).identical

@@ -112,21 +112,19 @@ class Controller:
         A board with entries is resumed from its log: agents never run twice on the same input versions.
         """
         state, evaluator = await self._load(board)
-        fresh = await self._new_inputs(board, inputs)
-        last = state.last_decision
-        if (
-            not fresh
-            and last is not None
-            and last.status != "continue"
-            and state.version == state.last_decision_version
-        ):
-            return self._outcome(board.name, state, last, state.last_decision_version)
         started = RunStarted(
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),
             rules=tuple(getattr(r, "id", "budget") for r in self.rules),
         )
-        await self._append(board, state, [(i, INPUT_AUTHOR) for i in fresh] + [(started, CONTROLLER)])
+        while True:  # until the inputs land; another writer may move the board on first
+            fresh = await self._new_inputs(board, inputs)
+            last = state.last_decision
+            finished = last is not None and last.status != "continue"
+            if not fresh and finished and last is not None and state.version == state.last_decision_version:
+                return self._outcome(board.name, state, last, state.last_decision_version)
+            if await self._append(board, state, [(i, INPUT_AUTHOR) for i in fresh] + [(started, CONTROLLER)]):
+                break
         while True:
             decision = evaluator.decide(state)
             if not await self._append(board, state, [(decision, CONTROLLER)]):
@@ -134,6 +132,8 @@ class Controller:
             if decision.status != "continue":
                 return self._outcome(board.name, state, decision, state.version)
             view = await board.view()
+            # If another writer got in first, the cycle's results are dropped and its agents run again after
+            # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
             await self._append(board, state, await self._run_agenda(view, decision.agenda))
 
     def run_sync(self, board: Board, *inputs: Finding) -> Outcome:
