@@ -58,7 +58,6 @@ import gc
 import inspect
 import json
 import os
-import platform
 import pstats
 import shutil
 import sqlite3
@@ -74,6 +73,7 @@ from typing import Any
 
 import anyio
 
+from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
 from slateboard import Agent, Blackboard, Board, Citation, Controller, Finding, Outcome, agent, rules
 from slateboard.controller import BoardState
 from slateboard.controller.decide import Evaluator
@@ -553,16 +553,6 @@ def profile_breakdown(template: Path, workdir: Path, size: int, cycles: int) -> 
 
 
 # --- report -------------------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, object]:
-    return {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def ratios(results: Sequence[CycleResult], sizes: Sizes) -> dict[str, dict[str, float]]:

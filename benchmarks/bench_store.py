@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -49,6 +47,7 @@ from typing import TypeVar
 
 import anyio
 
+from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
 from slateboard import Blackboard, Board, Citation, Finding
 from slateboard.blackboard.records import encode_record
 from slateboard.blackboard.sqlstore import schema_statements
@@ -319,16 +318,6 @@ def bench_views(sizes: Sizes, base: Path | None) -> list[ViewResult]:
 
 
 # --- report -------------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, object]:
-    return {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def print_appends(results: Sequence[AppendResult]) -> None:
