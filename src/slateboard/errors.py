@@ -122,8 +122,19 @@ class TamperedLogError(SlateboardError):
         self.reason = reason
 
 
-class PolicyError(SlateboardError):
-    """A policy or policy file is invalid."""
+class PolicyError(SlateboardError, ValueError):
+    """A policy, policy rule or policy file is invalid; the message gives the file, line and rule where known."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, rule: str | None = None
+    ) -> None:
+        where = ":".join(str(part) for part in (file, line) if part is not None)
+        prefix = f"{where}: " if where else ""
+        subject = f"rule {rule}: " if rule else ""
+        super().__init__(f"{prefix}{subject}{message}")
+        self.file = file
+        self.line = line
+        self.rule = rule
 
 
 class ScenarioError(SlateboardError):

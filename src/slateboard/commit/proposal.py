@@ -15,6 +15,7 @@ __all__ = ("Proposal",)
 class Proposal(Finding):
     """A recommended change to an outside record, e.g. action "update", target "Case/42", changes {"Status": ...}.
 
+    `domain` ranks proposals under `policies.priority` (the author agent's name stands in when absent).
     `idempotency_key`, when absent, is derived from the board, action, target and changes (`key(board)`), so the
     same proposal on the same board always claims the same key.
     """
@@ -27,6 +28,7 @@ class Proposal(Finding):
     reversible: bool = True
     requires_approval: bool = False
     idempotency_key: str | None = None
+    domain: str | None = None  # who speaks for this change (e.g. "compliance", "service", "sales"), for priority
 
     def key(self, board: str) -> str:
         """The idempotency key this proposal commits under on `board`."""
