@@ -12,7 +12,7 @@ with Blackboard.open("sqlite:///slate.db") as bb:
 ```
 """
 
-from slateboard import errors, rules
+from slateboard import errors, policies, rules, sinks
 from slateboard.agents import Agent, AgentContext, AgentRegistry, agent
 from slateboard.blackboard import (
     Blackboard,
@@ -28,7 +28,17 @@ from slateboard.blackboard import (
     Store,
     upcaster,
 )
-from slateboard.commit import Proposal
+from slateboard.commit import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Commit,
+    CommitFailure,
+    CommitLayer,
+    Compensation,
+    DoubtResolved,
+    Proposal,
+    Verdict,
+)
 from slateboard.controller import (
     AgentRun,
     Controller,
@@ -74,6 +84,17 @@ __all__ = (
     "Reason",
     "RunStarted",
     "Task",
+    # policies and the commit layer
+    "policies",
+    "sinks",
+    "CommitLayer",
+    "Verdict",
+    "ApprovalRequest",
+    "ApprovalDecision",
+    "Commit",
+    "CommitFailure",
+    "DoubtResolved",
+    "Compensation",
     # plug points
     "Store",
     "MemoryStore",

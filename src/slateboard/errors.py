@@ -23,6 +23,7 @@ __all__ = (
     "PolicyError",
     "ScenarioError",
     "CommitError",
+    "ApprovalError",
     "AgentTimeoutError",
     "ConflictError",
 )
@@ -150,7 +151,16 @@ class ScenarioError(SlateboardError):
 
 
 class CommitError(SlateboardError):
-    """The commit layer could not apply a proposal."""
+    """The commit layer could not apply a proposal; the message names the idempotency key or target."""
+
+
+class ApprovalError(CommitError, LookupError):
+    """An approval, rejection or resolution names a key that is unknown, already decided, or not waiting for it."""
+
+    def __init__(self, board: str, key: str, problem: str) -> None:
+        super().__init__(f"board {board!r}, key {key!r}: {problem}")
+        self.board = board
+        self.key = key
 
 
 class AgentTimeoutError(SlateboardError, TimeoutError):

@@ -81,6 +81,11 @@ class Board:
     def name(self) -> str:
         return self._name
 
+    @property
+    def store(self) -> Store:
+        """The store this board lives in (the commit layer keeps its ledger there)."""
+        return self._store
+
     def __repr__(self) -> str:
         return f"Board({self._name!r}, store={self._store.url!r})"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -21,12 +21,14 @@ from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
+from slateboard.blackboard.ledger import LedgerTable, LockTable, SQLiteLedger
 from slateboard.blackboard.store import WouldBlock, chain
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
 __all__ = ("SQLiteStore", "EntryRow", "MetaRow", "LAYOUT_VERSION")
 
 LAYOUT_VERSION = 1
+T = TypeVar("T")
 _SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 _BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)}
 
@@ -75,7 +77,12 @@ def schema_statements() -> list[str]:
     """The DDL for a fresh file, generated from the SQLModel tables, plus the append-only triggers."""
     dialect = sqlite_dialect.dialect()
     statements = []
-    tables: tuple[Table, ...] = (EntryRow.__table__, MetaRow.__table__)  # type: ignore[attr-defined]
+    tables: tuple[Table, ...] = (
+        EntryRow.__table__,  # type: ignore[attr-defined]
+        MetaRow.__table__,  # type: ignore[attr-defined]
+        LedgerTable.__table__,  # type: ignore[attr-defined]
+        LockTable.__table__,  # type: ignore[attr-defined]
+    )
     for table in tables:
         statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
         statements += [str(CreateIndex(i, if_not_exists=True).compile(dialect=dialect)) for i in table.indexes]
@@ -100,6 +107,7 @@ class SQLiteStore:
         self._busy_ms = max(int(busy_timeout * 1000), 0)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self.ledger = SQLiteLedger(self.transact)
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
             self._configure(conn, synchronous)
@@ -190,6 +198,11 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def transact(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
+        """Run `work(connection)` in one write transaction (for the ledger, and sinks inside this database)."""
+        with self._transaction(wait) as conn:
+            return work(conn)
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool

@@ -17,6 +17,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, encode_field, header, sealed
+from slateboard.blackboard.ledger import Ledger, MemoryLedger
 from slateboard.errors import ConfigurationError, StaleVersionError
 
 __all__ = ("Store", "WouldBlock", "MemoryStore", "open_store", "call_store", "chain")
@@ -38,6 +39,11 @@ class Store(Protocol):
     """
 
     url: str
+
+    @property
+    def ledger(self) -> Ledger:
+        """The idempotency ledger and target locks that live beside this store's log."""
+        ...
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
@@ -80,6 +86,7 @@ class MemoryStore:
         self._boards: dict[str, list[StoredEntry]] = {}
         self._seq = 0
         self._lock = threading.Lock()
+        self.ledger = MemoryLedger()
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool

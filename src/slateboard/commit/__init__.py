@@ -1,5 +1,27 @@
-"""The commit layer: proposals now; policies' verdicts, the idempotency ledger and sinks come with issue 4."""
+"""The commit layer: proposals, the records of verdicts, approvals and commits, sinks, and `CommitLayer`."""
 
+from slateboard.commit.layer import CommitLayer
 from slateboard.commit.proposal import Proposal
+from slateboard.commit.records import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Commit,
+    CommitFailure,
+    Compensation,
+    DoubtResolved,
+    Verdict,
+    Vote,
+)
 
-__all__ = ("Proposal",)
+__all__ = (
+    "Proposal",
+    "CommitLayer",
+    "Verdict",
+    "Vote",
+    "ApprovalRequest",
+    "ApprovalDecision",
+    "Commit",
+    "CommitFailure",
+    "DoubtResolved",
+    "Compensation",
+)

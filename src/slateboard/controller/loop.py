@@ -21,13 +21,20 @@ from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
 from slateboard.blackboard.board import Board
+from slateboard.blackboard.ledger import LedgerRow
 from slateboard.blackboard.records import Finding, FrozenModel, Record
+from slateboard.blackboard.store import call_store
 from slateboard.blackboard.view import BoardView
+from slateboard.commit.layer import CommitLayer
 from slateboard.commit.proposal import Proposal
+from slateboard.commit.records import ApprovalRequest, Commit, CommitFailure, Verdict
+from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.records import CONTROLLER, AgentRun, Decision, RunStarted, Task
-from slateboard.controller.state import INPUT_AUTHOR, BoardState
-from slateboard.errors import InvalidFindingError, StaleVersionError
+from slateboard.controller.settlement import Settlement
+from slateboard.controller.state import INPUT_AUTHOR, BoardState, append
+from slateboard.errors import ConfigurationError, InvalidFindingError
+from slateboard.policies.policy import Policy
 
 __all__ = ("Controller", "Outcome", "OutcomeStatus", "ReplayReport", "Difference", "INPUT_AUTHOR")
 
@@ -43,7 +50,12 @@ _STATUS: dict[str, OutcomeStatus] = {
 
 
 class Outcome(FrozenModel):
-    """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals."""
+    """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals.
+
+    `proposals` are the live proposals; `verdicts` the policy's judgements of them; `commits` what was applied;
+    `approvals` the requests still waiting for a person (approve one with `controller.approve(board, key)`);
+    `failures` the commits dead-lettered or in doubt.
+    """
 
     board: str
     status: OutcomeStatus
@@ -51,16 +63,18 @@ class Outcome(FrozenModel):
     decision: Decision
     version: int
     proposals: tuple[Proposal, ...] = ()
-    commits: tuple[Record, ...] = ()
-    approvals: tuple[Record, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    commits: tuple[Commit, ...] = ()
+    approvals: tuple[ApprovalRequest, ...] = ()
+    failures: tuple[CommitFailure, ...] = ()
 
 
 class Difference(FrozenModel):
-    """A decision whose replay differs from what was recorded."""
+    """A decision or verdict whose replay differs from what was recorded."""
 
     version: int
-    recorded: Decision
-    derived: Decision
+    recorded: Decision | Verdict
+    derived: Decision | Verdict
 
 
 class ReplayReport(FrozenModel):
@@ -78,8 +92,12 @@ class ReplayReport(FrozenModel):
         first = self.differences[0]
         return (
             f"replay of {self.board!r}: {len(self.differences)} of {self.decisions} decision(s) differ; first at "
-            f"v{first.version}: recorded {first.recorded.status}, derived {first.derived.status}"
+            f"v{first.version}: recorded {_said(first.recorded)}, derived {_said(first.derived)}"
         )
+
+
+def _said(record: Decision | Verdict) -> str:
+    return record.status if isinstance(record, Decision) else f"verdict {record.outcome} (policy {record.policy})"
 
 
 class Controller:
@@ -91,12 +109,25 @@ class Controller:
         rules: Sequence[object] = (),
         *,
         inputs: Sequence[type[Finding]] | None = None,
+        policy: Policy | None = None,
+        sink: object | None = None,
     ) -> None:
+        """`policy` judges proposals once the evidence suffices; `sink` (or a `CommitLayer` wrapping one, for its
+        retry and timeout options) is where allowed proposals are applied. A sink without a policy gets the
+        default-deny `Policy()`; without either, proposals stay recommendations and a run ends "sufficient"."""
         self.registry = AgentRegistry(agents)
         self.registry.validate(inputs)
         self.rules = tuple(rules)
         split_rules(self.rules)  # refuse what is not a rule now, not at the first run
-        self.fingerprint = _fingerprint(self.registry.agents, self.rules)
+        if policy is not None and not isinstance(policy, Policy):
+            raise ConfigurationError(f"policy must be a slateboard.policies.Policy, got {policy!r}")
+        if policy is not None and sink is None:
+            raise ConfigurationError("a policy needs a sink to commit to: pass sink=sinks.Memory() or another sink")
+        self.policy = policy if policy is not None or sink is None else Policy()
+        self.committer = sink if isinstance(sink, CommitLayer) or sink is None else CommitLayer(sink)
+        self.sink = self.committer.sink if self.committer is not None else None
+        self.commits = CommitSteps(self.policy, self.committer, self._state)
+        self.fingerprint = _fingerprint(self.registry.agents, self.rules, self.policy)
 
     @property
     def agents(self) -> tuple[Agent, ...]:
@@ -121,39 +152,91 @@ class Controller:
             fresh = await self._new_inputs(board, inputs)
             last = state.last_decision
             finished = last is not None and last.status != "continue"
-            if not fresh and finished and last is not None and state.version == state.last_decision_version:
-                return self._outcome(board.name, state, last, state.last_decision_version)
-            if await self._append(board, state, [(i, INPUT_AUTHOR) for i in fresh] + [(started, CONTROLLER)]):
+            # Nothing new since a final decision (commits and approvals are not evidence): finish what it began.
+            if not fresh and finished and last is not None and state.last_finding_version < state.last_decision_version:
+                return await self._finish(board, state, last, state.last_decision_version)
+            if await append(board, state, [(i, INPUT_AUTHOR) for i in fresh] + [(started, CONTROLLER)]):
                 break
         while True:
             decision = evaluator.decide(state)
-            if not await self._append(board, state, [(decision, CONTROLLER)]):
+            if not await append(board, state, [(decision, CONTROLLER)]):
                 continue  # another writer moved the board on: decide again on what it wrote
             if decision.status != "continue":
-                return self._outcome(board.name, state, decision, state.version)
+                return await self._finish(board, state, decision, state.version)
             view = await board.view()
             # If another writer got in first, the cycle's results are dropped and its agents run again after
             # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
-            await self._append(board, state, await self._run_agenda(view, decision.agenda))
+            await append(board, state, await self._run_agenda(view, decision.agenda))
 
     def run_sync(self, board: Board, *inputs: Finding) -> Outcome:
         """`run` for scripts and notebooks without an event loop."""
         return run_sync(self.run, board, *inputs)
 
+    async def approve(
+        self, board: Board, key: str, *, reviewer: str, edits: dict[str, Any] | None = None, note: str = ""
+    ) -> Outcome:
+        """Approve the proposal waiting under `key` (with `edits` to its changes) and commit it, once.
+
+        `ApprovalError` if the key is unknown or already decided; `PolicyError` if a deny rule refuses it now.
+        """
+        await self.commits.decide(board, key, reviewer=reviewer, approve=True, edits=edits, reason=note)
+        return await self.outcome(board)
+
+    async def reject(self, board: Board, key: str, *, reviewer: str, reason: str) -> Outcome:
+        """Reject the proposal waiting under `key`, recording `reason`."""
+        await self.commits.decide(board, key, reviewer=reviewer, approve=False, reason=reason)
+        return await self.outcome(board)
+
+    async def resolve(
+        self, board: Board, key: str, *, reviewer: str, applied: bool, receipt: Any = None, note: str = ""
+    ) -> Outcome:
+        """Settle an in-doubt commit after checking the target: `applied=True` records it (with the `receipt`
+        found there); `applied=False` commits it now."""
+        await self.commits.resolve(board, key, reviewer=reviewer, applied=applied, receipt=receipt, note=note)
+        return await self.outcome(board)
+
+    async def compensate(self, board: Board, key: str, *, reviewer: str, reason: str) -> Outcome:
+        """Undo a committed key through the sink's `compensate` (a forward entry; nothing is deleted)."""
+        await self.commits.compensate(board, key, reviewer=reviewer, reason=reason)
+        return await self.outcome(board)
+
+    async def retry(self, board: Board, key: str) -> Outcome:
+        """Commit a dead-lettered key again, with a fresh set of attempts."""
+        await self.commits.retry(board, key)
+        return await self.outcome(board)
+
+    async def dead_letters(self, board: Board) -> list[LedgerRow]:
+        """The keys of `board` whose commits failed for good, with their errors (from the store's ledger)."""
+        rows = await call_store(board.store.ledger.rows, "dead")
+        return [row for row in rows if row.board == board.name]
+
+    async def outcome(self, board: Board) -> Outcome:
+        """The board's outcome as the log has it now, without running anything."""
+        state = await self._state(board)
+        if state.last_decision is None:
+            raise ConfigurationError(f"board {board.name!r} has no decision yet: run the controller on it first")
+        return self._outcome(board, state, state.last_decision, state.last_decision_version, await board.view())
+
     async def replay(self, board: Board) -> ReplayReport:
-        """Re-derive every decision from the entries before it, without running any agent, and compare."""
+        """Re-derive every decision and verdict from the entries before it, without running anything, and compare."""
         view = await board.view()
         state, evaluator = BoardState(self.agents), Evaluator(self.agents, self.rules)
-        differences, decisions, same = [], 0, True
+        differences: list[Difference] = []
+        decisions, same = 0, True
         for entry in view.entries():
             record = entry.payload
+            derived: Decision | Verdict | None = None
             if isinstance(record, Decision):
-                decisions += 1
                 derived = evaluator.decide(state)
-                if derived != record:
-                    differences.append(Difference(version=entry.version, recorded=record, derived=derived))
+            elif isinstance(record, Verdict):
+                derived = await self._rejudge(board, state, record)
+                same = same and self.policy is not None and record.policy == self.policy.version
             elif isinstance(record, RunStarted):
                 same = same and record.controller == self.fingerprint
+            if derived is not None:
+                decisions += 1
+                if derived != record:
+                    differences.append(Difference(version=entry.version, recorded=record, derived=derived))
             state.ingest(entry)
         return ReplayReport(
             board=board.name,
@@ -163,12 +246,25 @@ class Controller:
             same_controller=same,
         )
 
-    async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
-        state, evaluator = BoardState(self.agents), Evaluator(self.agents, self.rules)
+    async def _rejudge(self, board: Board, state: BoardState, verdict: Verdict) -> Verdict | None:
+        if self.policy is None:
+            return None
+        return self.policy.evaluate(await board.view(at=verdict.at), verdict.proposal, state=state)
+
+    async def _state(self, board: Board) -> BoardState:
+        state = BoardState(self.agents)
         view = await board.view()
         for entry in view.entries():
             state.ingest(entry)
-        return state, evaluator
+        return state
+
+    async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
+        return await self._state(board), Evaluator(self.agents, self.rules)
+
+    async def _finish(self, board: Board, state: BoardState, decision: Decision, version: int) -> Outcome:
+        if decision.status == "sufficient":
+            await self.commits.settle(board, state)
+        return self._outcome(board, state, decision, version, await board.view(at=state.version))
 
     @staticmethod
     async def _new_inputs(board: Board, inputs: Sequence[Finding]) -> list[Finding]:
@@ -180,20 +276,6 @@ class Controller:
             if item not in view.findings(type(item), subject=item.subject) and item not in fresh:
                 fresh.append(item)
         return fresh
-
-    @staticmethod
-    async def _append(board: Board, state: BoardState, records: list[tuple[Record, str]]) -> bool:
-        """Append after the state's version; on a stale board, take in the other writer's entries and say so."""
-        try:
-            entries = await board.write_each(records, expected_version=state.version)
-        except StaleVersionError:
-            view = await board.view()
-            for entry in view.since(state.version):
-                state.ingest(entry)
-            return False
-        for entry in entries:
-            state.ingest(entry)
-        return True
 
     async def _run_agenda(self, view: BoardView, agenda: Sequence[Task]) -> list[tuple[Record, str]]:
         results: list[list[Attempt]] = [[] for _ in agenda]
@@ -221,16 +303,35 @@ class Controller:
                 records += [(finding, task.agent) for finding in attempt.outputs]
         return records
 
-    @staticmethod
-    def _outcome(board: str, state: BoardState, decision: Decision, version: int) -> Outcome:
-        proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
+    def _outcome(self, board: Board, state: BoardState, decision: Decision, version: int, view: BoardView) -> Outcome:
+        status = _STATUS[decision.status]
+        reasons = list(map(str, decision.reasons))
+        if decision.status != "sufficient" or self.policy is None:
+            proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
+            return Outcome(
+                board=board.name,
+                status=status,
+                reasons=tuple(reasons),
+                decision=decision,
+                version=version,
+                proposals=proposals,
+            )
+        keys = list(Settlement.of(view, state).keys.values())
+        settled = Settlement({k.key: k for k in keys}).status()
+        if settled is not None:
+            status = settled  # type: ignore[assignment]
+            reasons += [k.describe() for k in keys]
         return Outcome(
-            board=board,
-            status=_STATUS[decision.status],
-            reasons=tuple(map(str, decision.reasons)),
+            board=board.name,
+            status=status,
+            reasons=tuple(reasons),
             decision=decision,
             version=version,
-            proposals=proposals,
+            proposals=tuple(k.proposal for k in keys),
+            verdicts=tuple(k.verdict for k in keys if k.verdict is not None),
+            commits=tuple(c for k in keys for c in k.commits),
+            approvals=tuple(k.request for k in keys if k.status == "awaiting_approval" and k.request is not None),
+            failures=tuple(k.last for k in keys if isinstance(k.last, CommitFailure)),
         )
 
 
@@ -248,7 +349,7 @@ def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[
     return arguments
 
 
-def _fingerprint(agents: Sequence[Agent], rules: Sequence[object]) -> str:
+def _fingerprint(agents: Sequence[Agent], rules: Sequence[object], policy: Policy | None = None) -> str:
     described = [
         [
             a.name,
@@ -262,7 +363,10 @@ def _fingerprint(agents: Sequence[Agent], rules: Sequence[object]) -> str:
         ]
         for a in agents
     ]
-    canonical = json.dumps([described, [_describe(r) for r in rules]], sort_keys=True, default=str)
+    parts: list[object] = [described, [_describe(r) for r in rules]]
+    if policy is not None:  # boards run without a policy keep the fingerprint they had
+        parts.append(policy.version)
+    canonical = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

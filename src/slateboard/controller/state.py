@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from slateboard.agents.spec import Agent
+from slateboard.blackboard.board import Board
 from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.commit.proposal import Proposal
 from slateboard.controller.records import AgentRun, Decision, RunStarted
+from slateboard.errors import StaleVersionError
 
-__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR")
+__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR", "append", "load_state")
 
 INPUT_AUTHOR = "input"
 
@@ -56,6 +58,7 @@ class BoardState:
         self.agent_runs = 0
         self.last_decision: Decision | None = None
         self.last_decision_version = 0
+        self.last_finding_version = 0
         self.findings: dict[int, Finding] = {}
         self.provenance: dict[int, Provenance] = {}
         self.proposals: list[int] = []
@@ -75,6 +78,7 @@ class BoardState:
         self.version, self.now = entry.version, entry.recorded_at
         record = entry.payload
         if isinstance(record, Finding):
+            self.last_finding_version = entry.version
             self._ingest_finding(entry.version, entry.author, record)
         elif isinstance(record, AgentRun):
             self._ingest_run(entry.version, record)
@@ -172,3 +176,25 @@ class BoardState:
         """Subjects that changed since the last call, sorted."""
         touched, self.touched = sorted(self.touched), set()
         return touched
+
+
+async def load_state(board: Board, agents: Sequence[Agent]) -> BoardState:
+    """A `BoardState` of the whole board, as it is now."""
+    state = BoardState(agents)
+    for entry in (await board.view()).entries():
+        state.ingest(entry)
+    return state
+
+
+async def append(board: Board, state: BoardState, records: list[tuple[Record, str]]) -> bool:
+    """Append after the state's version; on a stale board, take in the other writer's entries and say so."""
+    try:
+        entries = await board.write_each(records, expected_version=state.version)
+    except StaleVersionError:
+        view = await board.view()
+        for entry in view.since(state.version):
+            state.ingest(entry)
+        return False
+    for entry in entries:
+        state.ingest(entry)
+    return True

@@ -1,0 +1,304 @@
+"""The commit layer: the only writer to the outside world, and it applies each idempotency key at most once.
+
+For an allowed proposal it takes the target's lock (a lease with a fencing token), claims the key in the
+ledger, calls the sink, and settles the key with the sink's receipt. The same key again returns the first
+receipt; the same key with other parameters is an error. A sink that fails is retried within a bound, then
+the key is dead-lettered with the error. A call whose result is unknown (a crash or a timeout after the sink
+was called) is settled by the sink's `lookup`, repeated if the sink is `idempotent`, and otherwise marked in
+doubt for a person: never silently applied twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import socket
+import uuid
+from dataclasses import replace
+from functools import partial
+from typing import Any, NoReturn
+
+import anyio
+import anyio.to_thread
+
+from slateboard.blackboard.board import Board
+from slateboard.blackboard.ledger import Ledger, LedgerRow, check_params
+from slateboard.blackboard.store import call_store
+from slateboard.commit.proposal import Proposal
+from slateboard.commit.records import Commit, CommitFailure
+from slateboard.commit.sinks import TransactionalSink, describe
+from slateboard.errors import CommitError, ConfigurationError
+
+__all__ = ("CommitLayer", "params_hash", "Settled")
+
+Settled = Commit | CommitFailure
+_HOST = socket.gethostname()
+_MAX_ERROR = 500
+
+
+def params_hash(proposal: Proposal) -> str:
+    """What a key must always name: the action, the target and the changes."""
+    canonical = json.dumps(
+        {"action": proposal.action, "target": proposal.target, "changes": proposal.changes},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _receipt_text(receipt: object) -> str:
+    try:
+        return json.dumps(receipt, sort_keys=True)
+    except (TypeError, ValueError):
+        return json.dumps(repr(receipt))
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """Whether a lock holder was a process on this machine that no longer exists (it crashed)."""
+    host, _, rest = holder.partition("|")
+    pid_text = rest.split("|", 1)[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class CommitLayer:
+    """Applies proposals to `sink` at most once per idempotency key, across crashes, retries and workers.
+
+    `attempts` bounds the calls for one key before it is dead-lettered (with `backoff` seconds, doubling,
+    between them); `timeout` bounds one call; `lock_wait` bounds the wait for another board's commit to the
+    same target; `lease` is how long a lock outlives a holder that vanished without releasing it.
+    """
+
+    def __init__(
+        self,
+        sink: object,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.05,
+        timeout: float = 30.0,
+        lock_wait: float = 10.0,
+        lease: float | None = None,
+    ) -> None:
+        if not (hasattr(sink, "apply") or isinstance(sink, TransactionalSink)):
+            raise ConfigurationError(f"sink {sink!r} has no apply(proposal, key) method")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ConfigurationError(f"commit attempts must be an int >= 1, got {attempts!r}")
+        for name, value in (("backoff", backoff), ("timeout", timeout), ("lock_wait", lock_wait)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigurationError(f"commit {name} must be a number of seconds >= 0, got {value!r}")
+        self.sink: Any = sink
+        self.sink_name = describe(sink)
+        self.attempts = attempts
+        self.backoff = float(backoff)
+        self.timeout = float(timeout)
+        self.lock_wait = float(lock_wait)
+        self.lease = lease if lease is not None else (timeout + backoff * 2**attempts) * attempts * 2 + 1.0
+        self.transactional = isinstance(sink, TransactionalSink)
+        self.idempotent = bool(getattr(sink, "idempotent", False))
+        self.lookup = getattr(sink, "lookup", None)
+
+    async def commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
+        """Apply `proposal` (the entry at `version`) under `key`, or return how the key was settled before."""
+        ledger: Ledger = board.store.ledger
+        row = LedgerRow(key, params_hash(proposal), board.name, proposal.target, "pending")
+        known = await call_store(ledger.get, key)
+        if known is not None:
+            check_params(known, row)
+            settled = self._settled(known, proposal, version)
+            if settled is not None:
+                return settled
+        token, _ = await self._acquire(ledger, proposal.target)
+        try:
+            return await self._commit_locked(ledger, replace(row, fence=token), proposal, version)
+        finally:
+            await call_store(ledger.release, proposal.target, token)
+
+    async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
+        holder = f"{_HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
+        delay, waited, steal = 0.005, 0.0, ""
+        while True:
+            token, current = await call_store(ledger.acquire, target, holder, self.lease, steal)
+            if token:
+                return token, holder
+            if _holder_is_dead(current):
+                steal = current  # its process is gone: its lease need not run out first
+                continue
+            if waited >= self.lock_wait:
+                raise CommitError(
+                    f"target {target!r} stayed locked by another commit ({current}) for {self.lock_wait:g} s; "
+                    "nothing was applied: run again to commit"
+                )
+            await anyio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.25)
+
+    async def _commit_locked(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled:
+        if self.transactional:
+            apply = partial(self._apply_in, proposal, row.key)
+            applied, _ = await call_store(ledger.apply_atomically, row, apply)
+            return self._settled(applied, proposal, version) or self._lost(row.key)
+        claimed, created = await call_store(ledger.claim, row)
+        if not created:
+            settled = self._settled(claimed, proposal, version)
+            if settled is not None:
+                return settled
+            if claimed.status == "pending":  # its worker died (or timed out) between the call and its record
+                settled = await self._interrupted(ledger, claimed, proposal, version)
+                if settled is not None:
+                    return settled
+            changes = {"status": "pending", "fence": row.fence}
+            taken = await call_store(ledger.transition, row.key, ("failed", "pending"), changes)
+            if taken is None:
+                again = await call_store(ledger.get, row.key)
+                return (again and self._settled(again, proposal, version)) or self._lost(row.key)
+            claimed = taken
+        return await self._call_with_retries(ledger, claimed, proposal, version)
+
+    async def compensate(self, board: Board, proposal: Proposal, key: str) -> object:
+        """Undo an applied key through the sink's `compensate`; returns the sink's answer."""
+        ledger: Ledger = board.store.ledger
+        row = await call_store(ledger.get, key)
+        if row is None or row.status != "applied":
+            status = row.status if row else "never committed"
+            raise CommitError(f"idempotency key {key!r} cannot be compensated: it is {status}")
+        undo = getattr(self.sink, "compensate", None)
+        if undo is None:
+            raise CommitError(f"sink {self.sink_name!r} offers no compensate(proposal, receipt); {key!r} stays applied")
+        answer = await self._call(undo, proposal, json.loads(row.receipt))
+        if await call_store(ledger.transition, key, ("applied",), {"status": "compensated"}) is None:
+            self._lost(key)
+        return answer
+
+    async def resolve(self, board: Board, key: str, *, applied: bool, receipt: object = None) -> LedgerRow:
+        """A person's answer for an in-doubt key: applied (settled with `receipt`) or not (free to apply again)."""
+        ledger: Ledger = board.store.ledger
+        changes: dict[str, Any] = {"status": "applied", "receipt": _receipt_text(receipt), "error": ""}
+        if not applied:
+            changes = {"status": "failed", "error": "resolved as not applied"}
+        row = await call_store(ledger.transition, key, ("in_doubt",), changes)
+        if row is None:
+            raise CommitError(f"idempotency key {key!r} is not in doubt; there is nothing to resolve")
+        return row
+
+    async def revive(self, board: Board, key: str) -> LedgerRow:
+        """Give a dead-lettered key a fresh set of attempts (after the sink was fixed)."""
+        ledger: Ledger = board.store.ledger
+        row = await call_store(ledger.transition, key, ("dead",), {"status": "failed", "attempts": 0})
+        if row is None:
+            raise CommitError(f"idempotency key {key!r} is not dead-lettered; there is nothing to retry")
+        return row
+
+    def _apply_in(self, proposal: Proposal, key: str, tx: Any) -> str:
+        sink: TransactionalSink = self.sink
+        return _receipt_text(sink.apply_in(tx, proposal, key))
+
+    async def _interrupted(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
+        """Settle a key whose sink call may or may not have happened; None when it is safe to call again."""
+        if self.lookup is not None:
+            receipt = await self._call(self.lookup, row.key)
+            if receipt is None:
+                return None
+            return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt, counted=False)
+        if self.idempotent:
+            return None
+        error = f"the commit was interrupted after the sink was called (fence {row.fence}); a person must check"
+        return await self._settle(ledger, row, "in_doubt", proposal, version, error=error, counted=False)
+
+    async def _call_with_retries(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled:
+        for number in range(self.attempts):
+            if number:
+                await anyio.sleep(self.backoff * 2 ** (number - 1))
+                retaken = await call_store(ledger.transition, row.key, ("failed",), {"status": "pending"})
+                if retaken is None:
+                    return self._lost(row.key)
+                row = retaken
+            try:
+                with anyio.fail_after(self.timeout or None):
+                    receipt = await self._call(self.sink.apply, proposal, row.key)
+            except TimeoutError:
+                settled = await self._interrupted(ledger, row, proposal, version)
+                if settled is not None:
+                    return settled
+                error = f"no answer within {self.timeout:g} s"
+            except Exception as exc:  # the sink said no: nothing was applied, so a retry is safe
+                error = _error_text(exc)
+            else:
+                return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt)
+            row = await self._mark(ledger, row, "failed", error)
+        return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
+
+    async def _mark(self, ledger: Ledger, row: LedgerRow, status: str, error: str) -> LedgerRow:
+        changes = {"status": status, "error": error, "attempts": row.attempts + 1}
+        marked = await call_store(ledger.transition, row.key, ("pending",), changes)
+        return marked or self._lost(row.key)
+
+    async def _settle(
+        self,
+        ledger: Ledger,
+        row: LedgerRow,
+        status: str,
+        proposal: Proposal,
+        version: int,
+        *,
+        receipt: object = None,
+        error: str = "",
+        counted: bool = True,
+    ) -> Settled:
+        changes: dict[str, Any] = {"status": status, "receipt": _receipt_text(receipt), "error": error}
+        if counted:
+            changes["attempts"] = row.attempts + 1
+        settled = await call_store(ledger.transition, row.key, ("pending", "failed"), changes)
+        if settled is None:
+            return self._lost(row.key)
+        return self._settled(settled, proposal, version) or self._lost(row.key)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        if getattr(self.sink, "blocking", True):
+            return await anyio.to_thread.run_sync(partial(fn, *args), abandon_on_cancel=True)
+        return fn(*args)
+
+    def _settled(self, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
+        """The board record for a key the ledger has settled; None while it still needs work."""
+        if row.status in ("applied", "compensated"):
+            return Commit(
+                key=row.key,
+                proposal=version,
+                action=proposal.action,
+                target=proposal.target,
+                changes=proposal.changes,
+                sink=self.sink_name,
+                receipt=json.loads(row.receipt),
+                attempts=row.attempts,
+                fence=row.fence,
+            )
+        if row.status in ("dead", "in_doubt"):
+            return CommitFailure(
+                key=row.key,
+                proposal=version,
+                target=proposal.target,
+                status=row.status,
+                error=row.error,
+                attempts=row.attempts,
+            )
+        return None
+
+    @staticmethod
+    def _lost(key: str) -> NoReturn:
+        raise CommitError(f"idempotency key {key!r} was settled by another worker while this one held it")

@@ -1,0 +1,107 @@
+"""What a policy rule sees when it judges one proposal: the proposal, the snapshot, and its rivals.
+
+Everything here is derived from the board's log up to the snapshot, so a verdict is a function of the snapshot
+and the policy: judged again on the same snapshot, a proposal gets the same verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from slateboard.blackboard.view import BoardView
+from slateboard.commit.proposal import Proposal
+
+if TYPE_CHECKING:  # the controller imports policies: import its parts where they are used
+    from slateboard.controller.state import BoardState
+
+__all__ = ("PolicyContext", "Rival", "live_proposals", "state_of")
+
+
+@dataclass(frozen=True)
+class Rival:
+    """Another live proposal that sets some of the same fields of the same target to other values."""
+
+    version: int
+    proposal: Proposal
+    author: str
+    domain: str
+    fields: tuple[str, ...]
+
+
+def state_of(view: BoardView) -> BoardState:
+    """The controller's view of the log up to the snapshot (what conflict rules and agent conflicts need)."""
+    from slateboard.controller.state import BoardState  # noqa: PLC0415 - see the imports
+
+    state = BoardState(())
+    for entry in view.entries():
+        state.ingest(entry)
+    return state
+
+
+def live_proposals(state: BoardState) -> tuple[int, ...]:
+    """Versions of the proposals that stand: each author's newest per action and target, in log order.
+
+    An agent that runs again on newer evidence supersedes its earlier proposal for the same action and target.
+    """
+    newest: dict[tuple[str, str, str], int] = {}
+    for version in state.proposals:
+        proposal = state.findings[version]
+        if isinstance(proposal, Proposal):
+            newest[(state.author(version), proposal.action, proposal.target)] = version
+    return tuple(sorted(newest.values()))
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """One proposal (`proposal`, written at `version` by `author`) on the snapshot `view`.
+
+    `ranking` is the policy's domain order (from `policies.priority`), highest first; `live` the versions of
+    every live proposal on the snapshot.
+    """
+
+    view: BoardView
+    state: BoardState
+    version: int
+    proposal: Proposal
+    author: str
+    live: tuple[int, ...]
+    ranking: tuple[str, ...] | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.proposal.subject
+
+    @property
+    def domain(self) -> str:
+        """Who speaks for the proposal: its `domain`, else the agent that wrote it."""
+        return self.proposal.domain or self.author
+
+    def rank(self, domain: str) -> int:
+        """Position in the policy's ranking (0 is highest); unlisted domains rank below every listed one."""
+        ranking = self.ranking or ()
+        return ranking.index(domain) if domain in ranking else len(ranking)
+
+    def outranks(self, first: str, second: str) -> bool | None:
+        """True/False when the ranking orders the two domains; None when it does not (equal or both unlisted)."""
+        if self.ranking is None or self.rank(first) == self.rank(second):
+            return None
+        return self.rank(first) < self.rank(second)
+
+    @cached_property
+    def rivals(self) -> tuple[Rival, ...]:
+        """Live proposals on the same target that set a field this one sets to a different value."""
+        found = []
+        mine = self.proposal
+        for version in self.live:
+            other = self.state.findings[version]
+            if version == self.version or not isinstance(other, Proposal) or other.target != mine.target:
+                continue
+            fields = tuple(
+                sorted(f for f in mine.changes if f in other.changes and other.changes[f] != mine.changes[f])
+            )
+            if fields:
+                author = self.state.author(version)
+                found.append(Rival(version, other, author, other.domain or author, fields))
+        return tuple(found)
