@@ -26,14 +26,19 @@ def test_demo_runs_a_case_on_the_default_sqlite_file_and_explains_each_decision(
         "finding  demo.SupportCase by input",
         "decision continue: agenda: intake on 'case-42'",
         "run      knowledge on 'case-42', attempt 1: ok",
-        "outcome: sufficient at v11",
-        "3 decision(s), all identical",
-        "verify: OK: 11 entries",
+        "proposal update Case/case-42 by action",
+        "verdict  allow for update Case/case-42 (v13): min_confidence(0.85)",
+        "commit   update Case/case-42 to cases: receipt",
+        "outcome: committed at v14",
+        '"revision": 1',
+        "5 decision(s), all identical",
+        "verify: OK: 16 entries",
     ):
         assert expected in result.stdout
     again = slateboard("demo", cwd=tmp_path)
-    assert "outcome: sufficient at v11" in again.stdout  # resumed from its log: nothing re-run, nothing written
-    assert "verify: OK: 11 entries" in again.stdout
+    assert "outcome: committed at v14" in again.stdout  # resumed from its log: nothing re-run, nothing written
+    assert "verify: OK: 16 entries" in again.stdout
+    assert '"revision": 1' in again.stdout  # the table row was written once, not twice
 
 
 def test_the_conflict_variant_goes_to_a_person(tmp_path: Path) -> None:
@@ -42,18 +47,54 @@ def test_the_conflict_variant_goes_to_a_person(tmp_path: Path) -> None:
     assert "entitlement contradicts a policy exception" in result.stdout
     bad = slateboard("demo", "--variant", "sideways", cwd=tmp_path)
     assert bad.returncode == 2
-    assert "--variant must be one of happy, conflict" in bad.stderr
+    assert "--variant must be one of happy, conflict, approval" in bad.stderr
+
+
+def test_an_irreversible_action_waits_for_approval_and_commits_once_when_approved(tmp_path: Path) -> None:
+    waiting = slateboard("demo", "--board", "c5", "--variant", "approval", cwd=tmp_path)
+    assert "outcome: awaiting_approval" in waiting.stdout
+    line = next(x for x in waiting.stdout.splitlines() if x.startswith("waiting for a person: key "))
+    key = line.split()[5].rstrip(":")
+    approved = slateboard("approve", "c5", key, "--reviewer", "ana", "--edit", "Email=Sent by Ana", cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert "outcome: committed" in approved.stdout
+    assert "approved by ana" in approved.stdout
+    assert '"Email": "Sent by Ana"' in approved.stdout
+    again = slateboard("approve", "c5", key, "--reviewer", "bob", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "was already approved by ana" in again.stderr
+    rows = json.loads(slateboard("audit", "c5", "--json", cwd=tmp_path).stdout)
+    kinds = [row["kind"] for row in rows]
+    assert kinds.count("slateboard.Commit") == 1
+    decision = next(row for row in rows if row["kind"] == "slateboard.ApprovalDecision")
+    assert decision["author"] == "ana"
+    assert decision["payload"]["edits"] == {"Email": "Sent by Ana"}
+
+
+def test_a_rejection_needs_a_reason_and_ends_the_case_rejected(tmp_path: Path) -> None:
+    waiting = slateboard("demo", "--board", "c6", "--variant", "approval", cwd=tmp_path)
+    key = next(x for x in waiting.stdout.splitlines() if x.startswith("waiting for a person")).split()[5].rstrip(":")
+    empty = slateboard("reject", "c6", key, "--reviewer", "ana", "--reason", " ", cwd=tmp_path)
+    assert empty.returncode == 2
+    assert "reason must be a non-empty string" in empty.stderr
+    rejected = slateboard("reject", "c6", key, "--reviewer", "ana", "--reason", "wrong product line", cwd=tmp_path)
+    assert "outcome: rejected" in rejected.stdout
+    assert "rejected by ana: wrong product line" in rejected.stdout
+    unknown = slateboard("approve", "c6", "pk-nope", "--reviewer", "ana", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "no live proposal has this key" in unknown.stderr
 
 
 def test_audit_json_is_the_full_history(tmp_path: Path) -> None:
     slateboard("demo", "--board", "c1", cwd=tmp_path)
     result = slateboard("audit", "c1", "--json", cwd=tmp_path)
     rows = json.loads(result.stdout)
-    assert [row["version"] for row in rows] == list(range(1, 12))
+    assert [row["version"] for row in rows] == list(range(1, 17))
     entitlement = next(row for row in rows if row["kind"] == "demo.Entitlement")
     assert entitlement["payload"]["entitled"] is True
     assert entitlement["author"] == "entitlement"
-    assert rows[-1]["payload"]["status"] == "sufficient"
+    assert rows[13]["payload"]["status"] == "sufficient"
+    assert [row["kind"] for row in rows[14:]] == ["slateboard.Verdict", "slateboard.Commit"]
 
 
 def test_verify_names_the_tampered_version_and_exits_1(tmp_path: Path) -> None:

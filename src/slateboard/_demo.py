@@ -1,21 +1,26 @@
 """The first-run demo: a support case (after seed 000) run by a small controller on a real board.
 
-Intake, entitlement and knowledge agents write findings; the controller decides after each change. The
-"conflict" variant has the knowledge base report a warranty exception, which contradicts the entitlement:
-the run goes to a person. Issue 5's built-in scenarios take over from here.
+Intake, entitlement and knowledge agents write findings; an action agent proposes a case update; the controller
+decides after each change; the policy judges the proposal; the commit layer applies it once, to a table in the
+same SQLite file. The "conflict" variant has the knowledge base report a warranty exception, which contradicts
+the entitlement: the run goes to a person. The "approval" variant proposes an irreversible action (a customer
+email), which waits for a person's approval. Issue 5's built-in scenarios take over from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slateboard import policies, sinks
 from slateboard.agents import agent
 from slateboard.blackboard import Blackboard, Citation, Entry, Finding, Head
+from slateboard.commit import Proposal
 from slateboard.controller import Controller, Outcome, ReplayReport, rules
 
-__all__ = ("DemoResult", "run_demo", "SupportCase", "Intake", "Entitlement", "PolicyCheck", "VARIANTS")
+__all__ = ("DemoResult", "run_demo", "SupportCase", "Intake", "Entitlement", "PolicyCheck", "VARIANTS", "CASES")
 
-VARIANTS = ("happy", "conflict")
+VARIANTS = ("happy", "conflict", "approval")
+CASES = sinks.Table("cases")
 
 
 class SupportCase(Finding):
@@ -68,8 +73,42 @@ def knowledge(case: SupportCase, triage: Intake) -> PolicyCheck:
     return PolicyCheck(subject=case.subject, excluded=excluded, rule=rule, confidence=0.9, citations=(source,))
 
 
+@agent(name="action")
+def action(case: SupportCase, ent: Entitlement, policy: PolicyCheck) -> Proposal:
+    """Proposes the case update; it never writes to the case itself."""
+    cited = (*ent.citations, *policy.citations)
+    if case.variant == "approval":
+        email = {"Email": "Replacement approved under warranty (policy section 2.1)."}
+        return Proposal(
+            subject=case.subject,
+            action="email_customer",
+            target=f"Case/{case.subject}",
+            changes=email,
+            reversible=False,
+            confidence=0.9,
+            citations=cited,
+        )
+    changes = {"Status": "Working", "Priority": "High", "Resolution": "replace under warranty"}
+    return Proposal(
+        subject=case.subject,
+        action="update",
+        target=f"Case/{case.subject}",
+        changes=changes,
+        confidence=0.9,
+        citations=cited,
+    )
+
+
+POLICY = policies.Policy(
+    policies.min_confidence(0.85),
+    policies.require_citations(approved=True),
+    policies.escalate_on_conflict(),
+    policies.require_approval(),
+    policies.allowed_fields(["Status", "Priority", "Resolution", "Email"]),
+)
+
 CONTROLLER = Controller(
-    [intake, entitlement, knowledge],
+    [intake, entitlement, knowledge, action],
     [
         rules.escalate_below(Intake, confidence=0.75),
         rules.contradiction(
@@ -80,8 +119,11 @@ CONTROLLER = Controller(
         ),
         rules.sufficient(Entitlement, min_confidence=0.8),
         rules.sufficient(PolicyCheck, min_confidence=0.85),
+        rules.sufficient(Proposal, min_confidence=0.85),
     ],
     inputs=[SupportCase],
+    policy=POLICY,
+    sink=CASES,
 )
 
 
@@ -92,6 +134,7 @@ class DemoResult:
     history: tuple[Entry, ...]
     replay: ReplayReport
     head: Head
+    record: dict[str, object] | None
 
 
 async def run_demo(blackboard: Blackboard, board_name: str, variant: str = "happy") -> DemoResult:
@@ -105,4 +148,6 @@ async def run_demo(blackboard: Blackboard, board_name: str, variant: str = "happ
         confidence=1.0,
     )
     outcome = await CONTROLLER.run(board, case)
-    return DemoResult(board_name, outcome, await board.history(), await CONTROLLER.replay(board), await board.verify())
+    record = CASES.rows(blackboard).get(f"Case/{board_name}")
+    history, replay = await board.history(), await CONTROLLER.replay(board)
+    return DemoResult(board_name, outcome, history, replay, await board.verify(), record)

@@ -11,11 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slateboard._demo import VARIANTS, run_demo
+from slateboard._demo import CASES, CONTROLLER, VARIANTS, run_demo
 from slateboard._sync import run_sync
 from slateboard.blackboard import DEFAULT_URL, Blackboard, Entry
 from slateboard.blackboard.entries import StoredEntry
-from slateboard.controller import AgentRun, Decision, RunStarted
+from slateboard.commit import ApprovalDecision, ApprovalRequest, Commit, CommitFailure, Proposal, Verdict
+from slateboard.controller import AgentRun, Decision, Outcome, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
 
 __all__ = ("app", "main")
@@ -47,9 +48,13 @@ def _default_db() -> str:
 def demo(
     db: DbOption = "",
     board: Annotated[str, typer.Option(help="Board to run the case on.")] = "case-42",
-    variant: Annotated[str, typer.Option(help="happy, or conflict (the knowledge base finds an exception).")] = "happy",
+    variant: Annotated[
+        str,
+        typer.Option(help="happy; conflict (the knowledge base finds an exception); approval (an email waits)."),
+    ] = "happy",
 ) -> None:
-    """Run a support case through intake, entitlement and knowledge agents; print every decision and why."""
+    """Run a support case through intake, entitlement, knowledge and action agents, the policy and the commit layer;
+    print every decision, verdict and commit and why."""
     if variant not in VARIANTS:
         raise SlateboardError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     url = db or _default_db()
@@ -58,16 +63,47 @@ def demo(
     console.print(f"[bold]slateboard demo[/bold]: support case on board [cyan]{board}[/cyan] ({url})")
     for entry in result.history:
         console.print(_timeline_line(entry))
-    style = "green" if result.outcome.status == "sufficient" else "yellow"
+    style = "green" if result.outcome.status in ("sufficient", "committed") else "yellow"
     console.print(f"outcome: [{style}]{result.outcome.status}[/{style}] at v{result.outcome.version}")
     for reason in result.outcome.reasons:
         console.print(f"  - {reason}")
+    for request in result.outcome.approvals:
+        console.print(f"waiting for a person: key {request.key}: {request.recommended}")
+    if result.record is not None:
+        console.print(f"record {_dump(result.record)}")
     console.print(f"replay: {result.replay}")
     console.print(f"[green]verify: OK[/green]: {result.head.version} entries, head hash {result.head.hash}")
 
 
+def _dump(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _commit_line(entry: Entry) -> str | None:  # noqa: PLR0911 - one line per record kind
+    record, v = entry.payload, f"  v{entry.version:<3}"
+    if isinstance(record, Verdict):
+        why = "; ".join(str(r) for r in record.reasons)
+        what = f"{record.action} {record.target} (v{record.proposal})"
+        return f"{v} [bold]verdict[/bold]  {record.outcome} for {what}: {why}"
+    if isinstance(record, ApprovalRequest):
+        return f"{v} approval requested for key {record.key}: {record.recommended}"
+    if isinstance(record, ApprovalDecision):
+        return f"{v} approval   {record.decision} by {record.reviewer} {_dump(record.changes) if record.edits else ''}"
+    if isinstance(record, Commit):
+        receipt = _dump(record.receipt)
+        return f"{v} [bold]commit[/bold]   {record.action} {record.target} to {record.sink}: receipt {receipt}"
+    if isinstance(record, CommitFailure):
+        return f"{v} [red]commit {record.status}[/red] {record.target}: {record.error}"
+    if isinstance(record, Proposal):
+        return f"{v} proposal {record.action} {record.target} by {entry.author}: {_dump(record.changes)}"
+    return None
+
+
 def _timeline_line(entry: Entry) -> str:
     record = entry.payload
+    line = _commit_line(entry)
+    if line is not None:
+        return line
     if isinstance(record, Decision):
         why = "; ".join(str(r) for r in record.reasons)
         return f"  v{entry.version:<3} [bold]decision[/bold] {record.status}: {why}"
@@ -83,6 +119,59 @@ def _timeline_line(entry: Entry) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in fields.items())
     confidence = getattr(record, "confidence", None)
     return f"  v{entry.version:<3} finding  {entry.kind} by {entry.author}: {shown} (confidence {confidence})"
+
+
+def _print_outcome(outcome: Outcome) -> None:
+    style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
+    console.print(f"outcome: [{style}]{outcome.status}[/{style}]")
+    for reason in outcome.reasons[len(outcome.decision.reasons) :]:
+        console.print(f"  - {reason}")
+
+
+def _parse_edits(edits: list[str]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for item in edits:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise SlateboardError(f"--edit takes Field=value, got {item!r}")
+        try:
+            parsed[field] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[field] = value  # a bare word is a string
+    return parsed
+
+
+@app.command()
+def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's arguments and options
+    board: str,
+    key: str,
+    reviewer: Annotated[str, typer.Option(help="Who approves (recorded on the board).")],
+    edit: Annotated[list[str] | None, typer.Option(help="Change a field before committing: Field=value.")] = None,
+    note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+    db: DbOption = "",
+) -> None:
+    """Approve a demo case's proposal waiting under KEY (with edits) and commit it, once."""
+    with Blackboard.open(db or _default_db()) as blackboard:
+        target = blackboard.board(board)
+        outcome = run_sync(
+            CONTROLLER.approve, target, key, reviewer=reviewer, edits=_parse_edits(edit or []), note=note
+        )
+        _print_outcome(outcome)
+        for commit in outcome.commits:
+            console.print(f"record {_dump(CASES.rows(blackboard).get(commit.target))}")
+
+
+@app.command()
+def reject(
+    board: str,
+    key: str,
+    reviewer: Annotated[str, typer.Option(help="Who rejects (recorded on the board).")],
+    reason: Annotated[str, typer.Option(help="Why (required; recorded on the board).")],
+    db: DbOption = "",
+) -> None:
+    """Reject a demo case's proposal waiting under KEY, recording the reason."""
+    with Blackboard.open(db or _default_db()) as blackboard:
+        _print_outcome(run_sync(CONTROLLER.reject, blackboard.board(board), key, reviewer=reviewer, reason=reason))
 
 
 @app.command()

@@ -57,6 +57,10 @@ class LedgerRow:
     fence: int = 0
 
 
+_ROW_COLUMNS = "key, params_hash, board, target, status, attempts, receipt, error, fence"
+_COLUMN_NAMES = frozenset(_ROW_COLUMNS.split(", "))
+
+
 class LedgerTable(SQLModel, table=True):
     """One row per idempotency key."""
 
@@ -113,6 +117,13 @@ def check_params(existing: LedgerRow, row: LedgerRow) -> None:
         )
 
 
+def _check_columns(changes: dict[str, Any]) -> None:
+    """Every store refuses the same way a change to a column the ledger does not have."""
+    unknown = set(changes) - _COLUMN_NAMES
+    if unknown:
+        raise CommitError(f"ledger has no column(s) {', '.join(sorted(unknown))}")
+
+
 def _free(holder: str, steal: str, current: tuple[str, int, float] | None, now: float) -> bool:
     """Free for `holder` when unheld, its own, expired, or held by `steal` (a holder known to be dead)."""
     return current is None or current[0] in (holder, steal) or current[2] <= now
@@ -148,6 +159,7 @@ class MemoryLedger:
             return row, True
 
     def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
+        _check_columns(changes)
         with self._mutex:
             row = self._rows.get(key)
             if row is None or row.status not in expect:
@@ -193,10 +205,8 @@ class MemoryLedger:
                 self._locks[target] = (current[0], token, 0.0)
 
 
-_ROW_COLUMNS = "key, params_hash, board, target, status, attempts, receipt, error, fence"
 _SELECT = f"SELECT {_ROW_COLUMNS} FROM slateboard_ledger WHERE key = ?"  # noqa: S608
 _INSERT = f"INSERT INTO slateboard_ledger ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-_COLUMN_NAMES = frozenset(_ROW_COLUMNS.split(", "))
 
 
 class SQLiteLedger:
@@ -245,9 +255,7 @@ class SQLiteLedger:
         return self._run(work, wait)  # type: ignore[no-any-return]
 
     def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
-        unknown = set(changes) - _COLUMN_NAMES
-        if unknown:
-            raise CommitError(f"ledger has no column(s) {', '.join(sorted(unknown))}")
+        _check_columns(changes)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         marks = ", ".join("?" for _ in expect)
         statement = f"UPDATE slateboard_ledger SET {assignments} WHERE key = ? AND status IN ({marks})"  # noqa: S608

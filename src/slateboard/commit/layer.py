@@ -271,8 +271,14 @@ class CommitLayer:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args)
         if getattr(self.sink, "blocking", True):
-            return await anyio.to_thread.run_sync(partial(fn, *args), abandon_on_cancel=True)
-        return fn(*args)
+            result = await anyio.to_thread.run_sync(partial(fn, *args), abandon_on_cancel=True)
+        else:
+            result = fn(*args)
+        # A plain method that returns a coroutine (sinks.Callable around an async function): without this await
+        # the sink would never run, yet its key would be recorded as applied with the coroutine's repr.
+        if inspect.isawaitable(result):
+            result = await result
+        return result
 
     def _settled(self, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
         """The board record for a key the ledger has settled; None while it still needs work."""

@@ -6,6 +6,7 @@ default-deny policy a proposal needs at least one of them. Every other rule only
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -56,6 +57,7 @@ def _number(rule: str, name: str, value: object, *, low: float, high: float | No
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or not math.isfinite(value)  # NaN passes every comparison below and would veto every proposal
         or value < low
         or (high is not None and value > high)
     ):
@@ -75,6 +77,11 @@ def _names(rule: str, what: str, values: Iterable[str] | None) -> frozenset[str]
     return names
 
 
+def _callable(rule: str, name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise PolicyError(f"{name} must be callable, got {value!r}", rule=rule)
+
+
 def _applies(actions: frozenset[str] | None, proposal: Proposal) -> bool:
     return actions is None or proposal.action in actions
 
@@ -92,10 +99,13 @@ class _Allow:
         return Vote(rule=self.id, effect="allow", message=f"{proposal.action} is an allowed action")
 
 
-def allow(*, actions: Iterable[str] | None = None, when: Callable[[Proposal], bool] | None = None) -> PolicyRule:
+def allow(
+    *, actions: Iterable[str] | None = None, when: Callable[[Proposal], bool] | None = None, id: str | None = None
+) -> PolicyRule:
     """Allow proposals (of `actions`, or for which `when(proposal)` holds) unless another rule vetoes them."""
-    names = _names("allow", "actions", actions)
-    rule_id = f"allow({', '.join(sorted(names))})" if names else "allow"
+    names = _names(id or "allow", "actions", actions)
+    _callable(id or "allow", "when", when)
+    rule_id = id or (f"allow({', '.join(sorted(names))})" if names else "allow")
     return _Allow(names, when, rule_id)
 
 
@@ -211,6 +221,7 @@ def freeze_on(
     if not (isinstance(kind, type) and issubclass(kind, Finding)):
         raise PolicyError(f"{kind!r} is not a Finding kind", rule=id or "freeze_on")
     rule_id = id or f"freeze_on({kind.kind_name})"
+    _callable(rule_id, "when", when)
     return _FreezeOn(kind, when, _veto(rule_id, effect), rule_id)
 
 
