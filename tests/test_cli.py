@@ -31,7 +31,7 @@ def test_demo_runs_a_case_on_the_default_sqlite_file_and_explains_each_decision(
         "commit   update Case/case-42 to cases: receipt",
         "outcome: committed at v14",
         '"revision": 1',
-        "5 decision(s), all identical",
+        "4 decision(s) and 1 verdict(s), all identical",
         "verify: OK: 16 entries",
     ):
         assert expected in result.stdout

@@ -1,7 +1,8 @@
 """The rule-driven controller: rules, evidence pooling, the agenda, the control loop, decisions and replay."""
 
 from slateboard.controller import rules
-from slateboard.controller.loop import Controller, Difference, Outcome, ReplayReport
+from slateboard.controller.loop import Controller
+from slateboard.controller.outcomes import Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
 from slateboard.controller.records import AgentRun, Decision, Reason, RunStarted, Task
 from slateboard.controller.state import BoardState

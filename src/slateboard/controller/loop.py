@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 
@@ -22,82 +22,20 @@ from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.ledger import LedgerRow
-from slateboard.blackboard.records import Finding, FrozenModel, Record
+from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.store import call_store
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import ApprovalRequest, Commit, CommitFailure, Verdict
+from slateboard.commit.records import Verdict
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
+from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.records import CONTROLLER, AgentRun, Decision, RunStarted, Task
-from slateboard.controller.settlement import Settlement
 from slateboard.controller.state import INPUT_AUTHOR, BoardState, append
 from slateboard.errors import ConfigurationError, InvalidFindingError
 from slateboard.policies.policy import Policy
 
-__all__ = ("Controller", "Outcome", "OutcomeStatus", "ReplayReport", "Difference", "INPUT_AUTHOR")
-
-OutcomeStatus = Literal[
-    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"
-]
-_STATUS: dict[str, OutcomeStatus] = {
-    "sufficient": "sufficient",
-    "escalate": "escalated",
-    "insufficient": "insufficient",
-    "failed": "failed",
-}
-
-
-class Outcome(FrozenModel):
-    """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals.
-
-    `proposals` are the live proposals; `verdicts` the policy's judgements of them; `commits` what was applied;
-    `approvals` the requests still waiting for a person (approve one with `controller.approve(board, key)`);
-    `failures` the commits dead-lettered or in doubt.
-    """
-
-    board: str
-    status: OutcomeStatus
-    reasons: tuple[str, ...]
-    decision: Decision
-    version: int
-    proposals: tuple[Proposal, ...] = ()
-    verdicts: tuple[Verdict, ...] = ()
-    commits: tuple[Commit, ...] = ()
-    approvals: tuple[ApprovalRequest, ...] = ()
-    failures: tuple[CommitFailure, ...] = ()
-
-
-class Difference(FrozenModel):
-    """A decision or verdict whose replay differs from what was recorded."""
-
-    version: int
-    recorded: Decision | Verdict
-    derived: Decision | Verdict
-
-
-class ReplayReport(FrozenModel):
-    """What `Controller.replay` found: `identical` when every decision re-derives to what was recorded."""
-
-    board: str
-    decisions: int
-    identical: bool
-    differences: tuple[Difference, ...]
-    same_controller: bool
-
-    def __str__(self) -> str:
-        if self.identical:
-            return f"replay of {self.board!r}: {self.decisions} decision(s), all identical"
-        first = self.differences[0]
-        return (
-            f"replay of {self.board!r}: {len(self.differences)} of {self.decisions} decision(s) differ; first at "
-            f"v{first.version}: recorded {_said(first.recorded)}, derived {_said(first.derived)}"
-        )
-
-
-def _said(record: Decision | Verdict) -> str:
-    return record.status if isinstance(record, Decision) else f"verdict {record.outcome} (policy {record.policy})"
+__all__ = ("Controller", "INPUT_AUTHOR")
 
 
 class Controller:
@@ -215,14 +153,15 @@ class Controller:
         state = await self._state(board)
         if state.last_decision is None:
             raise ConfigurationError(f"board {board.name!r} has no decision yet: run the controller on it first")
-        return self._outcome(board, state, state.last_decision, state.last_decision_version, await board.view())
+        version, view = state.last_decision_version, await board.view()
+        return build_outcome(board.name, state, state.last_decision, version=version, view=view, policy=self.policy)
 
     async def replay(self, board: Board) -> ReplayReport:
         """Re-derive every decision and verdict from the entries before it, without running anything, and compare."""
         view = await board.view()
         state, evaluator = BoardState(self.agents), Evaluator(self.agents, self.rules)
         differences: list[Difference] = []
-        decisions, same = 0, True
+        decisions, verdicts, same = 0, 0, True
         for entry in view.entries():
             record = entry.payload
             derived: Decision | Verdict | None = None
@@ -234,13 +173,15 @@ class Controller:
             elif isinstance(record, RunStarted):
                 same = same and record.controller == self.fingerprint
             if derived is not None:
-                decisions += 1
+                decisions += isinstance(record, Decision)
+                verdicts += isinstance(record, Verdict)
                 if derived != record:
                     differences.append(Difference(version=entry.version, recorded=record, derived=derived))
             state.ingest(entry)
         return ReplayReport(
             board=board.name,
             decisions=decisions,
+            verdicts=verdicts,
             identical=not differences,
             differences=tuple(differences),
             same_controller=same,
@@ -264,7 +205,9 @@ class Controller:
     async def _finish(self, board: Board, state: BoardState, decision: Decision, version: int) -> Outcome:
         if decision.status == "sufficient":
             await self.commits.settle(board, state)
-        return self._outcome(board, state, decision, version, await board.view(at=state.version))
+        return build_outcome(
+            board.name, state, decision, version=version, view=await board.view(at=state.version), policy=self.policy
+        )
 
     @staticmethod
     async def _new_inputs(board: Board, inputs: Sequence[Finding]) -> list[Finding]:
@@ -302,37 +245,6 @@ class Controller:
                 records.append((run, CONTROLLER))
                 records += [(finding, task.agent) for finding in attempt.outputs]
         return records
-
-    def _outcome(self, board: Board, state: BoardState, decision: Decision, version: int, view: BoardView) -> Outcome:
-        status = _STATUS[decision.status]
-        reasons = list(map(str, decision.reasons))
-        if decision.status != "sufficient" or self.policy is None:
-            proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
-            return Outcome(
-                board=board.name,
-                status=status,
-                reasons=tuple(reasons),
-                decision=decision,
-                version=version,
-                proposals=proposals,
-            )
-        keys = list(Settlement.of(view, state).keys.values())
-        settled = Settlement({k.key: k for k in keys}).status()
-        if settled is not None:
-            status = settled  # type: ignore[assignment]
-            reasons += [k.describe() for k in keys]
-        return Outcome(
-            board=board.name,
-            status=status,
-            reasons=tuple(reasons),
-            decision=decision,
-            version=version,
-            proposals=tuple(k.proposal for k in keys),
-            verdicts=tuple(k.verdict for k in keys if k.verdict is not None),
-            commits=tuple(c for k in keys for c in k.commits),
-            approvals=tuple(k.request for k in keys if k.status == "awaiting_approval" and k.request is not None),
-            failures=tuple(k.last for k in keys if isinstance(k.last, CommitFailure)),
-        )
 
 
 def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""What a run ends with: its `Outcome` (read from the log), and what `replay` reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from slateboard.blackboard.records import FrozenModel
+from slateboard.blackboard.view import BoardView
+from slateboard.commit.proposal import Proposal
+from slateboard.commit.records import ApprovalRequest, Commit, CommitFailure, Verdict
+from slateboard.controller.records import Decision
+from slateboard.controller.settlement import Settlement
+from slateboard.controller.state import BoardState
+from slateboard.policies.policy import Policy
+
+__all__ = ("Outcome", "OutcomeStatus", "Difference", "ReplayReport", "build_outcome")
+
+OutcomeStatus = Literal[
+    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"
+]
+_STATUS: dict[str, OutcomeStatus] = {
+    "sufficient": "sufficient",
+    "escalate": "escalated",
+    "insufficient": "insufficient",
+    "failed": "failed",
+}
+
+
+class Outcome(FrozenModel):
+    """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals.
+
+    `proposals` are the live proposals; `verdicts` the policy's judgements of them; `commits` what was applied;
+    `approvals` the requests still waiting for a person (approve one with `controller.approve(board, key)`);
+    `failures` the commits dead-lettered or in doubt.
+    """
+
+    board: str
+    status: OutcomeStatus
+    reasons: tuple[str, ...]
+    decision: Decision
+    version: int
+    proposals: tuple[Proposal, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+    commits: tuple[Commit, ...] = ()
+    approvals: tuple[ApprovalRequest, ...] = ()
+    failures: tuple[CommitFailure, ...] = ()
+
+
+class Difference(FrozenModel):
+    """A decision or verdict whose replay differs from what was recorded."""
+
+    version: int
+    recorded: Decision | Verdict
+    derived: Decision | Verdict
+
+
+class ReplayReport(FrozenModel):
+    """What `Controller.replay` found: `identical` when every decision and verdict re-derives to what was recorded."""
+
+    board: str
+    decisions: int
+    identical: bool
+    differences: tuple[Difference, ...]
+    same_controller: bool
+    verdicts: int = 0
+
+    def __str__(self) -> str:
+        counted = f"{self.decisions} decision(s)" + (f" and {self.verdicts} verdict(s)" if self.verdicts else "")
+        if self.identical:
+            return f"replay of {self.board!r}: {counted}, all identical"
+        first = self.differences[0]
+        return (
+            f"replay of {self.board!r}: {len(self.differences)} of {counted} differ; first at "
+            f"v{first.version}: recorded {_said(first.recorded)}, derived {_said(first.derived)}"
+        )
+
+
+def _said(record: Decision | Verdict) -> str:
+    return record.status if isinstance(record, Decision) else f"verdict {record.outcome} (policy {record.policy})"
+
+
+def build_outcome(
+    board: str, state: BoardState, decision: Decision, *, version: int, view: BoardView, policy: Policy | None
+) -> Outcome:
+    """The outcome the log shows after `decision`: with a policy, the most pressing state of the live proposals."""
+    status = _STATUS[decision.status]
+    reasons = list(map(str, decision.reasons))
+    if decision.status != "sufficient" or policy is None:
+        proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
+        return Outcome(
+            board=board,
+            status=status,
+            reasons=tuple(reasons),
+            decision=decision,
+            version=version,
+            proposals=proposals,
+        )
+    settlement = Settlement.of(view, state)
+    keys = list(settlement.keys.values())
+    settled = settlement.status()
+    if settled is not None:
+        status = settled  # type: ignore[assignment]
+        reasons += [k.describe() for k in keys]
+    return Outcome(
+        board=board,
+        status=status,
+        reasons=tuple(reasons),
+        decision=decision,
+        version=version,
+        proposals=tuple(k.proposal for k in keys),
+        verdicts=tuple(k.verdict for k in keys if k.verdict is not None),
+        commits=tuple(c for k in keys for c in k.commits),
+        approvals=tuple(k.request for k in keys if k.status == "awaiting_approval" and k.request is not None),
+        failures=tuple(k.last for k in keys if isinstance(k.last, CommitFailure)),
+    )
