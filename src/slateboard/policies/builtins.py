@@ -118,14 +118,15 @@ class _MinConfidence:
     def evaluate(self, context: PolicyContext) -> Vote:
         value = context.proposal.confidence
         if value >= self.threshold:
-            return Vote(rule=self.id, effect="allow", message=f"confidence {value:.2f} reaches {self.threshold:.2f}")
-        message = f"confidence {value:.2f} of Proposal v{context.version} is below {self.threshold:.2f}"
+            return Vote(rule=self.id, effect="allow", message=f"confidence {value:g} reaches {self.threshold:g}")
+        message = f"confidence {value:g} of Proposal v{context.version} is below {self.threshold:g}"
         return Vote(rule=self.id, effect=self.effect, message=message, findings=(context.version,))
 
 
 def min_confidence(threshold: float, *, effect: str = "escalate", id: str | None = None) -> PolicyRule:
     """A proposal's confidence must reach `threshold`; below it, `effect` (a person decides, by default)."""
-    rule_id = id or f"min_confidence({threshold:g})"
+    shown = f"{threshold:g}" if isinstance(threshold, int | float) else repr(threshold)  # "0.5" is no number
+    rule_id = id or f"min_confidence({shown})"
     return _MinConfidence(_number(rule_id, "threshold", threshold, low=0, high=1), _veto(rule_id, effect), rule_id)
 
 
@@ -205,19 +206,24 @@ class _FreezeOn:
     def evaluate(self, context: PolicyContext) -> Vote | None:
         proposal = context.proposal
         for subject in dict.fromkeys((proposal.subject, proposal.target)):
-            for entry in reversed(context.view.entries(self.kind, subject=subject)):
-                if self.when is None or self.when(entry.payload):
-                    message = (
-                        f"{self.kind.kind_name} v{entry.version} by {entry.author} freezes every action on {subject!r}"
-                    )
-                    return Vote(rule=self.id, effect=self.effect, message=message, findings=(entry.version,))
+            # The newest flag decides, so a later finding (frozen=False, say) lifts an earlier freeze.
+            flags = context.view.entries(self.kind, subject=subject)
+            newest = flags[-1] if flags else None
+            if newest is not None and (self.when is None or self.when(newest.payload)):
+                message = (
+                    f"{self.kind.kind_name} v{newest.version} by {newest.author} freezes every action on {subject!r}"
+                )
+                return Vote(rule=self.id, effect=self.effect, message=message, findings=(newest.version,))
         return None
 
 
 def freeze_on(
     kind: type[Finding], *, when: Callable[[Any], bool] | None = None, effect: str = "deny", id: str | None = None
 ) -> PolicyRule:
-    """A finding of `kind` (for which `when(finding)` holds) on a proposal's subject or target freezes it."""
+    """The newest finding of `kind` on a proposal's subject (or target) freezes it, if `when(finding)` holds.
+
+    With `when`, a newer finding for which it does not hold lifts the freeze: the log is append-only.
+    """
     if not (isinstance(kind, type) and issubclass(kind, Finding)):
         raise PolicyError(f"{kind!r} is not a Finding kind", rule=id or "freeze_on")
     rule_id = id or f"freeze_on({kind.kind_name})"

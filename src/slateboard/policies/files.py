@@ -43,9 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, Valid
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding
 from slateboard.commit.proposal import Proposal
-from slateboard.errors import PolicyError, SlateboardError
+from slateboard.errors import PolicyError, SlateboardError, UnknownFindingKindError
 from slateboard.policies import builtins
 from slateboard.policies.builtins import PolicyRule
+from slateboard.policies.builtins import _Priority as _Ranking
 from slateboard.policies.policy import Policy
 
 __all__ = ("load", "loads")
@@ -156,7 +157,7 @@ class ApprovalWhen:
 def _build(spec: Any) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     rule_id = spec.id
     if isinstance(spec, _Allow):
-        return builtins.allow(actions=spec.actions)
+        return builtins.allow(actions=spec.actions, id=rule_id)
     if isinstance(spec, _MinConfidence):
         return builtins.min_confidence(spec.threshold, effect=spec.effect, id=rule_id)
     if isinstance(spec, _RequireCitations):
@@ -166,16 +167,24 @@ def _build(spec: Any) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     if isinstance(spec, _EscalateOnConflict):
         return builtins.escalate_on_conflict(id=rule_id or "escalate_on_conflict")
     if isinstance(spec, _FreezeOn):
-        kind = registry.get(spec.kind, where="freeze_on kind")
+        try:
+            kind = registry.get(spec.kind, where="freeze_on kind")
+        except UnknownFindingKindError as exc:
+            raise _FieldError("kind", str(exc)) from exc
         if not issubclass(kind, Finding):
-            raise PolicyError(f"kind {spec.kind!r} is not a Finding kind")
+            raise _FieldError("kind", f"kind {spec.kind!r} is a record, not a Finding kind")
+        # A misspelt field would never match: the freeze would be silently off.
+        unknown = sorted(set(spec.where or {}) - set(kind.model_fields))
+        if unknown:
+            known = ", ".join(kind.model_fields)
+            raise _FieldError("where", f"{kind.kind_name} has no field(s) {', '.join(unknown)} (fields: {known})")
         match = FieldsMatch(tuple(sorted((spec.where or {}).items()))) if spec.where else None
         return builtins.freeze_on(kind, when=match, effect=spec.effect, id=rule_id)
     if isinstance(spec, _Priority):
         return builtins.priority(spec.domains, id=rule_id)
     if isinstance(spec, _RequireApproval):
         if not (spec.irreversible or spec.actions or spec.fields):
-            raise PolicyError("require_approval needs irreversible = true, actions or fields")
+            raise _FieldError("", "require_approval needs irreversible = true, actions or fields")
         when = ApprovalWhen(spec.irreversible, frozenset(spec.actions), frozenset(spec.fields))
         return builtins.require_approval(when, reason=spec.reason, id=rule_id or "require_approval")
     if isinstance(spec, _MaxChanges):
@@ -209,37 +218,90 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>")
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PolicyError("a policy is a table with 'default' and 'rules'", file=file, line=1)
-    unknown = sorted(set(data) - {"default", "rules"})
+    unknown = sorted(set(data) - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
     if unknown:
-        raise PolicyError(f"unknown top-level key(s) {', '.join(unknown)}; expected default and rules", file=file)
+        raise PolicyError(
+            f"unknown top-level key(s) {', '.join(unknown)}; expected default and rules",
+            file=file,
+            line=lines.top.get(unknown[0]),
+        )
     rules = data.get("rules", [])
     if not isinstance(rules, list):
-        raise PolicyError("'rules' must be a list of rule tables", file=file)
+        raise PolicyError("'rules' must be a list of rule tables", file=file, line=lines.top.get("rules"))
     built = [_rule(item, position, lines, file) for position, item in enumerate(rules)]
+    _check_together(built, lines, file)
     default = data.get("default", "deny")
-    try:
-        return Policy(*built, default=default, source=file)
-    except PolicyError as exc:
-        raise PolicyError(str(exc), file=file) from exc
+    if default not in ("deny", "allow"):
+        message = f"default must be 'deny' or 'allow', got {default!r}"
+        raise PolicyError(message, file=file, line=lines.top.get("default"))
+    return Policy(*(rule for rule, _ in built), default=default, source=file)
 
 
-def _rule(item: object, position: int, lines: list[tuple[int, dict[str, int]]], file: str) -> PolicyRule:
-    line, keys = lines[position] if position < len(lines) else (None, {})
+class _FieldError(Exception):
+    """A rule's field that validates but cannot be used (an unknown kind, say); names the field for its line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Where things are in the file: each top-level key's line; each rule's first line and its keys' lines."""
+
+    top: dict[str, int]
+    rules: list[tuple[int, dict[str, int]]]
+
+    def rule(self, position: int) -> tuple[int | None, dict[str, int]]:
+        if position < len(self.rules):
+            return self.rules[position]
+        return self.top.get("rules"), {}  # rules written inline: the list is the best we know
+
+
+def _label(item: object, position: int) -> str:
     name = item.get("rule") if isinstance(item, dict) else None
-    label = f"#{position + 1} ({name})" if isinstance(name, str) else f"#{position + 1}"
+    return f"#{position + 1} ({name})" if isinstance(name, str) else f"#{position + 1}"
+
+
+def _rule(item: object, position: int, lines: _Lines, file: str) -> tuple[PolicyRule, str]:
+    line, keys = lines.rule(position)
+    label = _label(item, position)
     try:
-        return _build(_SPEC.validate_python(item))
+        return _build(_SPEC.validate_python(item)), label
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        field = next((str(part) for part in error["loc"] if str(part) in keys or str(part) == "rule"), "")
-        where = keys.get(field, line)
-        detail = ".".join(str(p) for p in error["loc"][1:] or error["loc"])
-        raise PolicyError(f"{detail}: {error['msg']}", file=file, line=where, rule=label) from exc
+        errors = exc.errors(include_url=False)
+        # A misspelt key is also a missing one: report the key that is there, at its line.
+        error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field, detail = "rule", "rule"
+        else:
+            field = next((str(part) for part in error["loc"] if str(part) in keys or str(part) == "rule"), "")
+            detail = ".".join(str(p) for p in error["loc"][1:] or error["loc"]) or "rule"
+        raise PolicyError(f"{detail}: {error['msg']}", file=file, line=keys.get(field, line), rule=label) from exc
+    except _FieldError as exc:
+        raise PolicyError(str(exc), file=file, line=keys.get(exc.field, line), rule=label) from exc
     except SlateboardError as exc:
         raise PolicyError(str(exc), file=file, line=line, rule=label) from exc
 
 
-def _parse_toml(text: str, file: str) -> tuple[object, list[tuple[int, dict[str, int]]]]:
+def _check_together(built: list[tuple[PolicyRule, str]], lines: _Lines, file: str) -> None:
+    """What `Policy` refuses about the rules as a set, reported at the second offending rule's line."""
+    first: dict[str, int] = {}
+    ranking: int | None = None
+    for position, (rule, label) in enumerate(built):
+        line, keys = lines.rule(position)
+        if rule.id in first:
+            message = f"rule #{first[rule.id] + 1} has the same id {rule.id!r}; give one of them id = '...'"
+            raise PolicyError(message, file=file, line=keys.get("id", line), rule=label)
+        first[rule.id] = position
+        if isinstance(rule, _Ranking):
+            if ranking is not None:
+                message = f"give at most one priority rule (rule #{ranking + 1} is one already)"
+                raise PolicyError(message, file=file, line=line, rule=label)
+            ranking = position
+
+
+def _parse_toml(text: str, file: str) -> tuple[object, _Lines]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -248,23 +310,31 @@ def _parse_toml(text: str, file: str) -> tuple[object, list[tuple[int, dict[str,
     return data, _toml_lines(text)
 
 
-def _toml_lines(text: str) -> list[tuple[int, dict[str, int]]]:
-    """Where each [[rules]] table starts, and the line of each key inside it."""
+def _toml_lines(text: str) -> _Lines:
+    """Where each top-level key and each [[rules]] table starts, and the line of each key inside a rule."""
+    top: dict[str, int] = {}
     blocks: list[tuple[int, dict[str, int]]] = []
-    inside = False
+    inside, root = False, True
     for number, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
+        header = re.match(r"\[\[?\s*([A-Za-z_][\w-]*)", stripped)
         if re.fullmatch(r"\[\[\s*rules\s*\]\]", stripped):
             blocks.append((number, {}))
-            inside = True
+            top.setdefault("rules", number)
+            inside, root = True, False
         elif stripped.startswith("["):
-            inside = False  # another table: its keys are not the rule's
-        elif inside and (key := re.match(r"([A-Za-z_][\w-]*)\s*=", stripped)):
-            blocks[-1][1].setdefault(key.group(1), number)
-    return blocks
+            inside, root = False, False  # another table: its keys are not the rule's
+            if header:
+                top.setdefault(header.group(1), number)
+        elif key := re.match(r"([A-Za-z_][\w-]*)\s*=", stripped):
+            if inside:
+                blocks[-1][1].setdefault(key.group(1), number)
+            elif root:
+                top.setdefault(key.group(1), number)
+    return _Lines(top, blocks)
 
 
-def _parse_yaml(text: str, file: str) -> tuple[object, list[tuple[int, dict[str, int]]]]:
+def _parse_yaml(text: str, file: str) -> tuple[object, _Lines]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -278,16 +348,19 @@ def _parse_yaml(text: str, file: str) -> tuple[object, list[tuple[int, dict[str,
     return data, _yaml_lines(node)
 
 
-def _yaml_lines(node: yaml.Node | None) -> list[tuple[int, dict[str, int]]]:
+def _yaml_lines(node: yaml.Node | None) -> _Lines:
+    top: dict[str, int] = {}
+    blocks: list[tuple[int, dict[str, int]]] = []
     if not isinstance(node, yaml.MappingNode):
-        return []
+        return _Lines(top, blocks)
     for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "rules" and isinstance(value, yaml.SequenceNode):
-            blocks = []
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        top.setdefault(key.value, key.start_mark.line + 1)
+        if key.value == "rules" and isinstance(value, yaml.SequenceNode) and not blocks:
             for item in value.value:
                 keys = {}
                 if isinstance(item, yaml.MappingNode):
                     keys = {k.value: k.start_mark.line + 1 for k, _ in item.value if isinstance(k, yaml.ScalarNode)}
                 blocks.append((item.start_mark.line + 1, keys))
-            return blocks
-    return []
+    return _Lines(top, blocks)

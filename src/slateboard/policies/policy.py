@@ -143,7 +143,7 @@ def _version(default: str, rules: Sequence[PolicyRule]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def describe(value: object, depth: int = 0) -> object:  # noqa: PLR0911 - one form per type
+def describe(value: object, depth: int = 0) -> object:  # noqa: PLR0911, PLR0912 - one form per type
     """A rule's parameters in a form that is the same in every process running the same code.
 
     Nothing in it depends on where an object sits in memory, and everything a rule's behaviour depends on is
