@@ -10,7 +10,9 @@ Two scenarios from the field:
   tickets), and a compliance agent raises a flag when the account is under review.
 """
 
-from slateboard import Citation, Finding, Proposal, agent, rules
+from typing import Any
+
+from slateboard import Citation, Finding, Proposal, agent, rules, sinks
 
 # --- the support case (seed 000) ---------------------------------------------------------------------------
 
@@ -184,3 +186,18 @@ async def outreach(case: Case) -> list[Proposal]:
 @agent(retries=0)
 async def crm_down(case: Case) -> Entitlement:
     raise RuntimeError("CRM is down")
+
+
+class DownCRM(sinks.Memory):
+    """A CRM that refuses every call while `down` (nothing is applied), and records like `Memory` once fixed."""
+
+    def __init__(self) -> None:
+        super().__init__(name="crm")
+        self.down = True
+        self.calls = 0
+
+    def apply(self, proposal: Proposal, key: str) -> Any:
+        self.calls += 1
+        if self.down:
+            raise RuntimeError("CRM is down")
+        return super().apply(proposal, key)

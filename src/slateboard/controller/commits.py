@@ -7,12 +7,15 @@ continues from. The ledger, not the board, is what keeps a key from being applie
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import JsonValue
 
 from slateboard.blackboard.board import Board
+from slateboard.blackboard.ledger import LedgerRow
+from slateboard.blackboard.store import call_store
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
 from slateboard.commit.proposal import Proposal
@@ -145,7 +148,11 @@ class CommitSteps:
         author = view.entry(found.version).author
         context = PolicyContext(view, state, found.version, edited, author, live_proposals(state), self.policy.ranking)
         for rule in self.policy.rules:
-            vote = rule.evaluate(context)
+            try:
+                vote = rule.evaluate(context)
+            except Exception as exc:  # a broken rule is not "no objection": refuse, naming it
+                message = f"cannot approve {found.key!r}: the rule could not be evaluated ({type(exc).__name__}: {exc})"
+                raise PolicyError(message, rule=rule.id) from exc
             if vote is not None and vote.effect == "deny":
                 raise PolicyError(f"cannot approve {found.key!r}: {vote.message}", rule=vote.rule)
 
@@ -157,14 +164,28 @@ class CommitSteps:
         state, _, found = await self._key(board, key)
         if found.status != "in_doubt" or self.committer is None:
             raise ApprovalError(board.name, key, f"is {found.status}, not in doubt: there is nothing to resolve")
-        await self.committer.resolve(board, key, applied=applied, receipt=receipt)
+        row = await _ledger_row(board, key)
+        if row is not None and row.status == "in_doubt":
+            try:
+                row = await self.committer.resolve(board, key, applied=applied, receipt=receipt)
+            except CommitError:  # a rival answered first: go on from what it left in the ledger
+                row = await _ledger_row(board, key)
+        # Otherwise an earlier answer reached the ledger but not the board (its call was interrupted in
+        # between): the ledger's state stands, and this answer is recorded against it.
+        if applied and (row is None or row.status != "applied"):
+            status = f"{row.status} ({row.error})" if row is not None else "never claimed"
+            raise ApprovalError(
+                board.name,
+                key,
+                f"an earlier answer reached the ledger, which has it {status}, not applied; "
+                "resolve with applied=False to record that answer and let the commit layer settle the key",
+            )
         resolved = DoubtResolved(key=key, applied=applied, reviewer=reviewer, receipt=receipt, note=note)
         records: list[tuple[Any, str]] = [(resolved, reviewer)]
         if applied:
             commit = await self.committer.commit(board, found.to_commit, key, found.version)
             records.append((commit, COMMIT_LAYER))
-        while not await append(board, state, records):
-            pass
+        await self._record(board, state, key, records, lambda k: k.status != "in_doubt")
         if not applied:
             await self._commit_pending(board, state)
 
@@ -175,20 +196,51 @@ class CommitSteps:
         state, _, found = await self._key(board, key)
         if found.status != "committed" or self.committer is None or not isinstance(found.last, Commit):
             raise ApprovalError(board.name, key, f"is {found.status}, not committed: there is nothing to compensate")
-        answer = await self.committer.compensate(board, found.to_commit, key)
+        row = await _ledger_row(board, key)
+        answer: Any = None
+        if row is None or row.status != "compensated":
+            try:
+                answer = await self.committer.compensate(board, found.to_commit, key)
+            except CommitError as exc:
+                row = await _ledger_row(board, key)
+                if row is None or row.status != "compensated":
+                    raise
+                raise ApprovalError(board.name, key, "was compensated by another call at the same time") from exc
+        # else: an earlier call undid it and marked the ledger, but was interrupted before its record; the
+        # sink is not asked twice, and its answer (lost with that call) is recorded as None.
         record = Compensation(key=key, target=found.proposal.target, reviewer=reviewer, reason=reason, receipt=answer)
-        while not await append(board, state, [(record, reviewer)]):
-            pass
+        await self._record(board, state, key, [(record, reviewer)], lambda k: k.status == "compensated")
 
     async def retry(self, board: Board, key: str) -> None:
         """Give a dead-lettered key a fresh set of attempts."""
         state, _, found = await self._key(board, key)
         if found.status != "failed" or self.committer is None:
             raise ApprovalError(board.name, key, f"is {found.status}, not dead-lettered: there is nothing to retry")
-        await self.committer.revive(board, key)
+        row = await _ledger_row(board, key)
+        if row is not None and row.status == "dead":
+            with contextlib.suppress(CommitError):  # a rival revived it first: the commit below joins it
+                await self.committer.revive(board, key)
+        # else: an earlier retry revived it and was interrupted; the ledger carries on from where it stopped.
         result = await self.committer.commit(board, found.to_commit, key, found.version)
-        while not await append(board, state, [(result, COMMIT_LAYER)]):
-            pass
+        await self._record(board, state, key, [(result, COMMIT_LAYER)], lambda k: k.last == result)
+
+    async def _record(
+        self,
+        board: Board,
+        state: BoardState,
+        key: str,
+        records: list[tuple[Any, str]],
+        done: Callable[[KeyState], bool],
+    ) -> None:
+        """Append `records` after `state`, unless a rival worker recorded the same step first (`done` holds)."""
+        while not await append(board, state, records):
+            found = Settlement.of(await board.view(at=state.version), state).keys.get(key)
+            if found is None or done(found):
+                return
+
+
+async def _ledger_row(board: Board, key: str) -> LedgerRow | None:
+    return await call_store(board.store.ledger.get, key)
 
 
 def _check_waiting(board: str, found: KeyState) -> None:
