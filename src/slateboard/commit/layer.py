@@ -15,6 +15,7 @@ import inspect
 import json
 import os
 import socket
+import threading
 import uuid
 from dataclasses import replace
 from functools import partial
@@ -74,6 +75,14 @@ def _holder_is_dead(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _run(fn: Any, args: tuple[Any, ...], finished: threading.Event | None) -> Any:
+    try:
+        return fn(*args)
+    finally:
+        if finished is not None:
+            finished.set()
 
 
 class CommitLayer:
@@ -172,17 +181,28 @@ class CommitLayer:
     async def compensate(self, board: Board, proposal: Proposal, key: str) -> object:
         """Undo an applied key through the sink's `compensate`; returns the sink's answer."""
         ledger: Ledger = board.store.ledger
+        undo = getattr(self.sink, "compensate", None)
+        row = await self._compensable(ledger, proposal, key)
+        if undo is None:
+            raise CommitError(f"sink {self.sink_name!r} offers no compensate(proposal, receipt); {key!r} stays applied")
+        # Under the target's lock and re-read: two people compensating at once must not undo twice.
+        token, _ = await self._acquire(ledger, row.target)
+        try:
+            row = await self._compensable(ledger, proposal, key)
+            answer = await self._call(undo, proposal, json.loads(row.receipt))
+            if await call_store(ledger.transition, key, ("applied",), {"status": "compensated"}) is None:
+                self._lost(key)
+        finally:
+            await call_store(ledger.release, row.target, token)
+        return answer
+
+    async def _compensable(self, ledger: Ledger, proposal: Proposal, key: str) -> LedgerRow:
         row = await call_store(ledger.get, key)
         if row is None or row.status != "applied":
             status = row.status if row else "never committed"
             raise CommitError(f"idempotency key {key!r} cannot be compensated: it is {status}")
-        undo = getattr(self.sink, "compensate", None)
-        if undo is None:
-            raise CommitError(f"sink {self.sink_name!r} offers no compensate(proposal, receipt); {key!r} stays applied")
-        answer = await self._call(undo, proposal, json.loads(row.receipt))
-        if await call_store(ledger.transition, key, ("applied",), {"status": "compensated"}) is None:
-            self._lost(key)
-        return answer
+        check_params(row, replace(row, params_hash=params_hash(proposal)))
+        return row
 
     async def resolve(self, board: Board, key: str, *, applied: bool, receipt: object = None) -> LedgerRow:
         """A person's answer for an in-doubt key: applied (settled with `receipt`) or not (free to apply again)."""
@@ -207,16 +227,28 @@ class CommitLayer:
         sink: TransactionalSink = self.sink
         return _receipt_text(sink.apply_in(tx, proposal, key))
 
-    async def _interrupted(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
-        """Settle a key whose sink call may or may not have happened; None when it is safe to call again."""
+    async def _interrupted(
+        self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, *, running: bool = False
+    ) -> Settled | None:
+        """Settle a key whose sink call may or may not have happened; None when it is safe to call again.
+
+        `running`: the timed-out call is still going on in a worker thread, so a lookup that does not find the
+        key proves nothing (the call may land after it); only an idempotent sink may then be called again.
+        """
         if self.lookup is not None:
             receipt = await self._call(self.lookup, row.key)
-            if receipt is None:
+            if receipt is not None:
+                return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt, counted=False)
+            if not running:
                 return None
-            return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt, counted=False)
         if self.idempotent:
             return None
         error = f"the commit was interrupted after the sink was called (fence {row.fence}); a person must check"
+        if running:
+            error = (
+                f"the sink's call was still running after {self.timeout:g} s and may yet apply (fence {row.fence}); "
+                "a person must check"
+            )
         return await self._settle(ledger, row, "in_doubt", proposal, version, error=error, counted=False)
 
     async def _call_with_retries(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled:
@@ -227,11 +259,14 @@ class CommitLayer:
                 if retaken is None:
                     return self._lost(row.key)
                 row = retaken
+            finished = threading.Event()
             try:
                 with anyio.fail_after(self.timeout or None):
-                    receipt = await self._call(self.sink.apply, proposal, row.key)
+                    receipt = await self._call(self.sink.apply, proposal, row.key, finished=finished)
             except TimeoutError:
-                settled = await self._interrupted(ledger, row, proposal, version)
+                # A sync sink's thread cannot be cancelled: it may still apply after the timeout.
+                running = not finished.is_set()
+                settled = await self._interrupted(ledger, row, proposal, version, running=running)
                 if settled is not None:
                     return settled
                 error = f"no answer within {self.timeout:g} s"
@@ -267,18 +302,27 @@ class CommitLayer:
             return self._lost(row.key)
         return self._settled(settled, proposal, version) or self._lost(row.key)
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args)
-        if getattr(self.sink, "blocking", True):
-            result = await anyio.to_thread.run_sync(partial(fn, *args), abandon_on_cancel=True)
-        else:
-            result = fn(*args)
-        # A plain method that returns a coroutine (sinks.Callable around an async function): without this await
-        # the sink would never run, yet its key would be recorded as applied with the coroutine's repr.
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+    async def _call(self, fn: Any, *args: Any, finished: threading.Event | None = None) -> Any:
+        """Call a sink's function (async, inline, or in a worker thread); `finished` is set once it has ended."""
+        in_thread = False
+        try:
+            if inspect.iscoroutinefunction(fn):
+                return await fn(*args)
+            if getattr(self.sink, "blocking", True):
+                in_thread = True
+                result = await anyio.to_thread.run_sync(partial(_run, fn, args, finished), abandon_on_cancel=True)
+                in_thread = False
+            else:
+                result = fn(*args)
+            # A plain method that returns a coroutine (sinks.Callable around an async function): without this
+            # await the sink would never run, yet its key would be recorded as applied with the coroutine's repr.
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        finally:
+            # An abandoned thread sets `finished` itself when it ends; everything else has ended here.
+            if finished is not None and not in_thread:
+                finished.set()
 
     def _settled(self, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
         """The board record for a key the ledger has settled; None while it still needs work."""
