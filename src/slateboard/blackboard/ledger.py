@@ -129,11 +129,41 @@ def _free(holder: str, steal: str, current: tuple[str, int, float] | None, now: 
     return current is None or current[0] in (holder, steal) or current[2] <= now
 
 
+_Row = tuple[dict[str, Any], int, str]
+_ABSENT: Any = object()
+
+
 class MemoryTables:
-    """The tables of in-database sinks (`sinks.Table`) when the store is `memory://`."""
+    """The tables of in-database sinks (`sinks.Table`) when the store is `memory://`.
+
+    Write through `put`: inside `apply_atomically` it journals the row it replaces, so a sink that raises halfway
+    is undone row by row, at a cost that does not grow with the tables.
+    """
 
     def __init__(self) -> None:
-        self.tables: dict[str, dict[str, tuple[dict[str, Any], int, str]]] = {}
+        self.tables: dict[str, dict[str, _Row]] = {}
+        self._journal: list[tuple[str, str, Any]] | None = None
+
+    def get(self, table: str, target: str) -> _Row | None:
+        return self.tables.get(table, {}).get(target)
+
+    def put(self, table: str, target: str, row: _Row) -> None:
+        rows = self.tables.setdefault(table, {})
+        if self._journal is not None:
+            self._journal.append((table, target, rows.get(target, _ABSENT)))
+        rows[target] = row
+
+    def begin(self) -> None:
+        self._journal = []
+
+    def end(self, *, undo: bool) -> None:
+        journal, self._journal = self._journal or [], None
+        if undo:
+            for table, target, before in reversed(journal):
+                if before is _ABSENT:
+                    self.tables[table].pop(target, None)
+                else:
+                    self.tables[table][target] = before
 
 
 class MemoryLedger:
@@ -173,13 +203,14 @@ class MemoryLedger:
             if existing is not None:
                 check_params(existing, row)
                 return existing, False
-            # Copy-on-write: a sink that raises halfway leaves the tables as they were.
-            before = {name: dict(table) for name, table in self.tables.tables.items()}
+            # A sink that raises halfway leaves the tables as they were: its writes are journaled and undone.
+            self.tables.begin()
             try:
                 applied = replace(row, status="applied", attempts=1, receipt=apply(self.tables))
             except BaseException:
-                self.tables.tables = before
+                self.tables.end(undo=True)
                 raise
+            self.tables.end(undo=False)
             self._rows[row.key] = applied
             return applied, True
 
@@ -212,11 +243,16 @@ _INSERT = f"INSERT INTO slateboard_ledger ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?
 class SQLiteLedger:
     """The ledger of a SQLite store: tables in the same file, so a table sink commits with its ledger row."""
 
-    def __init__(self, transact: Callable[..., Any]) -> None:
+    def __init__(self, transact: Callable[..., Any], query: Callable[..., Any] | None = None) -> None:
         self._transact = transact
+        self._query = query or transact
 
     def _run(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
         return self._transact(work, wait=wait)
+
+    def _read(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
+        # A read needs no write lock: in WAL mode it sees the last committed state and blocks no writer.
+        return self._query(work, wait=wait)
 
     @staticmethod
     def _select(conn: sqlite3.Connection, key: str) -> LedgerRow | None:
@@ -241,7 +277,7 @@ class SQLiteLedger:
         )
 
     def get(self, key: str, *, wait: bool) -> LedgerRow | None:
-        return self._run(lambda conn: self._select(conn, key), wait)  # type: ignore[no-any-return]
+        return self._read(lambda conn: self._select(conn, key), wait)  # type: ignore[no-any-return]
 
     def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
         def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
@@ -283,7 +319,7 @@ class SQLiteLedger:
     def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
         query = f"SELECT {_ROW_COLUMNS} FROM slateboard_ledger"  # noqa: S608
         where, args = (" WHERE status = ?", (status,)) if status else ("", ())
-        return self._run(  # type: ignore[no-any-return]
+        return self._read(  # type: ignore[no-any-return]
             lambda conn: [LedgerRow(*r) for r in conn.execute(query + where + " ORDER BY key", args)], wait
         )
 

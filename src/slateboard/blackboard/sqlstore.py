@@ -107,7 +107,7 @@ class SQLiteStore:
         self._busy_ms = max(int(busy_timeout * 1000), 0)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self.ledger = SQLiteLedger(self.transact)
+        self.ledger = SQLiteLedger(self.transact, self.query)
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
             self._configure(conn, synchronous)
@@ -202,6 +202,11 @@ class SQLiteStore:
     def transact(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
         """Run `work(connection)` in one write transaction (for the ledger, and sinks inside this database)."""
         with self._transaction(wait) as conn:
+            return work(conn)
+
+    def query(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
+        """Run the read-only `work(connection)` without a write transaction."""
+        with self._connection(wait) as conn:
             return work(conn)
 
     def append(

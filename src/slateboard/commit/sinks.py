@@ -154,9 +154,8 @@ class Table:
         raise CommitError(f"sinks.Table {self.name!r} cannot write to a {type(tx).__name__} store")
 
     def _apply_memory(self, tx: MemoryTables, proposal: Proposal, key: str) -> JsonValue:
-        table = tx.tables.setdefault(self._table, {})
-        data, revision, _ = table.get(proposal.target, ({}, 0, ""))
-        table[proposal.target] = ({**data, **proposal.changes}, revision + 1, key)
+        data, revision, _ = tx.get(self._table, proposal.target) or ({}, 0, "")
+        tx.put(self._table, proposal.target, ({**data, **proposal.changes}, revision + 1, key))
         return {"table": self.name, "target": proposal.target, "revision": revision + 1}
 
     def _apply_sqlite(self, conn: sqlite3.Connection, proposal: Proposal, key: str) -> JsonValue:
@@ -191,4 +190,4 @@ class Table:
             query = f"SELECT target, data, revision, last_key FROM {self._table} ORDER BY target"  # noqa: S608
             return {t: {"data": json.loads(d), "revision": r, "last_key": k} for t, d, r, k in conn.execute(query)}
 
-        return store.transact(read, wait=True)  # type: ignore[no-any-return]
+        return store.query(read, wait=True)  # type: ignore[no-any-return]
