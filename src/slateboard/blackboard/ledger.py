@@ -20,9 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal, Protocol
-
-from sqlmodel import Field, SQLModel
+from typing import Any, Literal, Protocol
 
 from slateboard.errors import CommitError
 
@@ -32,8 +30,6 @@ __all__ = (
     "Ledger",
     "MemoryLedger",
     "MemoryTables",
-    "LedgerTable",
-    "LockTable",
     "SQLiteLedger",
 )
 
@@ -59,33 +55,6 @@ class LedgerRow:
 
 _ROW_COLUMNS = "key, params_hash, board, target, status, attempts, receipt, error, fence"
 _COLUMN_NAMES = frozenset(_ROW_COLUMNS.split(", "))
-
-
-class LedgerTable(SQLModel, table=True):
-    """One row per idempotency key."""
-
-    __tablename__: ClassVar[str] = "slateboard_ledger"
-
-    key: str = Field(primary_key=True)
-    params_hash: str
-    board: str
-    target: str
-    status: str
-    attempts: int
-    receipt: str
-    error: str
-    fence: int
-
-
-class LockTable(SQLModel, table=True):
-    """One lease per target record, with its fencing token."""
-
-    __tablename__: ClassVar[str] = "slateboard_target_locks"
-
-    target: str = Field(primary_key=True)
-    holder: str
-    token: int
-    expires_at: float
 
 
 class Ledger(Protocol):

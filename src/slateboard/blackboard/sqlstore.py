@@ -21,11 +21,11 @@ from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.ledger import LedgerTable, LockTable, SQLiteLedger
+from slateboard.blackboard.ledger import SQLiteLedger
 from slateboard.blackboard.store import WouldBlock, chain
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
-__all__ = ("SQLiteStore", "EntryRow", "MetaRow", "LAYOUT_VERSION")
+__all__ = ("SQLiteStore", "EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION")
 
 LAYOUT_VERSION = 1
 T = TypeVar("T")
@@ -57,6 +57,33 @@ class MetaRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class LedgerTable(SQLModel, table=True):
+    """One row per idempotency key."""
+
+    __tablename__: ClassVar[str] = "slateboard_ledger"
+
+    key: str = Field(primary_key=True)
+    params_hash: str
+    board: str
+    target: str
+    status: str
+    attempts: int
+    receipt: str
+    error: str
+    fence: int
+
+
+class LockTable(SQLModel, table=True):
+    """One lease per target record, with its fencing token."""
+
+    __tablename__: ClassVar[str] = "slateboard_target_locks"
+
+    target: str = Field(primary_key=True)
+    holder: str
+    token: int
+    expires_at: float
 
 
 _ENTRIES = EntryRow.__tablename__
