@@ -30,7 +30,7 @@ import inspect
 import os
 import signal
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
@@ -90,7 +90,7 @@ class Faults:
         return FaultyStore(store, self)
 
     def sink(self, sink: Any) -> Any:
-        """`sink` with its call counted: a `FaultyTransactionalSink` for a sink inside the store, else a `FaultySink`."""
+        """`sink` with its call counted: `FaultyTransactionalSink` for a sink inside the store, else `FaultySink`."""
         if isinstance(sink, TransactionalSink):
             return FaultyTransactionalSink(sink, self)
         return FaultySink(sink, self)
@@ -222,7 +222,14 @@ class FaultySink:
         else:
 
             def counted(proposal: Proposal, key: str) -> Any:
-                return faults.call("sink.apply", apply, proposal, key)
+                faults._before()
+                result = apply(proposal, key)
+                if inspect.isawaitable(result):
+                    # A plain method returning a coroutine (sinks.Callable around an async function): the call
+                    # has not happened until the commit layer awaits it, so neither has the boundary.
+                    return _count_when_done("sink.apply", result, faults)
+                faults._after("sink.apply")
+                return result
 
             self.apply = counted
 
@@ -230,6 +237,12 @@ class FaultySink:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+async def _count_when_done(name: str, pending: Awaitable[T], faults: Faults) -> T:
+    result = await pending
+    faults._after(name)
+    return result
 
 
 class FaultyTransactionalSink:
