@@ -31,6 +31,7 @@ __all__ = (
     "MemoryLedger",
     "MemoryTables",
     "SQLiteLedger",
+    "TargetLocked",
 )
 
 LedgerStatus = Literal["pending", "applied", "failed", "dead", "in_doubt", "compensated"]
@@ -68,13 +69,24 @@ class Ledger(Protocol):
         self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool
     ) -> LedgerRow | None: ...
 
-    def apply_atomically(self, row: LedgerRow, apply: Apply, *, wait: bool) -> tuple[LedgerRow, bool]: ...
+    def apply_atomically(
+        self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool
+    ) -> tuple[LedgerRow, bool]: ...
 
     def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]: ...
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]: ...
 
     def release(self, target: str, token: int, *, wait: bool) -> None: ...
+
+
+class TargetLocked(Exception):
+    """Raised by `apply_atomically` when another live holder has the target's lock; nothing was written."""
+
+    def __init__(self, target: str, holder: str) -> None:
+        super().__init__(f"target {target!r} is locked by {holder}")
+        self.target = target
+        self.holder = holder
 
 
 def check_params(existing: LedgerRow, row: LedgerRow) -> None:
@@ -166,12 +178,16 @@ class MemoryLedger:
             self._rows[key] = replace(row, **changes)
             return self._rows[key]
 
-    def apply_atomically(self, row: LedgerRow, apply: Apply, *, wait: bool) -> tuple[LedgerRow, bool]:
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        """Claim, apply and settle at once, unless another live holder (not `holder`) has the target's lock."""
         with self._mutex:
             existing = self._rows.get(row.key)
             if existing is not None:
                 check_params(existing, row)
                 return existing, False
+            lock = self._locks.get(row.target)
+            if lock is not None and not _free(holder, "", lock, time.time()):
+                raise TargetLocked(row.target, lock[0])
             # A sink that raises halfway leaves the tables as they were: its writes are journaled and undone.
             self.tables.begin()
             try:
@@ -271,14 +287,23 @@ class SQLiteLedger:
 
         return self._run(work, wait)  # type: ignore[no-any-return]
 
-    def apply_atomically(self, row: LedgerRow, apply: Apply, *, wait: bool) -> tuple[LedgerRow, bool]:
-        """Claim, apply and settle in one transaction: the change and its ledger row commit together or not at all."""
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        """Claim, apply and settle in one transaction: the change and its ledger row commit together or not at all.
+
+        The target's lock is only read, not written: the transaction itself keeps other writers out, so an
+        exactly-once commit is one transaction. Another live holder of the lock (not `holder`) refuses it.
+        """
 
         def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
             existing = self._select(conn, row.key)
             if existing is not None:
                 check_params(existing, row)
                 return existing, False
+            lock = conn.execute(
+                "SELECT holder, token, expires_at FROM slateboard_target_locks WHERE target = ?", (row.target,)
+            ).fetchone()
+            if lock is not None and not _free(holder, "", lock, time.time()):
+                raise TargetLocked(row.target, str(lock[0]))
             applied = replace(row, status="applied", attempts=1, receipt=apply(conn))
             self._insert(conn, applied)
             return applied, True

@@ -10,6 +10,7 @@ doubt for a person: never silently applied twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -25,7 +26,7 @@ import anyio
 import anyio.to_thread
 
 from slateboard.blackboard.board import Board
-from slateboard.blackboard.ledger import Ledger, LedgerRow, check_params
+from slateboard.blackboard.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.blackboard.store import call_store
 from slateboard.commit.proposal import Proposal
 from slateboard.commit.records import Commit, CommitFailure
@@ -131,9 +132,14 @@ class CommitLayer:
             settled = self._settled(known, proposal, version)
             if settled is not None:
                 return settled
-        token, _ = await self._acquire(ledger, proposal.target)
+        if self.transactional:
+            # One transaction: it keeps every other writer out while it runs, so no lock need be written.
+            with contextlib.suppress(TargetLocked):  # an outside commit holds the target: wait for it below
+                applied, _ = await call_store(ledger.apply_atomically, row, partial(self._apply_in, proposal, key))
+                return self._settled(applied, proposal, version) or self._lost(key)
+        token, holder = await self._acquire(ledger, proposal.target)
         try:
-            return await self._commit_locked(ledger, replace(row, fence=token), proposal, version)
+            return await self._commit_locked(ledger, replace(row, fence=token), proposal, version, holder)
         finally:
             await call_store(ledger.release, proposal.target, token)
 
@@ -156,10 +162,12 @@ class CommitLayer:
             waited += delay
             delay = min(delay * 2, 0.25)
 
-    async def _commit_locked(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled:
+    async def _commit_locked(
+        self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, holder: str
+    ) -> Settled:
         if self.transactional:
             apply = partial(self._apply_in, proposal, row.key)
-            applied, _ = await call_store(ledger.apply_atomically, row, apply)
+            applied, _ = await call_store(ledger.apply_atomically, row, apply, holder=holder)
             return self._settled(applied, proposal, version) or self._lost(row.key)
         claimed, created = await call_store(ledger.claim, row)
         if not created:

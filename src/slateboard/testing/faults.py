@@ -142,8 +142,9 @@ class FaultyLedger:
     def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
         return self.faults.call("ledger.transition", self.inner.transition, key, expect, changes, wait=wait)
 
-    def apply_atomically(self, row: LedgerRow, apply: Apply, *, wait: bool) -> tuple[LedgerRow, bool]:
-        return self.faults.call("ledger.apply_atomically", self.inner.apply_atomically, row, apply, wait=wait)
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        call = self.inner.apply_atomically
+        return self.faults.call("ledger.apply_atomically", call, row, apply, holder=holder, wait=wait)
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
         return self.faults.call("ledger.acquire", self.inner.acquire, target, holder, lease, steal, wait=wait)
