@@ -278,12 +278,26 @@ class CommitLayer:
                 if settled is not None:
                     return settled
                 error = f"no answer within {self.timeout:g} s"
+            except anyio.get_cancelled_exc_class():
+                # Cancelled from outside mid-call: the call may still land (a sync sink's thread runs on), so the
+                # key must not look free to the next worker. Recorded even though this task is being cancelled.
+                with anyio.CancelScope(shield=True):
+                    await self._abandon(ledger, row)
+                raise
             except Exception as exc:  # the sink said no: nothing was applied, so a retry is safe
                 error = _error_text(exc)
             else:
                 return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt)
             row = await self._mark(ledger, row, "failed", error)
         return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
+
+    async def _abandon(self, ledger: Ledger, row: LedgerRow) -> None:
+        if self.idempotent:  # calling again with the same key is harmless: leave it to be retried
+            await self._mark(ledger, row, "failed", "the commit was cancelled during the sink's call")
+            return
+        error = f"the commit was cancelled during the sink's call (fence {row.fence}); a person must check"
+        changes = {"status": "in_doubt", "error": error, "attempts": row.attempts + 1}
+        await call_store(ledger.transition, row.key, ("pending",), changes)
 
     async def _mark(self, ledger: Ledger, row: LedgerRow, status: str, error: str) -> LedgerRow:
         changes = {"status": status, "error": error, "attempts": row.attempts + 1}

@@ -1,0 +1,88 @@
+"""A commit cancelled from outside while the sink's call is under way leaves its key in doubt, never free."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from slateboard import Blackboard, CommitFailure, CommitLayer, Proposal, sinks
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cancel.db'}"
+    with Blackboard.open(url) as blackboard:
+        yield blackboard
+
+
+class SlowOutside:
+    """An outside system whose first call blocks until released; it knows which keys it applied."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.applied: list[str] = []
+
+    def apply(self, proposal: Proposal, key: str) -> dict[str, Any]:
+        self.started.set()
+        self.release.wait(10)
+        if key not in self.applied:  # the outside system itself ignores a key it has seen
+            self.applied.append(key)
+        return {"ticket": self.applied.index(key) + 1}
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        return {"ticket": self.applied.index(key) + 1} if key in self.applied else None
+
+
+async def _cancelled_commit(bb: Blackboard, layer: CommitLayer, outside: SlowOutside) -> tuple[Proposal, str, int]:
+    board = bb.board("b1")
+    proposal = Proposal(subject="c1", confidence=1.0, action="open_ticket", target="Ticket/c1", changes={"P": 1})
+    entry = await board.write(proposal, author="agent")
+    key = proposal.key("b1")
+    with anyio.move_on_after(10) as scope:
+        async with anyio.create_task_group() as group:
+
+            async def commit() -> None:
+                await layer.commit(board, proposal, key, entry.version)
+
+            group.start_soon(commit)
+            await anyio.to_thread.run_sync(outside.started.wait, 10)
+            group.cancel_scope.cancel()  # the caller gives up while the sink's thread is still running
+    assert not scope.cancelled_caught
+    return proposal, key, entry.version
+
+
+async def test_a_cancelled_call_is_in_doubt_and_a_lookup_does_not_call_again(bb: Blackboard) -> None:
+    outside = SlowOutside()
+    layer = CommitLayer(sinks.Callable(outside.apply, lookup=outside.lookup), timeout=30)
+    proposal, key, version = await _cancelled_commit(bb, layer, outside)
+    row = bb.store.ledger.get(key, wait=True)
+    assert row is not None
+    assert row.status == "in_doubt"
+    assert "cancelled during the sink's call" in row.error
+    outside.release.set()  # the abandoned thread now lands its call
+    await anyio.sleep(0.05)
+    again = await layer.commit(bb.board("b1"), proposal, key, version)
+    assert isinstance(again, CommitFailure)
+    assert again.status == "in_doubt"
+    assert outside.applied == [key]  # once: the second commit did not call the sink
+
+
+async def test_a_cancelled_call_to_an_idempotent_sink_is_retried_with_the_same_key(bb: Blackboard) -> None:
+    outside = SlowOutside()
+    layer = CommitLayer(sinks.Callable(outside.apply, idempotent=True), timeout=30)
+    proposal, key, version = await _cancelled_commit(bb, layer, outside)
+    row = bb.store.ledger.get(key, wait=True)
+    assert row is not None
+    assert row.status == "failed"
+    outside.release.set()
+    again = await layer.commit(bb.board("b1"), proposal, key, version)
+    assert again.receipt == {"ticket": 1}  # type: ignore[union-attr]
+    assert outside.applied == [key]
