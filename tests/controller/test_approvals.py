@@ -306,9 +306,11 @@ class Ticketing:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.release = threading.Event()
+        self.first_call = threading.Event()
 
     def __call__(self, proposal: Proposal, key: str) -> dict[str, str]:
         self.calls.append(key)
+        self.first_call.set()
         if len(self.calls) == 1:
             self.release.wait(10)  # the call went out; its answer never came back in time
         return {"ticket": f"T-{len(self.calls)}"}
@@ -330,6 +332,8 @@ async def in_doubt(blackboard: Blackboard) -> tuple[Controller, Board, str, Tick
         assert any(f"(key {key}): in_doubt" in r for r in outcome.reasons)
         # Never silently applied again: another run leaves it alone.
         assert (await controller.run(board, case())).status == "escalated"
+        # The timed-out call runs on in its worker thread; under load it may start after the timeout fired.
+        assert await anyio.to_thread.run_sync(tool.first_call.wait, 10)
         assert tool.calls == [key]
         with pytest.raises(ApprovalError, match="is in_doubt: it is not waiting for approval"):
             await controller.approve(board, key, reviewer="ana")
