@@ -86,3 +86,33 @@ async def test_a_cancelled_call_to_an_idempotent_sink_is_retried_with_the_same_k
     again = await layer.commit(bb.board("b1"), proposal, key, version)
     assert again.receipt == {"ticket": 1}  # type: ignore[union-attr]
     assert outside.applied == [key]
+
+
+async def test_a_call_that_times_out_before_its_thread_starts_is_a_plain_failure_and_retried(
+    bb: Blackboard,
+) -> None:
+    outside = SlowOutside()
+    outside.release.set()  # answers at once, once it runs
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens, limiter.total_tokens = limiter.total_tokens, 1
+    gate = threading.Event()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.to_thread.run_sync, gate.wait, 10)  # holds the only worker thread
+            await anyio.sleep(0.05)
+            board = bb.board("b1")
+            proposal = Proposal(subject="c1", confidence=1.0, action="open", target="Ticket/c1", changes={"P": 1})
+            entry = await board.write(proposal, author="agent")
+            layer = CommitLayer(sinks.Callable(outside.apply), timeout=0.05, backoff=0.2, attempts=2)
+
+            async def free_the_thread_after_the_first_timeout() -> None:
+                await anyio.sleep(0.1)
+                gate.set()
+
+            group.start_soon(free_the_thread_after_the_first_timeout)
+            result = await layer.commit(board, proposal, proposal.key("b1"), entry.version)
+    finally:
+        limiter.total_tokens = tokens
+    assert result.receipt == {"ticket": 1}  # type: ignore[union-attr]
+    assert result.attempts == 2  # type: ignore[union-attr]
+    assert outside.applied == [proposal.key("b1")]  # the first call never ran: no doubt, no second application

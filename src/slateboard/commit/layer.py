@@ -78,12 +78,39 @@ def _holder_is_dead(holder: str) -> bool:
     return False
 
 
-def _run(fn: Any, args: tuple[Any, ...], finished: threading.Event | None) -> Any:
+class _SinkCall:
+    """One call of a sink's function: whether it started, whether it ended, and a way to stop it from starting.
+
+    A worker thread may pick a call up late (after its timeout, under load) or never. A call that had not started
+    when it was given up on is stopped from ever starting: it did not happen, so it is a plain failure, not a doubt.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self.finished = threading.Event()
+
+    def enter(self) -> bool:
+        with self._lock:
+            self._started = not self._stopped
+            return self._started
+
+    def stop_unless_started(self) -> bool:
+        """True if the call had not started; it then never will."""
+        with self._lock:
+            self._stopped = not self._started
+            return self._stopped
+
+
+def _run(fn: Any, args: tuple[Any, ...], call: _SinkCall | None) -> Any:
+    if call is not None and not call.enter():
+        return None  # given up on before it started: nobody waits for this result
     try:
         return fn(*args)
     finally:
-        if finished is not None:
-            finished.set()
+        if call is not None:
+            call.finished.set()
 
 
 class CommitLayer:
@@ -267,22 +294,25 @@ class CommitLayer:
                 if retaken is None:
                     return self._lost(row.key)
                 row = retaken
-            finished = threading.Event()
+            call = _SinkCall()
             try:
                 with anyio.fail_after(self.timeout or None):
-                    receipt = await self._call(self.sink.apply, proposal, row.key, finished=finished)
+                    receipt = await self._call(self.sink.apply, proposal, row.key, call=call)
             except TimeoutError:
-                # A sync sink's thread cannot be cancelled: it may still apply after the timeout.
-                running = not finished.is_set()
-                settled = await self._interrupted(ledger, row, proposal, version, running=running)
-                if settled is not None:
-                    return settled
-                error = f"no answer within {self.timeout:g} s"
+                if call.stop_unless_started():
+                    error = f"no answer within {self.timeout:g} s (the call never started)"
+                else:
+                    # A sync sink's thread cannot be cancelled: it may still apply after the timeout.
+                    running = not call.finished.is_set()
+                    settled = await self._interrupted(ledger, row, proposal, version, running=running)
+                    if settled is not None:
+                        return settled
+                    error = f"no answer within {self.timeout:g} s"
             except anyio.get_cancelled_exc_class():
                 # Cancelled from outside mid-call: the call may still land (a sync sink's thread runs on), so the
                 # key must not look free to the next worker. Recorded even though this task is being cancelled.
                 with anyio.CancelScope(shield=True):
-                    await self._abandon(ledger, row)
+                    await self._abandon(ledger, row, call)
                 raise
             except Exception as exc:  # the sink said no: nothing was applied, so a retry is safe
                 error = _error_text(exc)
@@ -291,7 +321,10 @@ class CommitLayer:
             row = await self._mark(ledger, row, "failed", error)
         return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
 
-    async def _abandon(self, ledger: Ledger, row: LedgerRow) -> None:
+    async def _abandon(self, ledger: Ledger, row: LedgerRow, call: _SinkCall) -> None:
+        if call.stop_unless_started():
+            await self._mark(ledger, row, "failed", "the commit was cancelled before the sink's call started")
+            return
         if self.idempotent:  # calling again with the same key is harmless: leave it to be retried
             await self._mark(ledger, row, "failed", "the commit was cancelled during the sink's call")
             return
@@ -324,27 +357,22 @@ class CommitLayer:
             return self._lost(row.key)
         return self._settled(settled, proposal, version) or self._lost(row.key)
 
-    async def _call(self, fn: Any, *args: Any, finished: threading.Event | None = None) -> Any:
-        """Call a sink's function (async, inline, or in a worker thread); `finished` is set once it has ended."""
-        in_thread = False
+    async def _call(self, fn: Any, *args: Any, call: _SinkCall | None = None) -> Any:
+        """Call a sink's function (async, inline, or in a worker thread), tracking it in `call` when given."""
+        if getattr(self.sink, "blocking", True) and not inspect.iscoroutinefunction(fn):
+            # The thread marks `call` itself: it may run on after this wait was given up.
+            result = await anyio.to_thread.run_sync(partial(_run, fn, args, call), abandon_on_cancel=True)
+            return await result if inspect.isawaitable(result) else result
+        if call is not None:
+            call.enter()
         try:
-            if inspect.iscoroutinefunction(fn):
-                return await fn(*args)
-            if getattr(self.sink, "blocking", True):
-                in_thread = True
-                result = await anyio.to_thread.run_sync(partial(_run, fn, args, finished), abandon_on_cancel=True)
-                in_thread = False
-            else:
-                result = fn(*args)
-            # A plain method that returns a coroutine (sinks.Callable around an async function): without this
-            # await the sink would never run, yet its key would be recorded as applied with the coroutine's repr.
-            if inspect.isawaitable(result):
-                result = await result
-            return result
+            result = fn(*args)
+            # A plain method that returns a coroutine (sinks.Callable around an async function) must be awaited:
+            # otherwise the sink never runs, yet its key would be recorded as applied.
+            return await result if inspect.isawaitable(result) else result
         finally:
-            # An abandoned thread sets `finished` itself when it ends; everything else has ended here.
-            if finished is not None and not in_thread:
-                finished.set()
+            if call is not None:
+                call.finished.set()
 
     def _settled(self, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
         """The board record for a key the ledger has settled; None while it still needs work."""
