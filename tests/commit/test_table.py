@@ -83,3 +83,17 @@ async def test_a_table_commit_under_its_own_lock_is_not_refused_by_that_lock(bb:
     with pytest.raises(TargetLocked, match="locked by me"):  # anyone else is refused while it holds the lock
         ledger.apply_atomically(other, lambda tx: json.dumps(table.apply_in(tx, proposal, "k2")), wait=True)
     assert ledger.get("k2", wait=True) is None
+
+
+async def test_memory_sink_applied_reads_as_the_proposals_it_applied(bb: Blackboard) -> None:
+    board = bb.board("b1")
+    proposal = change("Case/9", Status="Closed")
+    entry = await board.write(proposal, author="agent")
+    sink = sinks.Memory()
+    await CommitLayer(sink).commit(board, proposal, proposal.key("b1"), entry.version)
+    assert sink.applied == [proposal]
+    (applied,) = sink.applied
+    assert (applied.target, applied.changes, applied.key) == ("Case/9", {"Status": "Closed"}, proposal.key("b1"))
+    assert applied.receipt == {"sink": "memory", "target": "Case/9", "sequence": 1}
+    assert sink.applied != [change("Case/9", Status="Open")]
+    assert sink.records == {"Case/9": {"Status": "Closed"}}

@@ -54,13 +54,27 @@ def describe(sink: object) -> str:
     return name if isinstance(name, str) and name else type(sink).__name__
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Applied:
-    """One application recorded by `Memory`."""
+    """One application recorded by `Memory`: the `key`, the `proposal` and the `receipt`.
+
+    It reads and compares as the proposal it applied, so `sink.applied == [proposal]` and
+    `sink.applied[0].target` work as well as `sink.applied[0].key`.
+    """
 
     key: str
     proposal: Proposal
     receipt: JsonValue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.proposal, name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Applied):
+            return (self.key, self.proposal, self.receipt) == (other.key, other.proposal, other.receipt)
+        return isinstance(other, Proposal) and self.proposal == other
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Memory:
