@@ -16,7 +16,7 @@ def test_all_is_a_tuple_of_existing_unique_names() -> None:
 def test_all_lists_every_public_name_the_package_binds() -> None:
     public = {name for name in vars(slateboard) if not name.startswith("_")}
     submodules = {name for name, value in vars(slateboard).items() if inspect.ismodule(value)}
-    exported_modules = {"errors", "rules", "policies", "sinks"}
+    exported_modules = {"errors", "rules", "policies", "sinks", "scenarios"}
     assert exported_modules <= submodules
     assert public - (submodules - exported_modules) == set(slateboard.__all__)
 

@@ -12,7 +12,7 @@ with Blackboard.open("sqlite:///slate.db") as bb:
 ```
 """
 
-from slateboard import errors, policies, rules, sinks
+from slateboard import errors, policies, rules, scenarios, sinks
 from slateboard.agents import Agent, AgentContext, AgentRegistry, agent
 from slateboard.blackboard import (
     Blackboard,
@@ -84,6 +84,8 @@ __all__ = (
     "Reason",
     "RunStarted",
     "Task",
+    # scenarios
+    "scenarios",
     # policies and the commit layer
     "policies",
     "sinks",

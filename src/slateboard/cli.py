@@ -11,12 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slateboard._demo import CASES, CONTROLLER, VARIANTS, run_demo
+from slateboard import scenarios, sinks
+from slateboard._demo import CONTROLLER, VARIANTS, run_demo
 from slateboard._sync import run_sync
-from slateboard.blackboard import DEFAULT_URL, Blackboard, Entry
+from slateboard.blackboard import DEFAULT_URL, Blackboard, Board, Entry
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.commit import ApprovalDecision, ApprovalRequest, Commit, CommitFailure, Proposal, Verdict
-from slateboard.controller import AgentRun, Decision, Outcome, RunStarted
+from slateboard.controller import AgentRun, Controller, Decision, Outcome, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
 
 __all__ = ("app", "main")
@@ -63,12 +64,7 @@ def demo(
     console.print(f"[bold]slateboard demo[/bold]: support case on board [cyan]{board}[/cyan] ({url})")
     for entry in result.history:
         console.print(_timeline_line(entry))
-    style = "green" if result.outcome.status in ("sufficient", "committed") else "yellow"
-    console.print(f"outcome: [{style}]{result.outcome.status}[/{style}] at v{result.outcome.version}")
-    for reason in result.outcome.reasons:
-        console.print(f"  - {reason}")
-    for request in result.outcome.approvals:
-        console.print(f"waiting for a person: key {request.key}: {request.recommended}")
+    _print_result(result.outcome)
     if result.record is not None:
         console.print(f"record {_dump(result.record)}")
     console.print(f"replay: {result.replay}")
@@ -141,6 +137,24 @@ def _parse_edits(edits: list[str]) -> dict[str, Any]:
     return parsed
 
 
+def _controller_for(blackboard: Blackboard, board: str) -> tuple[Controller, Board]:
+    """The built-in controller (a scenario's or the demo's) that ran `board`, matched by its recorded fingerprint."""
+    # Built first: building them imports their finding kinds, which reading the board needs.
+    candidates = [CONTROLLER, *(scenarios.get(name).controller() for name in scenarios.names())]
+    target = blackboard.board(board)
+    history = run_sync(target.history)
+    if not history:
+        raise SlateboardError(f"board {board!r} has no entries in {blackboard.url}")
+    ran = {e.payload.controller for e in history if isinstance(e.payload, RunStarted)}
+    for controller in candidates:
+        if controller.fingerprint in ran:
+            return controller, target
+    raise SlateboardError(
+        f"board {board!r} was not run by a built-in scenario or the demo; approve it from Python with the "
+        "Controller that ran it (controller.approve(board, key, reviewer=...))"
+    )
+
+
 @app.command()
 def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's arguments and options
     board: str,
@@ -150,15 +164,16 @@ def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's argu
     note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
     db: DbOption = "",
 ) -> None:
-    """Approve a demo case's proposal waiting under KEY (with edits) and commit it, once."""
+    """Approve the proposal waiting under KEY on a built-in scenario's board (with edits) and commit it, once."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        target = blackboard.board(board)
-        outcome = run_sync(
-            CONTROLLER.approve, target, key, reviewer=reviewer, edits=_parse_edits(edit or []), note=note
-        )
+        controller, target = _controller_for(blackboard, board)
+        edits = _parse_edits(edit or [])
+        outcome = run_sync(controller.approve, target, key, reviewer=reviewer, edits=edits, note=note)
         _print_outcome(outcome)
+        table = controller.sink if isinstance(controller.sink, sinks.Table) else None
         for commit in outcome.commits:
-            console.print(f"record {_dump(CASES.rows(blackboard).get(commit.target))}")
+            if table is not None and commit.key == key:
+                console.print(f"record {_dump(table.rows(blackboard).get(commit.target))}")
 
 
 @app.command()
@@ -169,9 +184,81 @@ def reject(
     reason: Annotated[str, typer.Option(help="Why (required; recorded on the board).")],
     db: DbOption = "",
 ) -> None:
-    """Reject a demo case's proposal waiting under KEY, recording the reason."""
+    """Reject the proposal waiting under KEY on a built-in scenario's board, recording the reason."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        _print_outcome(run_sync(CONTROLLER.reject, blackboard.board(board), key, reviewer=reviewer, reason=reason))
+        controller, target = _controller_for(blackboard, board)
+        _print_outcome(run_sync(controller.reject, target, key, reviewer=reviewer, reason=reason))
+
+
+@app.command("list")
+def list_scenarios(as_json: JsonOption = False) -> None:
+    """List the built-in scenarios and their variants."""
+    found = scenarios.families()
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {"name": f.name, "seed": f.seed, "summary": f.summary, "variants": f.variants}
+                    for f in found.values()
+                ],
+                indent=2,
+            )
+        )
+        return
+    for family in found.values():
+        console.print(f"[bold]{family.name}[/bold] (seed {family.seed}): {family.summary}")
+        console.print(f"  variants: {', '.join(family.variants)}")
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario: support-case, or family/variant.")],
+    variant: Annotated[str | None, typer.Option(help="A failure variant (see `slateboard list`).")] = None,
+    board: Annotated[str | None, typer.Option(help="Board to run on (default: the scenario's name).")] = None,
+    db: DbOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Run (or resume) a built-in scenario on the embedded SQLite default and print what happened and why."""
+    if scenario.endswith((".yaml", ".yml", ".py")):
+        raise SlateboardError(f"{scenario}: scenario files are not supported yet; run a built-in (slateboard list)")
+    chosen = scenarios.get(scenario, variant)
+    url = db or _default_db()
+    with Blackboard.open(url) as blackboard:
+        result = chosen.run_sync(blackboard, board=board)
+        history = run_sync(result.board.history)
+        replay = run_sync(result.controller.replay, result.board)
+        head = run_sync(result.board.verify)
+    if as_json:
+        document = {
+            "scenario": chosen.title,
+            "board": result.board.name,
+            "ok": result.ok,
+            "problems": result.problems,
+            "outcome": result.outcome.model_dump(mode="json"),
+            "replay_identical": replay.identical,
+            "head": head.model_dump(),
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        console.print(f"[bold]{chosen.title}[/bold] on board [cyan]{result.board.name}[/cyan] ({url})")
+        for entry in history:
+            console.print(_timeline_line(entry))
+        _print_result(result.outcome)
+        console.print(f"replay: {replay}")
+        console.print(f"[green]verify: OK[/green]: {head.version} entries, head hash {head.hash}")
+        for problem in result.problems:
+            console.print(f"[red]unexpected[/red]: {problem}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _print_result(outcome: Outcome) -> None:
+    style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
+    console.print(f"outcome: [{style}]{outcome.status}[/{style}] at v{outcome.version}")
+    for reason in outcome.reasons:
+        console.print(f"  - {reason}")
+    for request in outcome.approvals:
+        console.print(f"waiting for a person: key {request.key}: {request.recommended}")
 
 
 @app.command()

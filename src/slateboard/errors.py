@@ -142,10 +142,8 @@ class ScenarioError(SlateboardError):
     """A scenario definition is invalid; the message gives the file and line."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
-        where = file or "<scenario>"
-        if line is not None:
-            where = f"{where}:{line}"
-        super().__init__(f"{where}: {message}")
+        where = ":".join(str(part) for part in (file, line) if part is not None)
+        super().__init__(f"{where}: {message}" if where else message)
         self.file = file
         self.line = line
 

@@ -1,0 +1,17 @@
+"""Scenarios: finding kinds, agents, rules, policy, sink, inputs and the expected outcome, as one runnable unit.
+
+```python
+from slateboard import Blackboard, scenarios
+
+run = scenarios.get("support-case", "conflict").run_sync(Blackboard.open("memory://"))
+run.outcome.status, run.ok, run.problems
+```
+
+Built-in scenarios come from the field articles (`scenarios.names()`); your own are `Scenario(...)` objects.
+`slateboard.scenarios.scripted` builds agents that stage every failure mode without an LLM.
+"""
+
+from slateboard.scenarios.catalog import Family, families, get, names
+from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
+
+__all__ = ("Scenario", "Expectation", "ScenarioRun", "Family", "families", "get", "names")

@@ -1,0 +1,69 @@
+"""The built-in scenarios, from the field articles in the project's seeds: families, each with its variants.
+
+`get("support-case")` is a family's happy path; `get("support-case", "conflict")` or `get("support-case/conflict")`
+one of its failure variants. `families()` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slateboard.errors import ScenarioError
+from slateboard.scenarios.model import Scenario
+
+__all__ = ("Family", "families", "get", "names")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A built-in scenario and its variants; `seed` names the article it comes from."""
+
+    name: str
+    seed: str
+    summary: str
+    variants: tuple[str, ...]
+    build: Callable[[str], Scenario]
+
+
+def _support_case(variant: str) -> Scenario:
+    from slateboard.scenarios.support_case import support_case  # noqa: PLC0415 - built only when asked for
+
+    return support_case(variant)
+
+
+def families() -> dict[str, Family]:
+    """Every built-in family, by name."""
+    from slateboard.scenarios.support_case import VARIANTS  # noqa: PLC0415 - see _support_case
+
+    support = Family(
+        name="support-case",
+        seed="000",
+        summary="a B2B warranty case: intake, routing, knowledge, entitlement, response, action and review agents",
+        variants=VARIANTS,
+        build=_support_case,
+    )
+    return {family.name: family for family in (support,)}
+
+
+def names() -> list[str]:
+    """Every built-in scenario as `family` or `family/variant`."""
+    found = []
+    for family in families().values():
+        found += [family.name if v == "happy" else f"{family.name}/{v}" for v in family.variants]
+    return found
+
+
+def get(name: str, variant: str | None = None) -> Scenario:
+    """The built-in scenario `name` (`family` or `family/variant`), or `ScenarioError` naming the known ones."""
+    family_name, _, named_variant = name.partition("/")
+    if variant is not None and named_variant and variant != named_variant:
+        raise ScenarioError(f"{name!r} names variant {named_variant!r}, but variant {variant!r} was asked for")
+    known = families()
+    family = known.get(family_name)
+    if family is None:
+        raise ScenarioError(f"no built-in scenario {family_name!r}; built-in: {', '.join(sorted(known))}")
+    chosen = variant or named_variant or "happy"
+    if chosen not in family.variants:
+        raise ScenarioError(f"{family.name} has no variant {chosen!r}; variants: {', '.join(family.variants)}")
+    return family.build(chosen)

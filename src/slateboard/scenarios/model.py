@@ -1,0 +1,127 @@
+"""`Scenario`: finding kinds, agents, rules, policy, sink, inputs and the expected outcome, as one runnable unit.
+
+A scenario builds a fresh `Controller` (and a fresh sink) for each run, so one scenario object can be run on many
+boards, in tests and in pipelines, without runs sharing state. `run` returns the outcome together with what was
+expected of it: `ScenarioRun.problems` lists every way the outcome differs from `expect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slateboard._sync import run_sync
+from slateboard.agents.spec import Agent
+from slateboard.blackboard.board import Blackboard, Board
+from slateboard.blackboard.records import Finding, Record
+from slateboard.controller.loop import Controller
+from slateboard.controller.outcomes import Outcome
+from slateboard.errors import ScenarioError
+from slateboard.policies.policy import Policy
+
+__all__ = ("Expectation", "Scenario", "ScenarioRun")
+
+Inputs = Callable[[str], Sequence[Finding]]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a scenario's run should end with: a `status`, reason fragments, and counts of commits and approvals.
+
+    Each of `reasons` must occur in some reason of the outcome; `commits` and `approvals`, when given, are the exact
+    numbers of `Commit` records and pending approval requests.
+    """
+
+    status: str
+    reasons: tuple[str, ...] = ()
+    commits: int | None = None
+    approvals: int | None = None
+
+    def problems(self, outcome: Outcome) -> list[str]:
+        """Every way `outcome` differs from this expectation (empty when it matches)."""
+        found = []
+        if outcome.status != self.status:
+            found.append(f"status is {outcome.status!r}, expected {self.status!r}")
+        for fragment in self.reasons:
+            if not any(fragment in reason for reason in outcome.reasons):
+                found.append(f"no reason mentions {fragment!r}")
+        if self.commits is not None and len(outcome.commits) != self.commits:
+            found.append(f"{len(outcome.commits)} commit(s), expected {self.commits}")
+        if self.approvals is not None and len(outcome.approvals) != self.approvals:
+            found.append(f"{len(outcome.approvals)} approval(s) waiting, expected {self.approvals}")
+        return found
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A runnable scenario. `inputs(board_name)` gives the findings a run starts from (their subject usually
+    follows the board); `sink()` makes a fresh sink per run; `variant` names a failure variant of a family."""
+
+    name: str
+    agents: tuple[Agent, ...]
+    rules: tuple[object, ...]
+    inputs: Inputs
+    description: str = ""
+    variant: str = "happy"
+    policy: Policy | None = None
+    sink: Callable[[], object] | None = None
+    expect: Expectation | None = None
+    kinds: tuple[type[Record], ...] = ()
+    source: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.agents:
+            raise ScenarioError("a scenario needs a name and at least one agent", file=self.source or None)
+        if self.policy is not None and self.sink is None:
+            raise ScenarioError(f"scenario {self.name!r}: a policy needs a sink", file=self.source or None)
+
+    @property
+    def title(self) -> str:
+        """`name`, or `name/variant` for a variant other than the happy path."""
+        return self.name if self.variant == "happy" else f"{self.name}/{self.variant}"
+
+    def controller(self, *, sink: object | None = None) -> Controller:
+        """A fresh controller for one run (with `sink`, or a fresh one from the scenario's factory)."""
+        chosen = sink if sink is not None else (self.sink() if self.sink is not None else None)
+        inputs = [k for k in self.kinds if issubclass(k, Finding)] or None
+        return Controller(self.agents, self.rules, inputs=inputs, policy=self.policy, sink=chosen, **self.options)
+
+    async def run(self, blackboard: Blackboard, *, board: str | None = None, sink: object | None = None) -> ScenarioRun:
+        """Run (or resume) the scenario on `board` (default: the scenario's title) of `blackboard`."""
+        target = blackboard.board(board or self.title.replace("/", "-"))
+        controller = self.controller(sink=sink)
+        outcome = await controller.run(target, *self.inputs(target.name))
+        return ScenarioRun(self, target, controller, outcome)
+
+    def run_sync(self, blackboard: Blackboard, *, board: str | None = None, sink: object | None = None) -> ScenarioRun:
+        """`run` for scripts without an event loop."""
+        return run_sync(self.run, blackboard, board=board, sink=sink)
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One run of a scenario: the board, the controller it ran with, its outcome, and how that meets `expect`."""
+
+    scenario: Scenario
+    board: Board
+    controller: Controller
+    outcome: Outcome
+
+    @property
+    def problems(self) -> list[str]:
+        expect = self.scenario.expect
+        return expect.problems(self.outcome) if expect is not None else []
+
+    @property
+    def ok(self) -> bool:
+        """Whether the outcome is what the scenario expects (True when it expects nothing)."""
+        return not self.problems
+
+    def check(self) -> Outcome:
+        """The outcome, or `ScenarioError` listing how it differs from what the scenario expects."""
+        if self.problems:
+            where = self.scenario.source or None
+            raise ScenarioError(f"scenario {self.scenario.title!r}: " + "; ".join(self.problems), file=where)
+        return self.outcome
