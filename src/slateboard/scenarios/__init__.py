@@ -7,11 +7,13 @@ run = scenarios.get("support-case", "conflict").run_sync(Blackboard.open("memory
 run.outcome.status, run.ok, run.problems
 ```
 
-Built-in scenarios come from the field articles (`scenarios.names()`); your own are `Scenario(...)` objects.
+Built-in scenarios come from the field articles (`scenarios.names()`); your own are `Scenario(...)` objects or
+YAML files (`scenarios.load("refund.yaml")`; see slateboard.scenarios.files for the format).
 `slateboard.scenarios.scripted` builds agents that stage every failure mode without an LLM.
 """
 
 from slateboard.scenarios.catalog import Family, families, get, names
+from slateboard.scenarios.files import load, loads
 from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
 
-__all__ = ("Scenario", "Expectation", "ScenarioRun", "Family", "families", "get", "names")
+__all__ = ("Scenario", "Expectation", "ScenarioRun", "Family", "families", "get", "names", "load", "loads")
