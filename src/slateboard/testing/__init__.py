@@ -1,9 +1,35 @@
 """Tools for testing with slateboard and for testing slateboard's plug points.
 
+- `slateboard.testing.strategies`: hypothesis strategies: findings of any registered kind, evidence that agrees or
+  conflicts to a chosen degree, agent schedules and interleavings, injected faults, proposals.
 - `slateboard.testing.conformance.BlackboardConformance`: the suite every store passes.
 - `slateboard.testing.commit_conformance`: the suites every store's ledger and every sink pass.
 - `slateboard.testing.faults.Faults`: a kill switch that SIGKILLs its own process at the N-th write boundary
   (store appends, ledger writes, sink calls), for crash tests with real processes.
 """
 
-__all__ = ()
+from slateboard.testing import strategies
+from slateboard.testing.strategies import (
+    Evidence,
+    Fault,
+    citations,
+    evidence,
+    faults,
+    findings,
+    interleavings,
+    proposals,
+    schedules,
+)
+
+__all__ = (
+    "strategies",
+    "Evidence",
+    "Fault",
+    "citations",
+    "evidence",
+    "faults",
+    "findings",
+    "interleavings",
+    "proposals",
+    "schedules",
+)
