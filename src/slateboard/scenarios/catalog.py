@@ -32,18 +32,45 @@ def _support_case(variant: str) -> Scenario:
     return support_case(variant)
 
 
+def _lead_to_cash(variant: str) -> Scenario:
+    from slateboard.scenarios.lead_to_cash import lead_to_cash  # noqa: PLC0415 - see _support_case
+
+    return lead_to_cash(variant)
+
+
+def _handoffs(variant: str) -> Scenario:
+    from slateboard.scenarios.handoffs import handoffs  # noqa: PLC0415 - see _support_case
+
+    return handoffs(variant)
+
+
 def families() -> dict[str, Family]:
     """Every built-in family, by name."""
-    from slateboard.scenarios.support_case import VARIANTS  # noqa: PLC0415 - see _support_case
+    from slateboard.scenarios import handoffs, lead_to_cash, support_case  # noqa: PLC0415 - see _support_case
 
     support = Family(
         name="support-case",
         seed="000",
         summary="a B2B warranty case: intake, routing, knowledge, entitlement, response, action and review agents",
-        variants=VARIANTS,
+        variants=support_case.VARIANTS,
         build=_support_case,
     )
-    return {family.name: family for family in (support,)}
+    lead = Family(
+        name="lead-to-cash",
+        seed="002",
+        summary="a Salesforce lead: supervisor with qualification, routing, engagement, call-summary and proposal "
+        "specialists",
+        variants=lead_to_cash.VARIANTS,
+        build=_lead_to_cash,
+    )
+    handoff = Family(
+        name="handoffs",
+        seed="004",
+        summary="one request through CRM, ticketing and warehouse tools behind a registry with idempotency keys",
+        variants=handoffs.VARIANTS,
+        build=_handoffs,
+    )
+    return {family.name: family for family in (support, lead, handoff)}
 
 
 def names() -> list[str]:
