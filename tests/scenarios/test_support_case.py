@@ -100,7 +100,8 @@ def test_the_catalog_names_every_variant_and_refuses_unknown_ones() -> None:
     assert "support-case/uncited" in scenarios.names()
     assert scenarios.get("support-case/conflict").variant == "conflict"
     assert scenarios.get("support-case/conflict").title == "support-case/conflict"
-    with pytest.raises(ScenarioError, match="no built-in scenario 'nope'; built-in: handoffs, lead-to-cash, support-case"):
+    built_in = "no built-in scenario 'nope'; built-in: handoffs, lead-to-cash, support-case"
+    with pytest.raises(ScenarioError, match=built_in):
         scenarios.get("nope")
     with pytest.raises(ScenarioError, match="has no variant 'sideways'"):
         scenarios.get("support-case", "sideways")
