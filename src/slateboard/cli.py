@@ -1,28 +1,34 @@
-"""The `slateboard` command: a tour of the board (`demo`), and `audit`, `verify` and `boards` on any store."""
+"""The `slateboard` command: run the built-in scenarios (`run`, `list`, `graph`, `demo`), act for a person
+(`approve`, `reject`), and inspect any store (`audit`, `replay`, `verify`, `boards`).
+
+Errors are one line on stderr and exit code 2; `run`, `replay` and `verify` exit 1 when the board is not as it
+should be (an unexpected outcome, a decision that replays differently, a tampered log).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Annotated, Any, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from slateboard import scenarios, sinks
 from slateboard._demo import CONTROLLER, VARIANTS, run_demo
 from slateboard._sync import run_sync
-from slateboard.blackboard import DEFAULT_URL, Blackboard, Board, Entry
+from slateboard._timeline import build_audit, dump, entry_line, history_table, render_audit, row_json
+from slateboard.blackboard import DEFAULT_URL, Blackboard, Board
 from slateboard.blackboard.entries import StoredEntry
-from slateboard.commit import ApprovalDecision, ApprovalRequest, Commit, CommitFailure, Proposal, Verdict
-from slateboard.controller import AgentRun, Controller, Decision, Outcome, RunStarted
+from slateboard.commit import Verdict
+from slateboard.controller import Controller, Decision, Outcome, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
 
 __all__ = ("app", "main")
 
-T = TypeVar("T")
 app = typer.Typer(
     help="slateboard: typed findings on a versioned, tamper-evident blackboard.",
     no_args_is_help=True,
@@ -63,65 +69,19 @@ def demo(
         result = run_sync(run_demo, blackboard, board, variant)
     console.print(f"[bold]slateboard demo[/bold]: support case on board [cyan]{board}[/cyan] ({url})")
     for entry in result.history:
-        console.print(_timeline_line(entry))
+        console.print(entry_line(entry))
     _print_result(result.outcome)
     if result.record is not None:
-        console.print(f"record {_dump(result.record)}")
+        console.print(f"record {escape(dump(result.record))}")
     console.print(f"replay: {result.replay}")
     console.print(f"[green]verify: OK[/green]: {result.head.version} entries, head hash {result.head.hash}")
-
-
-def _dump(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def _commit_line(entry: Entry) -> str | None:  # noqa: PLR0911 - one line per record kind
-    record, v = entry.payload, f"  v{entry.version:<3}"
-    if isinstance(record, Verdict):
-        why = "; ".join(str(r) for r in record.reasons)
-        what = f"{record.action} {record.target} (v{record.proposal})"
-        return f"{v} [bold]verdict[/bold]  {record.outcome} for {what}: {why}"
-    if isinstance(record, ApprovalRequest):
-        return f"{v} approval requested for key {record.key}: {record.recommended}"
-    if isinstance(record, ApprovalDecision):
-        return f"{v} approval   {record.decision} by {record.reviewer} {_dump(record.changes) if record.edits else ''}"
-    if isinstance(record, Commit):
-        receipt = _dump(record.receipt)
-        return f"{v} [bold]commit[/bold]   {record.action} {record.target} to {record.sink}: receipt {receipt}"
-    if isinstance(record, CommitFailure):
-        return f"{v} [red]commit {record.status}[/red] {record.target}: {record.error}"
-    if isinstance(record, Proposal):
-        return f"{v} proposal {record.action} {record.target} by {entry.author}: {_dump(record.changes)}"
-    return None
-
-
-def _timeline_line(entry: Entry) -> str:
-    record = entry.payload
-    line = _commit_line(entry)
-    if line is not None:
-        return line
-    if isinstance(record, Decision):
-        why = "; ".join(str(r) for r in record.reasons)
-        return f"  v{entry.version:<3} [bold]decision[/bold] {record.status}: {why}"
-    if isinstance(record, AgentRun):
-        detail = f"{record.outputs} finding(s)" if record.status == "ok" else record.error
-        return (
-            f"  v{entry.version:<3} run      {record.agent} on {record.subject!r}, attempt {record.attempt}: "
-            f"{record.status} ({detail})"
-        )
-    if isinstance(record, RunStarted):
-        return f"  v{entry.version:<3} start    controller {record.controller} with {', '.join(record.agents)}"
-    fields = record.model_dump(exclude={"subject", "confidence", "citations", "description"})
-    shown = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-    confidence = getattr(record, "confidence", None)
-    return f"  v{entry.version:<3} finding  {entry.kind} by {entry.author}: {shown} (confidence {confidence})"
 
 
 def _print_outcome(outcome: Outcome) -> None:
     style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
     console.print(f"outcome: [{style}]{outcome.status}[/{style}]")
     for reason in outcome.reasons[len(outcome.decision.reasons) :]:
-        console.print(f"  - {reason}")
+        console.print(f"  - {escape(reason)}")
 
 
 def _parse_edits(edits: list[str]) -> dict[str, Any]:
@@ -137,22 +97,37 @@ def _parse_edits(edits: list[str]) -> dict[str, Any]:
     return parsed
 
 
-def _controller_for(blackboard: Blackboard, board: str) -> tuple[Controller, Board]:
+def _rows(blackboard: Blackboard, board: str) -> list[StoredEntry]:
+    rows = blackboard.store.read(board, after=0, upto=None, wait=True)
+    if not rows:
+        raise SlateboardError(f"board {board!r} has no entries in {blackboard.url}")
+    return rows
+
+
+def _controller_for(blackboard: Blackboard, board: str, use: str) -> tuple[Controller, Board]:
     """The built-in controller (a scenario's or the demo's) that ran `board`, matched by its recorded fingerprint."""
     # Built first: building them imports their finding kinds, which reading the board needs.
     candidates = [CONTROLLER, *(scenarios.get(name).controller() for name in scenarios.names())]
-    target = blackboard.board(board)
-    history = run_sync(target.history)
-    if not history:
-        raise SlateboardError(f"board {board!r} has no entries in {blackboard.url}")
-    ran = {e.payload.controller for e in history if isinstance(e.payload, RunStarted)}
+    # The fingerprints are read from the stored rows: a board of kinds unknown here still gets this clear answer.
+    ran = {_payload(row).get("controller") for row in _rows(blackboard, board) if row.kind == RunStarted.kind_name}
     for controller in candidates:
         if controller.fingerprint in ran:
-            return controller, target
+            return controller, blackboard.board(board)
     raise SlateboardError(
-        f"board {board!r} was not run by a built-in scenario or the demo; approve it from Python with the "
-        "Controller that ran it (controller.approve(board, key, reviewer=...))"
+        f"board {board!r} was not run by a built-in scenario or the demo; {use} it from Python with the "
+        f"Controller that ran it (controller.{use}(board, ...))"
     )
+
+
+def _payload(row: StoredEntry) -> dict[str, Any]:
+    found = row_json(row)["payload"]
+    return found if isinstance(found, dict) else {}
+
+
+def _import_builtin_kinds() -> None:
+    """Build each built-in family once, so their finding kinds are registered and their boards decode fully."""
+    for family in scenarios.families().values():
+        family.build(family.variants[0])
 
 
 @app.command()
@@ -166,14 +141,14 @@ def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's argu
 ) -> None:
     """Approve the proposal waiting under KEY on a built-in scenario's board (with edits) and commit it, once."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        controller, target = _controller_for(blackboard, board)
+        controller, target = _controller_for(blackboard, board, "approve")
         edits = _parse_edits(edit or [])
         outcome = run_sync(controller.approve, target, key, reviewer=reviewer, edits=edits, note=note)
         _print_outcome(outcome)
         table = controller.sink if isinstance(controller.sink, sinks.Table) else None
         for commit in outcome.commits:
             if table is not None and commit.key == key:
-                console.print(f"record {_dump(table.rows(blackboard).get(commit.target))}")
+                console.print(f"record {escape(dump(table.rows(blackboard).get(commit.target)))}")
 
 
 @app.command()
@@ -186,7 +161,7 @@ def reject(
 ) -> None:
     """Reject the proposal waiting under KEY on a built-in scenario's board, recording the reason."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        controller, target = _controller_for(blackboard, board)
+        controller, target = _controller_for(blackboard, board, "reject")
         _print_outcome(run_sync(controller.reject, target, key, reviewer=reviewer, reason=reason))
 
 
@@ -219,9 +194,7 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run (or resume) a built-in scenario on the embedded SQLite default and print what happened and why."""
-    if scenario.endswith((".yaml", ".yml", ".py")):
-        raise SlateboardError(f"{scenario}: scenario files are not supported yet; run a built-in (slateboard list)")
-    chosen = scenarios.get(scenario, variant)
+    chosen = _scenario(scenario, variant)
     url = db or _default_db()
     with Blackboard.open(url) as blackboard:
         result = chosen.run_sync(blackboard, board=board)
@@ -242,7 +215,7 @@ def run(
     else:
         console.print(f"[bold]{chosen.title}[/bold] on board [cyan]{result.board.name}[/cyan] ({url})")
         for entry in history:
-            console.print(_timeline_line(entry))
+            console.print(entry_line(entry))
         _print_result(result.outcome)
         console.print(f"replay: {replay}")
         console.print(f"[green]verify: OK[/green]: {head.version} entries, head hash {head.hash}")
@@ -252,26 +225,83 @@ def run(
         raise typer.Exit(1)
 
 
+def _scenario(name: str, variant: str | None) -> scenarios.Scenario:
+    if name.endswith((".yaml", ".yml", ".py")):
+        raise SlateboardError(f"{name}: scenario files are not supported yet; use a built-in (slateboard list)")
+    return scenarios.get(name, variant)
+
+
 def _print_result(outcome: Outcome) -> None:
     style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
     console.print(f"outcome: [{style}]{outcome.status}[/{style}] at v{outcome.version}")
     for reason in outcome.reasons:
-        console.print(f"  - {reason}")
+        console.print(f"  - {escape(reason)}")
     for request in outcome.approvals:
-        console.print(f"waiting for a person: key {request.key}: {request.recommended}")
+        console.print(f"waiting for a person: key {request.key}: {escape(request.recommended)}")
 
 
 @app.command()
-def audit(board: str, db: DbOption = "", as_json: JsonOption = False) -> None:
-    """Print a board's full history, entry by entry (kinds need not be importable here)."""
+def audit(
+    board: str,
+    db: DbOption = "",
+    as_json: JsonOption = False,
+    table: Annotated[
+        bool, typer.Option("--table", help="The plain history table (with --json: the stored rows).")
+    ] = False,
+) -> None:
+    """The full timeline of a board: what each agent knew and wrote, the sources cited, the rules that fired, the
+    policy's verdicts, who approved or rejected what with which edits, and what changed (kinds need not be
+    importable here: their payloads are shown as stored)."""
+    _import_builtin_kinds()
     with Blackboard.open(db or _default_db()) as blackboard:
-        rows = blackboard.store.read(board, after=0, upto=None, wait=True)
-        if not rows:
-            raise SlateboardError(f"board {board!r} has no entries in {blackboard.url}")
-        if as_json:
-            print(json.dumps([_row_json(row) for row in rows], indent=2))
-        else:
-            console.print(_history_table(board, rows))
+        rows = _rows(blackboard, board)
+        if table:
+            if as_json:
+                print(json.dumps([row_json(row) for row in rows], indent=2))
+            else:
+                console.print(history_table(board, rows))
+            return
+        found = build_audit(board, blackboard.url, rows)
+    if as_json:
+        print(json.dumps(found.model_dump(mode="json"), indent=2))
+    else:
+        for line in render_audit(found):
+            console.print(line)
+
+
+@app.command()
+def replay(board: str, db: DbOption = "", as_json: JsonOption = False) -> None:
+    """Re-derive every decision and verdict of a board with the built-in controller that ran it; exit 1 (listing
+    each difference) when any differs from what was recorded."""
+    with Blackboard.open(db or _default_db()) as blackboard:
+        controller, target = _controller_for(blackboard, board, "replay")
+        report = run_sync(controller.replay, target)
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+    else:
+        console.print(escape(str(report)))
+        if not report.same_controller:
+            console.print("[yellow]note[/yellow]: a controller with other agents, rules or policy also ran this board")
+        for difference in report.differences:
+            recorded, derived = _said(difference.recorded), _said(difference.derived)
+            console.print(escape(f"  v{difference.version}: recorded {recorded}; derived {derived}"))
+    if not report.identical:
+        raise typer.Exit(1)
+
+
+def _said(record: Decision | Verdict) -> str:
+    if isinstance(record, Decision):
+        return f"{record.status} ({'; '.join(map(str, record.reasons))})"
+    return f"verdict {record.outcome} under policy {record.policy} ({'; '.join(map(str, record.reasons))})"
+
+
+@app.command()
+def graph(
+    scenario: Annotated[str, typer.Argument(help="A built-in scenario: support-case, or family/variant.")],
+    variant: Annotated[str | None, typer.Option(help="A variant (see `slateboard list`).")] = None,
+) -> None:
+    """Print a built-in scenario's agents and the finding kinds they read and write, as a Mermaid flowchart."""
+    print(_scenario(scenario, variant).controller().mermaid(), end="")
 
 
 @app.command()
@@ -289,74 +319,57 @@ def verify(
                 heads.append(run_sync(blackboard.board(name).verify))
             except TamperedLogError as exc:
                 failures.append(exc)
-        if as_json:
-            print(
-                json.dumps(
-                    {
-                        "ok": not failures,
-                        "heads": [h.model_dump() for h in heads],
-                        "tampered": [{"board": f.board, "version": f.version, "reason": f.reason} for f in failures],
-                    },
-                    indent=2,
-                )
-            )
-        else:
-            for head in heads:
-                console.print(f"[green]OK[/green]  {head.board}: {head.version} entries, head {head.hash}")
-            for failure in failures:
-                console.print(f"[red]TAMPERED[/red]  {failure}")
-        if failures:
-            raise typer.Exit(1)
+    if as_json:
+        tampered = [{"board": f.board, "version": f.version, "reason": f.reason} for f in failures]
+        print(
+            json.dumps({"ok": not failures, "heads": [h.model_dump() for h in heads], "tampered": tampered}, indent=2)
+        )
+    else:
+        for head in heads:
+            console.print(f"[green]OK[/green]  {escape(head.board)}: {head.version} entries, head {head.hash}")
+        for failure in failures:
+            console.print(f"[red]TAMPERED[/red]  {escape(str(failure))}")
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()
-def boards(db: DbOption = "") -> None:
+def boards(db: DbOption = "", as_json: JsonOption = False) -> None:
     """List the boards that have entries."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        for name in blackboard.boards():
-            console.print(name)
+        names = blackboard.boards()
+    if as_json:
+        print(json.dumps(names))
+    else:
+        for name in names:
+            console.print(escape(name))
 
 
-def _row_json(row: StoredEntry) -> dict[str, Any]:
-    return {
-        "version": row.version,
-        "seq": row.seq,
-        "kind": row.kind,
-        "schema_version": row.schema_version,
-        "author": row.author,
-        "recorded_at": row.recorded_at,
-        "payload": json.loads(row.payload),
-        "hash": row.hash,
-    }
+def _fail(message: str) -> NoReturn:
+    # One line whatever the message holds: a store's or a validator's message may span several.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error[/red]: {escape(' '.join(message.split()))}"
+    )
+    sys.exit(2)
 
 
-def _history_table(board: str, rows: list[StoredEntry]) -> Table:
-    table = Table(title=f"history of {board}", title_justify="left")
-    for column in ("v", "kind", "author", "subject", "confidence", "cites", "recorded at (UTC)", "hash"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("v", "confidence") else "left")
-    for row in rows:
-        payload = json.loads(row.payload)
-        confidence = payload.get("confidence")
-        table.add_row(
-            str(row.version),
-            row.kind,
-            row.author,
-            str(payload.get("subject", "")),
-            f"{confidence:.2f}" if isinstance(confidence, int | float) else "",
-            str(len(payload.get("citations", ()))),
-            row.recorded_at[:19].replace("T", " "),
-            row.hash[:16],
-        )
-    return table
-
-
-def main() -> None:
-    """Entry point: a slateboard error is one clear line on stderr and exit code 2, never a traceback."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: any error is one clear line on stderr and exit code 2, never a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        app(args=args)  # Typer's help, as it prints it
     try:
-        app()
+        code = app(args=args, standalone_mode=False)
     except SlateboardError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error[/red]: {exc}")
-        sys.exit(2)
+        _fail(str(exc))
+    except typer.TyperException as exc:  # a usage error: Typer's message without its box, and where to look
+        context = getattr(exc, "ctx", None)
+        _fail(exc.format_message() + (f" (see {context.command_path} --help)" if context is not None else ""))
+    except typer.Abort:
+        _fail("aborted")
+    except Exception as exc:  # a bug or a store in a state nobody foresaw: still one line
+        _fail(f"unexpected {type(exc).__name__}: {exc}")
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
