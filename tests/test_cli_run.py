@@ -234,3 +234,24 @@ def test_graph_draws_each_agent_and_kind_as_mermaid(tmp_path: Path) -> None:
     unknown = slateboard("graph", "nope", cwd=tmp_path)
     assert unknown.returncode == 2
     assert "no built-in scenario 'nope'" in unknown.stderr
+
+
+def test_run_takes_a_scenario_file_or_a_python_scenario(tmp_path: Path) -> None:
+    refund = Path(__file__).parent / "scenarios" / "files" / "refund.yaml"
+    from_file = slateboard("run", str(refund), "--json", cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stderr
+    document = json.loads(from_file.stdout)
+    assert (document["scenario"], document["ok"], document["outcome"]["status"]) == ("refund-check", True, "committed")
+    python = slateboard("run", "slateboard.scenarios.support_case:support_case", "--board", "p1", cwd=tmp_path)
+    assert "outcome: awaiting_approval" in python.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(refund.read_text().replace("reads: [Case, Check]", "reads: [Case, Chek]"))
+    for args, message in (
+        ((str(broken),), "broken.yaml:18: agents.2.reads.1: unknown kind 'Chek'"),
+        ((str(refund), "--variant", "x"), "a scenario file has no variants"),
+        (("os:path",), "os:path: is a module, not a slateboard Scenario"),
+    ):
+        failed = slateboard("run", *args, cwd=tmp_path)
+        assert failed.returncode == 2
+        assert message in failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1

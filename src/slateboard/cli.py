@@ -7,6 +7,7 @@ should be (an unexpected outcome, a decision that replays differently, a tampere
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -226,9 +227,28 @@ def run(
 
 
 def _scenario(name: str, variant: str | None) -> scenarios.Scenario:
-    if name.endswith((".yaml", ".yml", ".py")):
-        raise SlateboardError(f"{name}: scenario files are not supported yet; use a built-in (slateboard list)")
+    """A built-in (`support-case/conflict`), a YAML file, or a Python scenario as `package.module:attribute`."""
+    if name.endswith((".yaml", ".yml")):
+        if variant is not None:
+            raise SlateboardError(f"{name}: a scenario file has no variants; write one file per variant")
+        return scenarios.load(name)
+    if ":" in name and "/" not in name:
+        return _python_scenario(name)
+    if name.endswith(".py"):
+        raise SlateboardError(f"{name}: name a Python scenario as package.module:attribute, not by its file")
     return scenarios.get(name, variant)
+
+
+def _python_scenario(name: str) -> scenarios.Scenario:
+    module_name, _, attribute = name.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise SlateboardError(f"{name}: cannot load the scenario ({exc})") from exc
+    scenario = found() if callable(found) and not isinstance(found, scenarios.Scenario) else found
+    if not isinstance(scenario, scenarios.Scenario):
+        raise SlateboardError(f"{name}: is a {type(scenario).__name__}, not a slateboard Scenario")
+    return scenario
 
 
 def _print_result(outcome: Outcome) -> None:
