@@ -215,7 +215,10 @@ def test_a_board_of_kinds_unknown_here_is_audited_from_its_payloads_but_not_repl
     assert document["timeline"][4]["payload"]["holds"] is True
     failed = slateboard("replay", "own", cwd=tmp_path)
     assert failed.returncode == 2
-    assert "board 'own' was not run by a built-in scenario or the demo; replay it from Python" in failed.stderr
+    assert (
+        "board 'own' was not run by a built-in scenario or the demo; name the scenario that ran it with --scenario"
+        in failed.stderr
+    )
     assert len(failed.stderr.strip().splitlines()) == 1
 
 
@@ -255,3 +258,31 @@ def test_run_takes_a_scenario_file_or_a_python_scenario(tmp_path: Path) -> None:
         assert failed.returncode == 2
         assert message in failed.stderr
         assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_approve_and_replay_a_board_run_from_a_scenario_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "send.yaml"
+    scenario.write_text(
+        "name: send-quote\n"
+        "kinds: {Lead: {company: str}}\n"
+        "agents:\n"
+        "  - {name: quoter, reads: [Lead], writes: Proposal,\n"
+        "     emit: {action: send_quote, target: Quote/1, changes: {Total: 900}, reversible: false, confidence: 0.9}}\n"
+        "rules: [{sufficient: {kind: Proposal}}]\n"
+        "policy: {rules: [{rule: allow}, {rule: require_approval, irreversible: true}]}\n"
+        "sink: table:quotes\n"
+        "inputs: [{kind: Lead, company: ACME}]\n"
+        "expect: {status: awaiting_approval, approvals: 1}\n"
+    )
+    waiting = json.loads(slateboard("run", str(scenario), "--board", "q1", "--json", cwd=tmp_path).stdout)
+    key = waiting["outcome"]["approvals"][0]["key"]
+    unnamed = slateboard("approve", "q1", key, "--reviewer", "ana", cwd=tmp_path)
+    assert unnamed.returncode == 2
+    assert "--scenario" in unnamed.stderr
+    wrong = slateboard("approve", "q1", key, "--reviewer", "ana", "--scenario", "support-case", cwd=tmp_path)
+    assert "was not run by scenario 'support-case'" in wrong.stderr
+    approved = slateboard("approve", "q1", key, "--reviewer", "ana", "--scenario", str(scenario), cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert "outcome: committed" in approved.stdout
+    replayed = json.loads(slateboard("replay", "q1", "--scenario", str(scenario), "--json", cwd=tmp_path).stdout)
+    assert replayed["identical"] is True

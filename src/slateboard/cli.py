@@ -7,7 +7,6 @@ should be (an unexpected outcome, a decision that replays differently, a tampere
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -44,6 +43,10 @@ DbOption = Annotated[
         "--db",
         help="Store URL: sqlite:///file.db or memory://; default $SLATEBOARD_DB or sqlite:///slateboard.db",
     ),
+]
+ScenarioOption = Annotated[
+    str | None,
+    typer.Option("--scenario", help="The scenario that ran the board (file or module:attribute), if not a built-in."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 
@@ -105,18 +108,26 @@ def _rows(blackboard: Blackboard, board: str) -> list[StoredEntry]:
     return rows
 
 
-def _controller_for(blackboard: Blackboard, board: str, use: str) -> tuple[Controller, Board]:
-    """The built-in controller (a scenario's or the demo's) that ran `board`, matched by its recorded fingerprint."""
+def _controller_for(
+    blackboard: Blackboard, board: str, use: str, scenario: str | None = None
+) -> tuple[Controller, Board]:
+    """The controller that ran `board`, matched by its recorded fingerprint: `scenario`'s (a built-in, a file or
+    `module:attribute`) when given, else a built-in scenario's or the demo's."""
     # Built first: building them imports their finding kinds, which reading the board needs.
-    candidates = [CONTROLLER, *(scenarios.get(name).controller() for name in scenarios.names())]
+    if scenario is not None:
+        candidates = [_scenario(scenario, None).controller()]
+    else:
+        candidates = [CONTROLLER, *(scenarios.get(name).controller() for name in scenarios.names())]
     # The fingerprints are read from the stored rows: a board of kinds unknown here still gets this clear answer.
     ran = {_payload(row).get("controller") for row in _rows(blackboard, board) if row.kind == RunStarted.kind_name}
     for controller in candidates:
         if controller.fingerprint in ran:
             return controller, blackboard.board(board)
+    if scenario is not None:
+        raise SlateboardError(f"board {board!r} was not run by scenario {scenario!r} (its controller differs)")
     raise SlateboardError(
-        f"board {board!r} was not run by a built-in scenario or the demo; {use} it from Python with the "
-        f"Controller that ran it (controller.{use}(board, ...))"
+        f"board {board!r} was not run by a built-in scenario or the demo; name the scenario that ran it with "
+        f"--scenario FILE_OR_MODULE:ATTRIBUTE, or {use} it from Python (controller.{use}(board, ...))"
     )
 
 
@@ -138,11 +149,12 @@ def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's argu
     reviewer: Annotated[str, typer.Option(help="Who approves (recorded on the board).")],
     edit: Annotated[list[str] | None, typer.Option(help="Change a field before committing: Field=value.")] = None,
     note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+    scenario: ScenarioOption = None,
     db: DbOption = "",
 ) -> None:
-    """Approve the proposal waiting under KEY on a built-in scenario's board (with edits) and commit it, once."""
+    """Approve the proposal waiting under KEY on a scenario's board (with edits) and commit it, once."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        controller, target = _controller_for(blackboard, board, "approve")
+        controller, target = _controller_for(blackboard, board, "approve", scenario)
         edits = _parse_edits(edit or [])
         outcome = run_sync(controller.approve, target, key, reviewer=reviewer, edits=edits, note=note)
         _print_outcome(outcome)
@@ -153,16 +165,17 @@ def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's argu
 
 
 @app.command()
-def reject(
+def reject(  # noqa: PLR0917 - Typer reads the parameters as the command's arguments and options
     board: str,
     key: str,
     reviewer: Annotated[str, typer.Option(help="Who rejects (recorded on the board).")],
     reason: Annotated[str, typer.Option(help="Why (required; recorded on the board).")],
+    scenario: ScenarioOption = None,
     db: DbOption = "",
 ) -> None:
-    """Reject the proposal waiting under KEY on a built-in scenario's board, recording the reason."""
+    """Reject the proposal waiting under KEY on a scenario's board, recording the reason."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        controller, target = _controller_for(blackboard, board, "reject")
+        controller, target = _controller_for(blackboard, board, "reject", scenario)
         _print_outcome(run_sync(controller.reject, target, key, reviewer=reviewer, reason=reason))
 
 
@@ -227,28 +240,7 @@ def run(
 
 
 def _scenario(name: str, variant: str | None) -> scenarios.Scenario:
-    """A built-in (`support-case/conflict`), a YAML file, or a Python scenario as `package.module:attribute`."""
-    if name.endswith((".yaml", ".yml")):
-        if variant is not None:
-            raise SlateboardError(f"{name}: a scenario file has no variants; write one file per variant")
-        return scenarios.load(name)
-    if ":" in name and "/" not in name:
-        return _python_scenario(name)
-    if name.endswith(".py"):
-        raise SlateboardError(f"{name}: name a Python scenario as package.module:attribute, not by its file")
-    return scenarios.get(name, variant)
-
-
-def _python_scenario(name: str) -> scenarios.Scenario:
-    module_name, _, attribute = name.partition(":")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise SlateboardError(f"{name}: cannot load the scenario ({exc})") from exc
-    scenario = found() if callable(found) and not isinstance(found, scenarios.Scenario) else found
-    if not isinstance(scenario, scenarios.Scenario):
-        raise SlateboardError(f"{name}: is a {type(scenario).__name__}, not a slateboard Scenario")
-    return scenario
+    return scenarios.resolve(name, variant)
 
 
 def _print_result(outcome: Outcome) -> None:
@@ -290,11 +282,11 @@ def audit(
 
 
 @app.command()
-def replay(board: str, db: DbOption = "", as_json: JsonOption = False) -> None:
-    """Re-derive every decision and verdict of a board with the built-in controller that ran it; exit 1 (listing
-    each difference) when any differs from what was recorded."""
+def replay(board: str, scenario: ScenarioOption = None, db: DbOption = "", as_json: JsonOption = False) -> None:
+    """Re-derive every decision and verdict of a board with the controller that ran it; exit 1 (listing each
+    difference) when any differs from what was recorded."""
     with Blackboard.open(db or _default_db()) as blackboard:
-        controller, target = _controller_for(blackboard, board, "replay")
+        controller, target = _controller_for(blackboard, board, "replay", scenario)
         report = run_sync(controller.replay, target)
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), indent=2))

@@ -6,13 +6,14 @@ one of its failure variants. `families()` lists them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from slateboard.errors import ScenarioError
 from slateboard.scenarios.model import Scenario
 
-__all__ = ("Family", "families", "get", "names")
+__all__ = ("Family", "families", "get", "names", "resolve")
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,31 @@ def get(name: str, variant: str | None = None) -> Scenario:
     if chosen not in family.variants:
         raise ScenarioError(f"{family.name} has no variant {chosen!r}; variants: {', '.join(family.variants)}")
     return family.build(chosen)
+
+
+def resolve(reference: str, variant: str | None = None) -> Scenario:
+    """A scenario from a reference: a built-in (`support-case/conflict`), a YAML file (`refund.yaml`), or a Python
+    scenario as `package.module:attribute` (a `Scenario`, or a function returning one)."""
+    if reference.endswith((".yaml", ".yml")):
+        if variant is not None:
+            raise ScenarioError("a scenario file has no variants; write one file per variant", file=reference)
+        from slateboard.scenarios.files import load  # noqa: PLC0415 - files imports the catalog's package
+
+        return load(reference)
+    if ":" in reference and "/" not in reference:
+        return _python(reference)
+    if reference.endswith(".py"):
+        raise ScenarioError("name a Python scenario as package.module:attribute, not by its file", file=reference)
+    return get(reference, variant)
+
+
+def _python(reference: str) -> Scenario:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ScenarioError(f"{reference}: cannot load the scenario ({exc})") from exc
+    scenario = found() if callable(found) and not isinstance(found, Scenario) else found
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"{reference}: is a {type(scenario).__name__}, not a slateboard Scenario")
+    return scenario
