@@ -1,0 +1,300 @@
+"""The slateboard pytest plugin, loaded through the `pytest11` entry point whenever slateboard is installed.
+
+Fixtures (all function-scoped: every test gets its own store, so no test sees another's boards):
+
+- `slateboard_memory`, `slateboard_sqlite`: an open `Blackboard` on a fresh memory store or on a SQLite file in
+  `tmp_path`.
+- `slateboard_store`: an open `Blackboard` on each store that `--slateboard-store` (or the `slateboard_store` ini
+  option) selects; the default is both, so a test using it runs once per store (`test_x[memory]`, `test_x[sqlite]`).
+- `slateboard_store_kind`: the kind `slateboard_store` runs on, `"memory"` or `"sqlite"`.
+- `slateboard_board`: a fresh board on `slateboard_store`, verified at teardown.
+- `slateboard_scenario`: a `ScenarioFactory`; `slateboard_scenario("support-case/conflict")` runs a scenario on
+  `slateboard_store` and returns the `ScenarioRun`; the boards it ran on are verified at teardown.
+- `scenario_run`: the `ScenarioRun` of the test's `@pytest.mark.slateboard_scenario(...)` marker.
+
+The marker `@pytest.mark.slateboard_scenario(scenario, expect=None, board=None)` turns a test into a scenario check:
+the scenario runs on `slateboard_store` before the test body, and the test fails, listing the problems, when the
+outcome differs from the expectation. The body runs only when the outcome matches.
+
+Every piece a collector of scenario files needs is a plain function here (`resolve_scenario`, `store_kinds`,
+`open_blackboard`, `verify_boards`, `expectation_failure`), so such a collector is a thin layer over them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from slateboard._sync import run_sync
+from slateboard.blackboard.board import Blackboard, Board
+from slateboard.errors import ConfigurationError, ScenarioError, TamperedLogError
+from slateboard.scenarios.catalog import resolve
+from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
+
+__all__ = (
+    "STORE_KINDS",
+    "ScenarioFactory",
+    "expectation_failure",
+    "open_blackboard",
+    "resolve_scenario",
+    "store_kinds",
+    "verify_boards",
+)
+
+STORE_KINDS = ("memory", "sqlite")
+_CHOICES = (*STORE_KINDS, "both")
+_DEFAULT_CHOICE = "both"
+_MARKER = "slateboard_scenario"
+_KIND_FIXTURE = "slateboard_store_kind"
+_RUN_KEY = pytest.StashKey[ScenarioRun]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("slateboard")
+    group.addoption(
+        "--slateboard-store",
+        choices=_CHOICES,
+        default=None,
+        help="the store(s) the slateboard_store fixture runs on: memory, sqlite or both (default: the "
+        "slateboard_store ini option, else both)",
+    )
+    parser.addini("slateboard_store", help="default for --slateboard-store: memory, sqlite or both", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(scenario, expect=None, board=None): run a slateboard scenario (a built-in name, a YAML file, module:attribute or a Scenario) on "
+        "slateboard_store and fail the test when its outcome differs from the expectation; the test receives the "
+        "ScenarioRun as the scenario_run fixture",
+    )
+    store_kinds(config)  # a bad ini value fails the session at once, not in the first test that uses a store
+
+
+def store_kinds(config: pytest.Config) -> tuple[str, ...]:
+    """The store kinds `slateboard_store` runs on: `--slateboard-store`, else the ini option, else both."""
+    choice = config.getoption("--slateboard-store") or str(config.getini("slateboard_store")).strip()
+    choice = choice or _DEFAULT_CHOICE
+    if choice not in _CHOICES:
+        raise pytest.UsageError(f"slateboard_store = {choice!r}: choose one of {', '.join(_CHOICES)}")
+    return STORE_KINDS if choice == "both" else (choice,)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if _KIND_FIXTURE not in metafunc.fixturenames:
+        return
+    # A test that parametrizes the kind itself (to pin one store) keeps its own choice.
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if _KIND_FIXTURE in names:
+            return
+    metafunc.parametrize(_KIND_FIXTURE, store_kinds(metafunc.config), indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> None:
+    # A marked test need not ask for `scenario_run`: it is added here, before pytest works out the test's fixture
+    # closure, so the scenario runs and the store parametrization applies to it as well.
+    # A mark on a class or module goes on that node, not on the function, which a subclass may share unmarked.
+    if not callable(obj) or not collector.istestfunction(obj, name):
+        return
+    uses_run = pytest.mark.usefixtures("scenario_run")
+    function = getattr(obj, "__func__", obj)
+    if any(mark.name == _MARKER for mark in getattr(function, "pytestmark", ())):
+        uses_run(function)
+    elif collector.get_closest_marker(_MARKER) is not None and uses_run.mark not in collector.own_markers:
+        collector.add_marker(uses_run)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    run = item.stash.get(_RUN_KEY, None)
+    if run is not None and run.problems:
+        pytest.fail(expectation_failure(run), pytrace=False)
+
+
+def open_blackboard(kind: str, directory: Path) -> Blackboard:
+    """A fresh `Blackboard` of `kind` ("memory", or "sqlite" in a file under `directory`)."""
+    if kind == "memory":
+        return Blackboard.open("memory://")
+    if kind == "sqlite":
+        return Blackboard.open(f"sqlite:///{directory / 'slateboard.db'}")
+    raise pytest.UsageError(f"slateboard: no store kind {kind!r}; kinds: {', '.join(STORE_KINDS)}")
+
+
+def resolve_scenario(scenario: str | Path | Scenario) -> Scenario:
+    """A `Scenario` given as itself, by built-in name (`family` or `family/variant`), by the path of a YAML
+    scenario file, or as `package.module:attribute`."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, str | Path):
+        return resolve(str(scenario))
+    raise ConfigurationError(f"a scenario is a name, a file, module:attribute or a Scenario, got {scenario!r}")
+
+
+def verify_boards(boards: Iterable[Board]) -> None:
+    """Fail the test when any board's log was edited, reordered or cut short behind this process's back."""
+    problems = []
+    for board in boards:
+        try:
+            head = run_sync(board.verify)
+        except TamperedLogError as exc:
+            problems.append(f"board {board.name!r} on {board.store.url}: {exc}")
+            continue
+        # verify() alone cannot see a removed tail; the entries this process already read can.
+        seen = board.cache_info().entries
+        if head.version < seen:
+            problems.append(f"board {board.name!r} on {board.store.url}: truncated to {head.version} of {seen} entries")
+    if problems:
+        pytest.fail("slateboard: verification failed at teardown:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+def expectation_failure(run: ScenarioRun) -> str:
+    """A readable account of how `run`'s outcome differs from its expectation, with the outcome's reasons."""
+    lines = [
+        f"scenario {run.scenario.title!r} on {run.board.store.url} (board {run.board.name!r}) did not end as expected:",
+        *(f"  - {problem}" for problem in run.problems),
+        f"outcome: {run.outcome.status}",
+        *(f"  reason: {reason}" for reason in run.outcome.reasons),
+    ]
+    return "\n".join(lines)
+
+
+class ScenarioFactory:
+    """Runs scenarios on one blackboard: call it from sync tests, await `run` from async ones.
+
+    `expect` replaces the scenario's own expectation (a status string is shorthand for `Expectation(status)`);
+    `board` defaults to the scenario's title, so running the same scenario twice resumes the same board.
+    """
+
+    def __init__(self, blackboard: Blackboard) -> None:
+        self.blackboard = blackboard
+        self._runs: list[ScenarioRun] = []
+
+    @property
+    def runs(self) -> tuple[ScenarioRun, ...]:
+        """Every run made through this factory, in order."""
+        return tuple(self._runs)
+
+    def __call__(
+        self,
+        scenario: str | Scenario,
+        *,
+        expect: Expectation | str | None = None,
+        board: str | None = None,
+        sink: object | None = None,
+    ) -> ScenarioRun:
+        """Run `scenario` to its outcome on the fixture's store and return the run (its `problems` unchecked)."""
+        try:
+            return run_sync(self._run, scenario, expect, board, sink)
+        except RuntimeError as exc:
+            # anyio.run's refusal inside a running loop; say what to do instead.
+            if not str(exc).startswith("Already running"):
+                raise
+            raise ConfigurationError(
+                "slateboard_scenario(...) cannot run inside an event loop: use `await slateboard_scenario.run(...)`"
+            ) from exc
+
+    async def run(
+        self,
+        scenario: str | Scenario,
+        *,
+        expect: Expectation | str | None = None,
+        board: str | None = None,
+        sink: object | None = None,
+    ) -> ScenarioRun:
+        """`__call__` for async tests."""
+        return await self._run(scenario, expect, board, sink)
+
+    async def _run(
+        self, scenario: str | Scenario, expect: Expectation | str | None, board: str | None, sink: object | None
+    ) -> ScenarioRun:
+        chosen = resolve_scenario(scenario)
+        if expect is not None:
+            expectation = Expectation(status=expect) if isinstance(expect, str) else expect
+            chosen = dataclasses.replace(chosen, expect=expectation)
+        run = await chosen.run(self.blackboard, board=board, sink=sink)
+        self._runs.append(run)
+        return run
+
+    def boards(self) -> list[Board]:
+        """The distinct boards the runs used."""
+        return list({id(run.board): run.board for run in self._runs}.values())
+
+
+@pytest.fixture
+def slateboard_memory() -> Iterator[Blackboard]:
+    """An open `Blackboard` on a fresh in-memory store, closed after the test."""
+    with open_blackboard("memory", Path()) as blackboard:
+        yield blackboard
+
+
+@pytest.fixture
+def slateboard_sqlite(tmp_path: Path) -> Iterator[Blackboard]:
+    """An open `Blackboard` on a fresh SQLite file in `tmp_path` (`slateboard.db`), closed after the test."""
+    with open_blackboard("sqlite", tmp_path) as blackboard:
+        yield blackboard
+
+
+@pytest.fixture
+def slateboard_store_kind(request: pytest.FixtureRequest) -> str:
+    """The store kind `slateboard_store` runs on in this test: "memory" or "sqlite" (see `--slateboard-store`)."""
+    kind = getattr(request, "param", None)
+    return str(kind) if kind is not None else store_kinds(request.config)[0]
+
+
+@pytest.fixture
+def slateboard_store(request: pytest.FixtureRequest, slateboard_store_kind: str) -> Blackboard:
+    """An open `Blackboard` on each store `--slateboard-store` selects (default both: the test runs per store)."""
+    if slateboard_store_kind not in STORE_KINDS:
+        raise pytest.UsageError(f"slateboard_store_kind {slateboard_store_kind!r}: choose one of {STORE_KINDS}")
+    blackboard: Blackboard = request.getfixturevalue(f"slateboard_{slateboard_store_kind}")
+    return blackboard
+
+
+@pytest.fixture
+def slateboard_board(request: pytest.FixtureRequest, slateboard_store: Blackboard) -> Iterator[Board]:
+    """A fresh board (named after the test) on `slateboard_store`; its hash chain is verified at teardown."""
+    board = slateboard_store.board(request.node.originalname if isinstance(request.node, pytest.Function) else "board")
+    yield board
+    verify_boards([board])
+
+
+@pytest.fixture
+def slateboard_scenario(slateboard_store: Blackboard) -> Iterator[ScenarioFactory]:
+    """A `ScenarioFactory` on `slateboard_store`: `slateboard_scenario("support-case/conflict")` -> ScenarioRun.
+
+    Every board a run used is verified at teardown.
+    """
+    factory = ScenarioFactory(slateboard_store)
+    yield factory
+    verify_boards(factory.boards())
+
+
+@pytest.fixture
+def scenario_run(request: pytest.FixtureRequest, slateboard_scenario: ScenarioFactory) -> ScenarioRun:
+    """The `ScenarioRun` of the test's `@pytest.mark.slateboard_scenario(...)`, run on `slateboard_store`."""
+    mark = request.node.get_closest_marker(_MARKER)
+    if mark is None:
+        pytest.fail(f"scenario_run needs @pytest.mark.{_MARKER}(scenario, expect=...) on the test", pytrace=False)
+    unknown = set(mark.kwargs) - {"expect", "board"}
+    if len(mark.args) != 1 or unknown:
+        pytest.fail(
+            f"@pytest.mark.{_MARKER} takes one scenario and optionally expect= and board=, "
+            f"got args {mark.args!r} and keywords {sorted(mark.kwargs)}",
+            pytrace=False,
+        )
+    try:
+        scenario = resolve_scenario(mark.args[0])
+    except ScenarioError as exc:
+        pytest.fail(f"@pytest.mark.{_MARKER}: {exc}", pytrace=False)
+    run = slateboard_scenario(scenario, expect=mark.kwargs.get("expect"), board=mark.kwargs.get("board"))
+    if run.scenario.expect is None:
+        pytest.fail(f"scenario {run.scenario.title!r} expects nothing: give the marker expect=", pytrace=False)
+    request.node.stash[_RUN_KEY] = run
+    return run
