@@ -41,6 +41,8 @@ from slateboard.commit import (
 )
 from slateboard.controller import (
     AgentRun,
+    BatchResult,
+    BoardResult,
     Controller,
     Decision,
     Outcome,
@@ -75,6 +77,8 @@ __all__ = (
     # the controller
     "Controller",
     "Outcome",
+    "BatchResult",
+    "BoardResult",
     "ReplayReport",
     "rules",
     "pool",

@@ -1,6 +1,7 @@
 """The rule-driven controller: rules, evidence pooling, the agenda, the control loop, decisions and replay."""
 
 from slateboard.controller import rules
+from slateboard.controller.batch import BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.loop import Controller
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
@@ -9,6 +10,8 @@ from slateboard.controller.state import BoardState
 
 __all__ = (
     "AgentRun",
+    "BatchResult",
+    "BoardResult",
     "BoardState",
     "Controller",
     "Decision",
@@ -20,4 +23,6 @@ __all__ = (
     "Task",
     "pool",
     "rules",
+    "run_many",
+    "run_many_sync",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,13 +20,14 @@ from slateboard._sync import run_sync
 from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
-from slateboard.blackboard.board import Board
+from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.ledger import LedgerRow
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.store import call_store
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
 from slateboard.commit.records import Verdict
+from slateboard.controller.batch import BatchCase, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
@@ -109,6 +110,39 @@ class Controller:
     def run_sync(self, board: Board, *inputs: Finding) -> Outcome:
         """`run` for scripts and notebooks without an event loop."""
         return run_sync(self.run, board, *inputs)
+
+    async def run_many(
+        self,
+        blackboard: Blackboard,
+        cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-board limit, not this call's
+        progress: bool = False,
+        on_result: Callable[[BoardResult], object] | None = None,
+    ) -> BatchResult:
+        """Run many boards, at most `concurrency` at once: `cases` are (board name, inputs) pairs, read lazily.
+
+        One board's error or `timeout` is recorded and never stops the others; see slateboard.controller.batch.
+        """
+        return await run_many(
+            self, blackboard, cases, concurrency=concurrency, timeout=timeout, progress=progress, on_result=on_result
+        )
+
+    def run_many_sync(
+        self,
+        blackboard: Blackboard,
+        cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        progress: bool = False,
+        on_result: Callable[[BoardResult], object] | None = None,
+    ) -> BatchResult:
+        """`run_many` for scripts and notebooks (Ctrl-C returns what finished)."""
+        return run_many_sync(
+            self, blackboard, cases, concurrency=concurrency, timeout=timeout, progress=progress, on_result=on_result
+        )
 
     async def approve(
         self, board: Board, key: str, *, reviewer: str, edits: dict[str, Any] | None = None, note: str = ""

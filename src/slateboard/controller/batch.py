@@ -1,0 +1,373 @@
+"""Running many boards concurrently: `run_many` for pipelines (a batch of 10,000 generated cases, a nightly job).
+
+```python
+result = await run_many(controller, bb, ((f"case-{i}", Case(...)) for i in range(10_000)), concurrency=8)
+result.counts()                          # {"committed": 9120, "escalated": 611, ..., "error": 3}
+pandas.DataFrame(result.records())       # one flat row per board, in input order
+```
+
+One feeder pulls `(board_name, inputs)` pairs from `cases` and hands each, through an unbuffered memory object
+stream, to the first of `concurrency` workers that is free; so at most `concurrency` boards run at once and a lazy
+generator is read only as fast as boards finish (never materialized). Each board is one `controller.run`, which
+resumes a board that already has entries: running the same batch again on the same store re-runs nothing finished
+and applies no proposal twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence, Sized
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from slateboard._sync import run_sync
+from slateboard.blackboard.board import Blackboard
+from slateboard.blackboard.records import Finding, FrozenModel
+from slateboard.controller.outcomes import Outcome
+from slateboard.errors import ConfigurationError
+
+if TYPE_CHECKING:  # loop.py delegates `Controller.run_many` here: a runtime import would be circular
+    from slateboard.controller.loop import Controller
+
+__all__ = ("BatchCase", "BatchResult", "BoardResult", "BoardStatus", "run_many", "run_many_sync")
+
+BoardStatus = Literal[
+    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient", "error"
+]
+_ORDER: tuple[BoardStatus, ...] = get_args(BoardStatus)
+
+BatchCase = tuple[str, Finding | Sequence[Finding]]
+"""One case of a batch: the board's name and its inputs (one finding or several)."""
+
+Row = dict[str, str | int | float | None]
+
+
+class BoardResult(FrozenModel):
+    """How one board of a batch ended.
+
+    `status` is the run's `Outcome.status`, or "error" when the run raised or overran the batch's `timeout`; then
+    `error_type` and `error` say what happened and `reasons` holds the same text, so that every status but
+    "committed" carries a reason. `index` is the case's position in the input; `seconds` the board's wall time.
+    """
+
+    index: int
+    board: str
+    status: BoardStatus
+    reasons: tuple[str, ...] = ()
+    proposals: int = 0
+    commits: int = 0
+    approvals: int = 0
+    error_type: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def record(self) -> Row:
+        """This result as one flat row of plain JSON values (the reasons joined by "; ")."""
+        row: Row = {
+            "index": self.index,
+            "board": self.board,
+            "status": self.status,
+            "reasons": "; ".join(self.reasons),
+            "proposals": self.proposals,
+            "commits": self.commits,
+            "approvals": self.approvals,
+            "error_type": self.error_type,
+            "error": self.error,
+            "seconds": self.seconds,
+        }
+        return row
+
+
+class BatchResult(FrozenModel):
+    """What `run_many` returns: `results` (one `BoardResult` per finished board, in input order).
+
+    `interrupted` is true when the batch was cancelled (or stopped with Ctrl-C) before every case ran: `results`
+    then holds the boards that finished, and running the same batch again resumes the rest. `seconds` is the
+    batch's wall time.
+    """
+
+    results: tuple[BoardResult, ...]
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def records(self) -> list[Row]:
+        """One flat dict of JSON values per board, all with the same keys: `pandas.DataFrame(result.records())`."""
+        return [r.record() for r in self.results]
+
+    def counts(self) -> dict[str, int]:
+        """How many boards ended in each status, in the order committed ... sufficient, error (none at zero)."""
+        counted = Counter(r.status for r in self.results)
+        return {status: counted[status] for status in _ORDER if counted[status]}
+
+    @property
+    def rate(self) -> float:
+        """Boards finished per second of the batch's wall time."""
+        return len(self.results) / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{status} {n:,}" for status, n in self.counts().items()) or "nothing finished"
+        stopped = " (interrupted)" if self.interrupted else ""
+        return f"{len(self.results):,} board(s) in {self.seconds:.1f} s ({self.rate:,.1f}/s){stopped}: {counts}"
+
+
+async def run_many(
+    controller: Controller,
+    blackboard: Blackboard,
+    cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
+    *,
+    concurrency: int = 8,
+    timeout: float | None = None,  # noqa: ASYNC109 - each board's limit, not the call's
+    progress: bool = False,
+    on_result: Callable[[BoardResult], object] | None = None,
+) -> BatchResult:
+    """Run `controller` on one board of `blackboard` per case, at most `concurrency` at once.
+
+    `cases` yields `(board_name, inputs)` pairs, `inputs` a `Finding` or a sequence of them; it may be a lazy
+    (even endless) iterator or an async iterable, and is read only as boards finish. A board that raises, or runs
+    longer than `timeout` seconds (it is cancelled), is recorded with status "error"; the others go on. A board
+    name that comes again while its first run is still going waits for it, then resumes it. `progress=True` shows
+    a rich progress bar on stderr. `on_result` is called with each `BoardResult` as it lands (completion order);
+    an exception it raises stops the batch (the running boards are cancelled) and propagates.
+
+    Cancelling the caller (or Ctrl-C) stops the batch: no new board starts, the running ones are cancelled (a
+    rerun resumes them from their logs), and the boards that finished are returned with `interrupted=True`.
+    The cancellation itself goes on at the caller's next checkpoint. An exception raised by `cases` itself stops
+    the feeding; once the running boards finish, it propagates.
+    """
+    options = _Options(concurrency, timeout, progress, on_result)
+    return await _execute(_Batch(), controller, blackboard, cases, options)
+
+
+def run_many_sync(
+    controller: Controller,
+    blackboard: Blackboard,
+    cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
+    *,
+    concurrency: int = 8,
+    timeout: float | None = None,
+    progress: bool = False,
+    on_result: Callable[[BoardResult], object] | None = None,
+) -> BatchResult:
+    """`run_many` for scripts and notebooks without an event loop; Ctrl-C returns the boards that finished."""
+    options, batch = _Options(concurrency, timeout, progress, on_result), _Batch()
+    try:
+        return run_sync(_execute, batch, controller, blackboard, cases, options)
+    except KeyboardInterrupt:
+        # A first Ctrl-C cancels the batch, which returns normally. One that escapes the batch's tasks (a second
+        # Ctrl-C, or one raised inside an asyncio task) leaves the event loop without a value: take what it collected.
+        batch.stop_display()
+        return batch.result(interrupted=True)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """`run_many`'s keyword options, checked once."""
+
+    concurrency: int
+    limit: float | None
+    progress: bool
+    on_result: Callable[[BoardResult], object] | None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ConfigurationError(f"concurrency must be a positive integer, got {self.concurrency!r}")
+        if self.limit is not None and not self.limit > 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds or None, got {self.limit!r}")
+
+
+@dataclass
+class _Batch:
+    """What a running batch has collected so far (kept outside the event loop for `run_many_sync`)."""
+
+    done: dict[int, BoardResult] = field(default_factory=dict)
+    statuses: Counter[BoardStatus] = field(default_factory=Counter)
+    started: float = field(default_factory=time.perf_counter)
+    display: _Display | None = None
+
+    def add(self, result: BoardResult) -> None:
+        self.done[result.index] = result
+        self.statuses[result.status] += 1
+        if self.display is not None:
+            self.display.advance(len(self.done), time.perf_counter() - self.started, self.statuses)
+
+    def result(self, *, interrupted: bool) -> BatchResult:
+        ordered = tuple(self.done[i] for i in sorted(self.done))
+        return BatchResult(results=ordered, interrupted=interrupted, seconds=time.perf_counter() - self.started)
+
+    def stop_display(self) -> None:
+        if self.display is not None:
+            self.display.stop()
+
+
+async def _execute(
+    batch: _Batch,
+    controller: Controller,
+    blackboard: Blackboard,
+    cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
+    options: _Options,
+) -> BatchResult:
+    running: dict[str, anyio.Event] = {}
+    failure: list[Exception] = []
+
+    async def work(receive: ObjectReceiveStream[tuple[int, Any]]) -> None:
+        async with receive:
+            async for index, case in receive:
+                name = _name_of(case, index)
+                while (busy := running.get(name)) is not None:  # the same board twice: one run at a time
+                    await busy.wait()
+                running[name] = finished = anyio.Event()
+                try:
+                    result = await _run_board(controller, blackboard, case, index=index, name=name, limit=options.limit)
+                finally:
+                    del running[name]
+                    finished.set()
+                batch.add(result)
+                if options.on_result is not None:
+                    try:
+                        options.on_result(result)
+                    except Exception as exc:  # the caller's own code: it stops the batch, and is raised as is
+                        failure.append(exc)
+                        group.cancel_scope.cancel()
+
+    async def feed(send: ObjectSendStream[tuple[int, Any]]) -> None:
+        async with send:
+            try:
+                if isinstance(cases, AsyncIterable):
+                    index = 0
+                    async for case in cases:
+                        await send.send((index, case))
+                        index += 1
+                else:
+                    for index, case in enumerate(cases):
+                        await send.send((index, case))
+            except Exception as exc:  # the source failed, not a board: let the running boards finish first
+                failure.append(exc)
+
+    if options.progress:
+        batch.display = _Display(len(cases) if isinstance(cases, Sized) else None)
+    interrupted = False
+    try:
+        # Unbuffered: the feeder pulls the next case only when a worker is ready to take it.
+        send, receive = anyio.create_memory_object_stream[tuple[int, Any]](0)
+        async with anyio.create_task_group() as group:
+            for _ in range(options.concurrency):
+                group.start_soon(work, receive.clone())
+            receive.close()
+            await feed(send)
+    except BaseException as exc:
+        if not _interrupt(exc):
+            raise
+        interrupted = True  # returned, not re-raised: the caller's cancelled scope raises again at its next await
+    finally:
+        batch.stop_display()
+    if failure:
+        raise failure[0]
+    return batch.result(interrupted=interrupted)
+
+
+async def _run_board(
+    controller: Controller, blackboard: Blackboard, case: Any, *, index: int, name: str, limit: float | None
+) -> BoardResult:
+    started = time.perf_counter()
+    outcome: Outcome | None = None
+    try:
+        board_name, inputs = case
+        several = isinstance(inputs, Sequence) and not isinstance(inputs, str | Finding)
+        findings = tuple(inputs) if several else (inputs,)  # anything else is refused by the controller, by type
+        board = blackboard.board(board_name)  # not `name`: a name that is not a string is refused here
+        with anyio.move_on_after(limit):
+            outcome = await controller.run(board, *findings)
+    except Exception as exc:  # one board's failure is its own result, never the batch's end
+        return _error(index, name, started, type(exc).__name__, str(exc) or repr(exc))
+    if outcome is None:
+        return _error(index, name, started, "TimeoutError", f"the board's run took longer than {limit} s")
+    return BoardResult(
+        index=index,
+        board=name,
+        status=outcome.status,
+        reasons=outcome.reasons,
+        proposals=len(outcome.proposals),
+        commits=len(outcome.commits),
+        approvals=len(outcome.approvals),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _error(index: int, name: str, started: float, kind: str, message: str) -> BoardResult:
+    text = f"{kind}: {message}"
+    return BoardResult(
+        index=index,
+        board=name,
+        status="error",
+        reasons=(text,),
+        error_type=kind,
+        error=message,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _name_of(case: Any, index: int) -> str:
+    """The case's board name, or a stand-in that says which case could not be read (its run then fails)."""
+    if isinstance(case, tuple | list) and len(case) == 2 and isinstance(case[0], str):
+        return case[0]
+    return f"<case {index}>"
+
+
+def _interrupt(exc: BaseException) -> bool:
+    """Whether `exc` is only cancellation or Ctrl-C (possibly grouped by a task group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_interrupt(inner) for inner in exc.exceptions)
+    return isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt))
+
+
+class _Display:
+    """A rich progress bar on stderr: boards done (of the total, when known), rate and time; below it, the statuses.
+
+    The statuses get a line of their own so that a long list never squeezes the bar out of a narrow terminal.
+    """
+
+    def __init__(self, total: int | None) -> None:
+        # Imported here: rich costs tens of milliseconds to import, and most batches run without a bar.
+        from rich.console import Console  # noqa: PLC0415 - see above
+        from rich.live import Live  # noqa: PLC0415 - see above
+        from rich.progress import (  # noqa: PLC0415 - see above
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("boards"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task("boards", total=total, rate="")
+        self._statuses = ""
+        self._live = Live(self, console=console, refresh_per_second=4)
+        self._live.start()
+
+    def __rich__(self) -> Any:
+        from rich.console import Group  # noqa: PLC0415 - see __init__
+
+        return Group(self._progress, self._statuses) if self._statuses else self._progress
+
+    def advance(self, done: int, seconds: float, statuses: Counter[BoardStatus]) -> None:
+        rate = f"{done / seconds:,.0f}/s" if seconds > 0 else ""
+        self._statuses = "  " + " · ".join(f"{status} {statuses[status]:,}" for status in _ORDER if statuses[status])
+        self._progress.update(self._task, completed=done, rate=rate)
+
+    def stop(self) -> None:
+        started = self._live.is_started
+        self._live.stop()
+        if started and not self._live.console.is_terminal:
+            self._live.console.line()  # rich ends a terminal's last frame with a newline, not a log file's
