@@ -67,9 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{_MARKER}(scenario, expect=None, board=None): run a slateboard scenario (a built-in name, a YAML file, module:attribute or a Scenario) on "
-        "slateboard_store and fail the test when its outcome differs from the expectation; the test receives the "
-        "ScenarioRun as the scenario_run fixture",
+        f"{_MARKER}(scenario, expect=None, board=None): run a slateboard scenario (a built-in name, a YAML file, "
+        "module:attribute or a Scenario) on slateboard_store and fail the test when its outcome differs from the "
+        "expectation; the test receives the ScenarioRun as the scenario_run fixture",
     )
     store_kinds(config)  # a bad ini value fails the session at once, not in the first test that uses a store
 
