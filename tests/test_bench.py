@@ -1,0 +1,24 @@
+"""`slateboard bench` measures real work: every case runs to its outcome, and the reference appends the same rows."""
+
+from pathlib import Path
+
+import pytest
+
+from slateboard._bench import bench
+from slateboard.errors import ConfigurationError
+
+
+def test_bench_runs_every_case_and_the_reference_writes_the_same_rows(tmp_path: Path) -> None:
+    result = bench(cases=6, concurrency=3, directory=tmp_path)
+    assert result.statuses == {"awaiting_approval": 6}  # the support case's happy path, every time
+    assert result.entries == 26 * 6  # each case's log, as `slateboard run support-case` shows it
+    assert result.transactions == 14 * 6  # appended in the engine's own batches
+    assert result.seconds > 0
+    assert result.raw_seconds > 0
+    assert result.ratio == pytest.approx(result.raw_seconds / result.seconds)
+    assert list(tmp_path.iterdir()) == []  # its files were removed
+
+
+def test_bench_refuses_nonsense_sizes() -> None:
+    with pytest.raises(ConfigurationError, match="cases >= 1 and concurrency >= 1"):
+        bench(cases=0)
