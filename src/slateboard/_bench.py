@@ -9,11 +9,15 @@ bare log writes. The benchmarks under benchmarks/ measure each part in depth.
 from __future__ import annotations
 
 import itertools
+import json
+import platform
 import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from pydantic import BaseModel, ConfigDict
 
 from slateboard.blackboard.board import Blackboard
@@ -21,7 +25,7 @@ from slateboard.controller.batch import run_many_sync
 from slateboard.errors import ConfigurationError
 from slateboard.scenarios.support_case import support_case
 
-__all__ = ("BenchResult", "bench")
+__all__ = ("BenchResult", "bench", "bench_command")
 
 _COLUMNS = "board, version, kind, schema_version, author, recorded_at, payload, hash"
 
@@ -102,3 +106,24 @@ def _raw_appends(path: Path, groups: list[list[tuple[object, ...]]]) -> float:
         return time.perf_counter() - started
     finally:
         conn.close()
+
+
+def bench_command(
+    cases: Annotated[int, typer.Option(help="Support cases to run (each writes 26 entries).")] = 200,
+    concurrency: Annotated[int, typer.Option(help="Boards run at once.")] = 8,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where the temporary files go.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Measure this machine: N support cases through the engine on SQLite against raw sqlite3 on the same rows."""
+    result = bench(cases=cases, concurrency=concurrency, directory=directory)
+    if as_json:
+        print(json.dumps({**result.model_dump(), "cases_per_second": result.cases_per_second, "ratio": result.ratio}))
+        return
+    statuses = ", ".join(f"{status} {n}" for status, n in sorted(result.statuses.items()))
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"slateboard bench: {python}, SQLite {sqlite3.sqlite_version}, synchronous=FULL")
+    print(f"  {result.cases} support cases, {result.concurrency} at once: {statuses}")
+    appends = f"{result.entries} entries in {result.transactions} appends"
+    print(f"  engine: {result.seconds:.3f} s, {result.cases_per_second:.1f} cases/s ({appends})")
+    print(f"  raw sqlite3 appending the same rows in the same transactions: {result.raw_seconds:.3f} s")
+    print(f"  ratio raw/engine: {result.ratio:.2f} (the cost of agents, rules, policy, commits and the hash chain)")

@@ -1,5 +1,5 @@
 """The `slateboard` command: run the built-in scenarios (`run`, `list`, `graph`, `demo`), act for a person
-(`approve`, `reject`), and inspect any store (`audit`, `replay`, `verify`, `boards`).
+(`approve`, `reject`), and inspect any store (`audit`, `replay`, `verify`, `boards`, `metrics`).
 
 Errors are one line on stderr and exit code 2; `run`, `replay` and `verify` exit 1 when the board is not as it
 should be (an unexpected outcome, a decision that replays differently, a tampered log).
@@ -18,7 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from slateboard import scenarios, sinks
+from slateboard._bench import bench_command
 from slateboard._demo import CONTROLLER, VARIANTS, run_demo
+from slateboard._metrics_view import BoardsOption, show_metrics
 from slateboard._sync import run_sync
 from slateboard._timeline import build_audit, dump, entry_line, history_table, render_audit, row_json
 from slateboard.blackboard import DEFAULT_URL, Blackboard, Board
@@ -355,6 +357,16 @@ def boards(db: DbOption = "", as_json: JsonOption = False) -> None:
     else:
         for name in names:
             console.print(escape(name))
+
+
+app.command("bench")(bench_command)
+
+
+@app.command()
+def metrics(db: DbOption = "", board: BoardsOption = None, as_json: JsonOption = False) -> None:
+    """Workflow metrics of the store's boards: routed to a person, agent attempts, citations, approvals, commits."""
+    with Blackboard.open(db or _default_db()) as blackboard:
+        show_metrics(console, blackboard, board, as_json=as_json)
 
 
 def _fail(message: str) -> NoReturn:

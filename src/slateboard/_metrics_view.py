@@ -1,0 +1,98 @@
+"""What `slateboard metrics` prints: the `WorkflowMetrics` document as JSON, or as lines and one table of agents.
+
+Both are rendered from the same document, so the text and `--json` say the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from slateboard.blackboard.board import Blackboard
+from slateboard.metrics import STATUSES, WorkflowMetrics, metrics
+
+__all__ = ("BoardsOption", "render", "show_metrics")
+
+BoardsOption = Annotated[list[str] | None, typer.Option("--board", help="Only this board (repeatable); default: all.")]
+
+
+def show_metrics(console: Console, blackboard: Blackboard, boards: Sequence[str] | None, *, as_json: bool) -> None:
+    """Compute the metrics of `boards` (all when None or empty) and print them on `console` (JSON on stdout)."""
+    found = metrics(blackboard, boards)
+    if as_json:
+        print(json.dumps(found.model_dump(mode="json"), indent=2))
+        return
+    console.print(f"[bold]workflow metrics[/bold] of {escape(blackboard.url)}")
+    for item in render(found):
+        console.print(item)
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
+
+
+def _counts(counts: dict[str, int], empty: str = "none") -> str:
+    return ", ".join(f"{name or '(no reason given)'}: {n}" for name, n in counts.items()) or empty
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def render(found: WorkflowMetrics) -> list[str | Table]:
+    """The metrics as Rich renderables: markup lines (stored text escaped) and the table of agents."""
+    b, c, a, k = found.boards, found.citations, found.approvals, found.commits
+    lines: list[str | Table] = [
+        f"boards: {b.total} ({found.entries} entries"
+        + (f", {found.unreadable} unreadable record(s) skipped" if found.unreadable else "")
+        + ")",
+        f"  routed to a person: {b.routed_to_person} of {b.total} ({_pct(b.routed_share)})",
+        escape(f"  last decision: {_counts(b.last_decision)}"),
+        escape(f"  escalation reasons (by rule): {_counts(b.escalations)}"),
+    ]
+    if found.agents:
+        lines.append(_agents_table(found))
+    else:
+        lines.append("agents: no attempts recorded")
+    lines += [
+        f"citations: {c.findings} agent-written finding(s); {c.cited} cite a source ({_pct(c.coverage)}), "
+        f"{c.approved_cited} an approved source ({_pct(c.approved_coverage)})",
+        f"approvals: {a.requested} requested; {a.approved} approved ({a.edited} with edits), {a.rejected} rejected, "
+        f"{a.pending} pending; approval rate {_pct(a.approval_rate)}, correction rate {_pct(a.correction_rate)}",
+        escape(f"  rejected by reviewers: {_counts(a.rejection_reasons)}"),
+        escape(f"  denied by policy (by rule): {_counts(a.denied_by_rule)}"),
+        f"commits: {k.applied} applied, {k.dead_lettered} dead-lettered, {k.in_doubt} in doubt "
+        f"({k.doubted} ever), {k.compensated} compensated; rollback rate {_pct(k.rollback_rate)}",
+        escape(f"  sinks: {_counts(k.sinks)}"),
+    ]
+    return lines
+
+
+def _agents_table(found: WorkflowMetrics) -> Table:
+    table = Table(
+        title="agents (cycle: from the decision that scheduled a task to its recorded attempts; an upper bound)",
+        title_justify="left",
+    )
+    table.add_column("agent", no_wrap=True)
+    table.add_column("attempts", justify="right", no_wrap=True)
+    table.add_column("by status")
+    for column in ("failed", "timed out", "retries", "cycle mean s", "cycle max s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for agent in found.agents:
+        table.add_row(
+            escape(agent.agent),
+            str(agent.attempts),
+            ", ".join(f"{status} {agent.by_status[status]}" for status in STATUSES if agent.by_status[status]),
+            _pct(agent.failure_rate),
+            _pct(agent.timeout_rate),
+            str(agent.retries),
+            _seconds(agent.cycle_time.mean_seconds),
+            _seconds(agent.cycle_time.max_seconds),
+        )
+    return table
