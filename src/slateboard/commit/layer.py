@@ -15,8 +15,6 @@ import hashlib
 import inspect
 import json
 import os
-import socket
-import threading
 import uuid
 from dataclasses import replace
 from functools import partial
@@ -28,6 +26,7 @@ import anyio.to_thread
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.blackboard.store import call_store
+from slateboard.commit.calls import HOST, SinkCall, error_text, holder_is_dead, receipt_text, run_tracked
 from slateboard.commit.proposal import Proposal
 from slateboard.commit.records import Commit, CommitFailure
 from slateboard.commit.sinks import TransactionalSink, describe
@@ -36,8 +35,6 @@ from slateboard.errors import CommitError, ConfigurationError
 __all__ = ("CommitLayer", "params_hash", "Settled")
 
 Settled = Commit | CommitFailure
-_HOST = socket.gethostname()
-_MAX_ERROR = 500
 
 
 def params_hash(proposal: Proposal) -> str:
@@ -49,68 +46,6 @@ def params_hash(proposal: Proposal) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _receipt_text(receipt: object) -> str:
-    try:
-        return json.dumps(receipt, sort_keys=True)
-    except (TypeError, ValueError):
-        return json.dumps(repr(receipt))
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
-
-
-def _holder_is_dead(holder: str) -> bool:
-    """Whether a lock holder was a process on this machine that no longer exists (it crashed)."""
-    host, _, rest = holder.partition("|")
-    pid_text = rest.split("|", 1)[0]
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-class _SinkCall:
-    """One call of a sink's function: whether it started, whether it ended, and a way to stop it from starting.
-
-    A worker thread may pick a call up late (after its timeout, under load) or never. A call that had not started
-    when it was given up on is stopped from ever starting: it did not happen, so it is a plain failure, not a doubt.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._started = False
-        self._stopped = False
-        self.finished = threading.Event()
-
-    def enter(self) -> bool:
-        with self._lock:
-            self._started = not self._stopped
-            return self._started
-
-    def stop_unless_started(self) -> bool:
-        """True if the call had not started; it then never will."""
-        with self._lock:
-            self._stopped = not self._started
-            return self._stopped
-
-
-def _run(fn: Any, args: tuple[Any, ...], call: _SinkCall | None) -> Any:
-    if call is not None and not call.enter():
-        return None  # given up on before it started: nobody waits for this result
-    try:
-        return fn(*args)
-    finally:
-        if call is not None:
-            call.finished.set()
 
 
 class CommitLayer:
@@ -171,13 +106,13 @@ class CommitLayer:
             await call_store(ledger.release, proposal.target, token)
 
     async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
-        holder = f"{_HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
+        holder = f"{HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
         delay, waited, steal = 0.005, 0.0, ""
         while True:
             token, current = await call_store(ledger.acquire, target, holder, self.lease, steal)
             if token:
                 return token, holder
-            if _holder_is_dead(current):
+            if holder_is_dead(current):
                 steal = current  # its process is gone: its lease need not run out first
                 continue
             if waited >= self.lock_wait:
@@ -242,7 +177,7 @@ class CommitLayer:
     async def resolve(self, board: Board, key: str, *, applied: bool, receipt: object = None) -> LedgerRow:
         """A person's answer for an in-doubt key: applied (settled with `receipt`) or not (free to apply again)."""
         ledger: Ledger = board.store.ledger
-        changes: dict[str, Any] = {"status": "applied", "receipt": _receipt_text(receipt), "error": ""}
+        changes: dict[str, Any] = {"status": "applied", "receipt": receipt_text(receipt), "error": ""}
         if not applied:
             changes = {"status": "failed", "error": "resolved as not applied"}
         row = await call_store(ledger.transition, key, ("in_doubt",), changes)
@@ -260,7 +195,7 @@ class CommitLayer:
 
     def _apply_in(self, proposal: Proposal, key: str, tx: Any) -> str:
         sink: TransactionalSink = self.sink
-        return _receipt_text(sink.apply_in(tx, proposal, key))
+        return receipt_text(sink.apply_in(tx, proposal, key))
 
     async def _interrupted(
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, *, running: bool = False
@@ -294,7 +229,7 @@ class CommitLayer:
                 if retaken is None:
                     return self._lost(row.key)
                 row = retaken
-            call = _SinkCall()
+            call = SinkCall()
             try:
                 with anyio.fail_after(self.timeout or None):
                     receipt = await self._call(self.sink.apply, proposal, row.key, call=call)
@@ -315,13 +250,13 @@ class CommitLayer:
                     await self._abandon(ledger, row, call)
                 raise
             except Exception as exc:  # the sink said no: nothing was applied, so a retry is safe
-                error = _error_text(exc)
+                error = error_text(exc)
             else:
                 return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt)
             row = await self._mark(ledger, row, "failed", error)
         return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
 
-    async def _abandon(self, ledger: Ledger, row: LedgerRow, call: _SinkCall) -> None:
+    async def _abandon(self, ledger: Ledger, row: LedgerRow, call: SinkCall) -> None:
         if call.stop_unless_started():
             await self._mark(ledger, row, "failed", "the commit was cancelled before the sink's call started")
             return
@@ -349,7 +284,7 @@ class CommitLayer:
         error: str = "",
         counted: bool = True,
     ) -> Settled:
-        changes: dict[str, Any] = {"status": status, "receipt": _receipt_text(receipt), "error": error}
+        changes: dict[str, Any] = {"status": status, "receipt": receipt_text(receipt), "error": error}
         if counted:
             changes["attempts"] = row.attempts + 1
         settled = await call_store(ledger.transition, row.key, ("pending", "failed"), changes)
@@ -357,11 +292,11 @@ class CommitLayer:
             return self._lost(row.key)
         return self._settled(settled, proposal, version) or self._lost(row.key)
 
-    async def _call(self, fn: Any, *args: Any, call: _SinkCall | None = None) -> Any:
+    async def _call(self, fn: Any, *args: Any, call: SinkCall | None = None) -> Any:
         """Call a sink's function (async, inline, or in a worker thread), tracking it in `call` when given."""
         if getattr(self.sink, "blocking", True) and not inspect.iscoroutinefunction(fn):
             # The thread marks `call` itself: it may run on after this wait was given up.
-            result = await anyio.to_thread.run_sync(partial(_run, fn, args, call), abandon_on_cancel=True)
+            result = await anyio.to_thread.run_sync(partial(run_tracked, fn, args, call), abandon_on_cancel=True)
             return await result if inspect.isawaitable(result) else result
         if call is not None:
             call.enter()

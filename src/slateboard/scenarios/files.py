@@ -42,6 +42,7 @@ from slateboard.blackboard.records import Finding, Record
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
 from slateboard.scenarios import scripted
+from slateboard.scenarios._yamlpos import Locator, dotted, line_of
 from slateboard.scenarios.model import Expectation, Scenario
 
 __all__ = ("load", "loads")
@@ -156,55 +157,21 @@ def loads(text: str, *, file: str = "<scenario>") -> Scenario:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=_line(mark)) from exc
+        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=line_of(mark)) from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML: {exc}", file=file) from exc
-    where = _Locator(node, file)
+    where = Locator(node, file)
     try:
         spec = _File.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         path = tuple(error["loc"])
-        raise ScenarioError(f"{_dotted(path)}: {error['msg']}", file=file, line=where.line(path)) from exc
+        raise ScenarioError(f"{dotted(path)}: {error['msg']}", file=file, line=where.line(path)) from exc
     return _Builder(spec, where).build()
 
 
-class _Locator:
-    """Lines of the YAML nodes, by field path, for errors."""
-
-    def __init__(self, node: yaml.Node | None, file: str) -> None:
-        self.node = node
-        self.file = file
-
-    def line(self, path: Sequence[Any]) -> int | None:
-        node, found = self.node, _line(self.node.start_mark) if self.node is not None else None
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-                if match is None:
-                    return found
-                found, node = _line(match[0].start_mark), match[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-                found = _line(node.start_mark)
-            else:
-                return found
-        return found
-
-    def error(self, path: Sequence[Any], message: str) -> ScenarioError:
-        return ScenarioError(f"{_dotted(path)}: {message}", file=self.file, line=self.line(path))
-
-
-def _line(mark: Any) -> int | None:
-    return mark.line + 1 if mark is not None else None
-
-
-def _dotted(path: Sequence[Any]) -> str:
-    return ".".join(str(p) for p in path if not str(p).startswith("function-")) or "scenario"
-
-
 class _Builder:
-    def __init__(self, spec: _File, where: _Locator) -> None:
+    def __init__(self, spec: _File, where: Locator) -> None:
         self.spec = spec
         self.where = where
         self.kinds: dict[str, type[Record]] = {}

@@ -31,16 +31,35 @@ import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+import anyio
+from pydantic import Field, model_validator
 
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.ledger import Apply, Ledger, LedgerRow, LedgerStatus
+from slateboard.blackboard.records import Finding, FrozenModel
 from slateboard.blackboard.store import Store
 from slateboard.commit.proposal import Proposal
 from slateboard.commit.sinks import TransactionalSink
-from slateboard.errors import ConfigurationError
+from slateboard.errors import ConfigurationError, ConflictError
 
-__all__ = ("Faults", "FaultyStore", "FaultyLedger", "FaultySink", "FaultyTransactionalSink", "sigkill")
+__all__ = (
+    "Faults",
+    "FaultyStore",
+    "FaultyLedger",
+    "FaultySink",
+    "FaultyTransactionalSink",
+    "sigkill",
+    "Fault",
+    "FaultKind",
+    "FAULT_KINDS",
+)
+
+FaultKind = Literal["none", "timeout", "error", "conflict", "invalid", "crash"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("none", "timeout", "error", "conflict", "invalid", "crash")
+_STATUS = {"none": "ok", "crash": "ok", "timeout": "timeout", "error": "error", "conflict": "conflict"}
+F = TypeVar("F", bound=Finding)
 
 T = TypeVar("T")
 
@@ -269,3 +288,53 @@ class FaultyTransactionalSink:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+class Fault(FrozenModel):
+    """A fault to inject: what an agent does on the attempts it strikes (`times`: the first n; None: all).
+
+    In an async agent with a short `timeout`: `return await fault.inject(finding, attempt=context.attempt)`:
+    `none` returns the finding; `timeout` sleeps past the agent's timeout; `error` raises `RuntimeError` (retried);
+    `conflict` raises `ConflictError` (escalates); `invalid` returns the finding with an out-of-range confidence
+    (refused). `crash` (`at`: a write boundary) is for a subprocess: `fault.faults()` is
+    `Faults(kill_after=at)`, whose store and sink wrappers SIGKILL the process there; `inject` ignores it.
+    """
+
+    kind: FaultKind
+    at: int | None = Field(default=None, ge=1)
+    times: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _crash_has_a_boundary(self) -> Fault:
+        if (self.kind == "crash") != (self.at is not None):
+            raise ValueError("a crash needs at= (the write boundary); other faults take no at=")
+        return self
+
+    def strikes(self, attempt: int) -> bool:
+        """Whether the fault fires on this attempt (1, 2, ...)."""
+        return self.kind not in ("none", "crash") and (self.times is None or attempt <= self.times)
+
+    def status(self, attempt: int = 1) -> str:
+        """The `AgentRun.status` the attempt records: ok, timeout, error, conflict or invalid."""
+        return _STATUS.get(self.kind, "invalid") if self.strikes(attempt) else "ok"
+
+    async def inject(self, finding: F, *, attempt: int = 1) -> F:
+        """Inside an agent: do what the fault says on this attempt, else return `finding`."""
+        if not self.strikes(attempt):
+            return finding
+        if self.kind == "timeout":
+            await anyio.sleep(3600)  # the agent's timeout cancels this; give the agent a short one
+        if self.kind == "error":
+            raise RuntimeError(f"injected error on attempt {attempt}")
+        if self.kind == "conflict":
+            raise ConflictError(f"injected conflict on attempt {attempt}")
+        # model_copy does not validate, so the runner's check finds the bad value, as with a buggy agent.
+        return finding.model_copy(update={"confidence": 2.0})
+
+    def faults(self, **options: Any) -> Faults:
+        """The kill switch for this fault: `Faults(kill_after=at)` for a crash, a counting `Faults()` otherwise."""
+        return Faults(kill_after=self.at, **options) if self.kind == "crash" else Faults(**options)
+
+    def __str__(self) -> str:
+        where = f"@{self.at}" if self.at is not None else ""
+        return f"{self.kind}{where}" + (f" x{self.times}" if self.times is not None else "")

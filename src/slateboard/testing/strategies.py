@@ -27,17 +27,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-import anyio
 from hypothesis import reject
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field, JsonValue, model_validator
+from pydantic import BaseModel, JsonValue
 from pydantic.fields import FieldInfo
 
 from slateboard.blackboard.kinds import registry
-from slateboard.blackboard.records import Citation, Finding, FrozenModel
+from slateboard.blackboard.records import Citation, Finding
 from slateboard.commit.proposal import Proposal
-from slateboard.errors import ConfigurationError, ConflictError, InvalidFindingError
-from slateboard.testing.faults import Faults
+from slateboard.errors import ConfigurationError, InvalidFindingError
+from slateboard.testing.faults import FAULT_KINDS, Fault, FaultKind
 
 if TYPE_CHECKING:
     from slateboard.blackboard.board import Board
@@ -73,8 +72,6 @@ _JSON_LEAF: st.SearchStrategy[JsonValue] = st.one_of(
     st.none(), st.booleans(), st.integers(-9, 9), st.sampled_from(VALUES)
 )
 
-FaultKind = Literal["none", "timeout", "error", "conflict", "invalid", "crash"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("none", "timeout", "error", "conflict", "invalid", "crash")
 # Module-level defaults: strategies are immutable values, built once.
 _BOOLS = st.booleans()
 _SOURCE_COUNTS = st.integers(2, 5)
@@ -82,7 +79,6 @@ _FRACTIONS = st.floats(0, 1)
 _BOUNDARIES = st.integers(1, 40)
 _TIMES: st.SearchStrategy[int | None] = st.sampled_from([None, 1])
 _TARGETS = st.sampled_from(TARGETS)
-_STATUS = {"none": "ok", "crash": "ok", "timeout": "timeout", "error": "error", "conflict": "conflict"}
 
 
 def _strategy(value: Any) -> st.SearchStrategy[Any]:
@@ -316,56 +312,6 @@ def interleavings(*lanes: Sequence[T]) -> st.SearchStrategy[tuple[T, ...]]:
         return tuple(merged)
 
     return build()
-
-
-class Fault(FrozenModel):
-    """A fault to inject: what an agent does on the attempts it strikes (`times`: the first n; None: all).
-
-    In an async agent with a short `timeout`: `return await fault.inject(finding, attempt=context.attempt)`:
-    `none` returns the finding; `timeout` sleeps past the agent's timeout; `error` raises `RuntimeError` (retried);
-    `conflict` raises `ConflictError` (escalates); `invalid` returns the finding with an out-of-range confidence
-    (refused). `crash` (`at`: a write boundary) is for a subprocess: `fault.faults()` is
-    `Faults(kill_after=at)`, whose store and sink wrappers SIGKILL the process there; `inject` ignores it.
-    """
-
-    kind: FaultKind
-    at: int | None = Field(default=None, ge=1)
-    times: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _crash_has_a_boundary(self) -> Fault:
-        if (self.kind == "crash") != (self.at is not None):
-            raise ValueError("a crash needs at= (the write boundary); other faults take no at=")
-        return self
-
-    def strikes(self, attempt: int) -> bool:
-        """Whether the fault fires on this attempt (1, 2, ...)."""
-        return self.kind not in ("none", "crash") and (self.times is None or attempt <= self.times)
-
-    def status(self, attempt: int = 1) -> str:
-        """The `AgentRun.status` the attempt records: ok, timeout, error, conflict or invalid."""
-        return _STATUS.get(self.kind, "invalid") if self.strikes(attempt) else "ok"
-
-    async def inject(self, finding: F, *, attempt: int = 1) -> F:
-        """Inside an agent: do what the fault says on this attempt, else return `finding`."""
-        if not self.strikes(attempt):
-            return finding
-        if self.kind == "timeout":
-            await anyio.sleep(3600)  # the agent's timeout cancels this; give the agent a short one
-        if self.kind == "error":
-            raise RuntimeError(f"injected error on attempt {attempt}")
-        if self.kind == "conflict":
-            raise ConflictError(f"injected conflict on attempt {attempt}")
-        # model_copy does not validate, so the runner's check finds the bad value, as with a buggy agent.
-        return finding.model_copy(update={"confidence": 2.0})
-
-    def faults(self, **options: Any) -> Faults:
-        """The kill switch for this fault: `Faults(kill_after=at)` for a crash, a counting `Faults()` otherwise."""
-        return Faults(kill_after=self.at, **options) if self.kind == "crash" else Faults(**options)
-
-    def __str__(self) -> str:
-        where = f"@{self.at}" if self.at is not None else ""
-        return f"{self.kind}{where}" + (f" x{self.times}" if self.times is not None else "")
 
 
 def faults(

@@ -1,0 +1,79 @@
+"""How the commit layer calls a sink: tracking whether a call started and ended, and small helpers it shares."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from typing import Any
+
+__all__ = ("SinkCall", "run_tracked", "holder_is_dead", "receipt_text", "error_text", "HOST")
+
+HOST = socket.gethostname()
+_MAX_ERROR = 500
+
+
+def receipt_text(receipt: object) -> str:
+    """A sink's receipt as the ledger stores it: JSON, or the JSON of its repr when it is not JSON."""
+    try:
+        return json.dumps(receipt, sort_keys=True)
+    except (TypeError, ValueError):
+        return json.dumps(repr(receipt))
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the ledger and the board record it: type and message, cut to a readable length."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether a lock holder was a process on this machine that no longer exists (it crashed)."""
+    host, _, rest = holder.partition("|")
+    pid_text = rest.split("|", 1)[0]
+    if host != HOST or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class SinkCall:
+    """One call of a sink's function: whether it started, whether it ended, and a way to stop it from starting.
+
+    A worker thread may pick a call up late (after its timeout, under load) or never. A call that had not started
+    when it was given up on is stopped from ever starting: it did not happen, so it is a plain failure, not a doubt.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self.finished = threading.Event()
+
+    def enter(self) -> bool:
+        with self._lock:
+            self._started = not self._stopped
+            return self._started
+
+    def stop_unless_started(self) -> bool:
+        """True if the call had not started; it then never will."""
+        with self._lock:
+            self._stopped = not self._started
+            return self._stopped
+
+
+def run_tracked(fn: Any, args: tuple[Any, ...], call: SinkCall | None) -> Any:
+    """`fn(*args)` in a worker thread, unless `call` was given up on before it started; marks `call` finished."""
+    if call is not None and not call.enter():
+        return None  # given up on before it started: nobody waits for this result
+    try:
+        return fn(*args)
+    finally:
+        if call is not None:
+            call.finished.set()
