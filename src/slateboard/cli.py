@@ -83,13 +83,6 @@ def demo(
     console.print(f"[green]verify: OK[/green]: {result.head.version} entries, head hash {result.head.hash}")
 
 
-def _print_outcome(outcome: Outcome) -> None:
-    style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
-    console.print(f"outcome: [{style}]{outcome.status}[/{style}]")
-    for reason in outcome.reasons[len(outcome.decision.reasons) :]:
-        console.print(f"  - {escape(reason)}")
-
-
 def _parse_edits(edits: list[str]) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for item in edits:
@@ -159,7 +152,7 @@ def approve(  # noqa: PLR0917 - Typer reads the parameters as the command's argu
         controller, target = _controller_for(blackboard, board, "approve", scenario)
         edits = _parse_edits(edit or [])
         outcome = run_sync(controller.approve, target, key, reviewer=reviewer, edits=edits, note=note)
-        _print_outcome(outcome)
+        _print_result(outcome, after_decision=True)
         table = controller.sink if isinstance(controller.sink, sinks.Table) else None
         for commit in outcome.commits:
             if table is not None and commit.key == key:
@@ -178,7 +171,7 @@ def reject(  # noqa: PLR0917 - Typer reads the parameters as the command's argum
     """Reject the proposal waiting under KEY on a scenario's board, recording the reason."""
     with Blackboard.open(db or _default_db()) as blackboard:
         controller, target = _controller_for(blackboard, board, "reject", scenario)
-        _print_outcome(run_sync(controller.reject, target, key, reviewer=reviewer, reason=reason))
+        _print_result(run_sync(controller.reject, target, key, reviewer=reviewer, reason=reason), after_decision=True)
 
 
 @app.command("list")
@@ -245,10 +238,12 @@ def _scenario(name: str, variant: str | None) -> scenarios.Scenario:
     return scenarios.resolve(name, variant)
 
 
-def _print_result(outcome: Outcome) -> None:
+def _print_result(outcome: Outcome, *, after_decision: bool = False) -> None:
+    """The outcome, its reasons and what waits for a person; `after_decision` leaves out the decision's reasons
+    (a person's answer changes the proposals' states, not why the evidence sufficed)."""
     style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
     console.print(f"outcome: [{style}]{outcome.status}[/{style}] at v{outcome.version}")
-    for reason in outcome.reasons:
+    for reason in outcome.reasons[len(outcome.decision.reasons) if after_decision else 0 :]:
         console.print(f"  - {escape(reason)}")
     for request in outcome.approvals:
         console.print(f"waiting for a person: key {request.key}: {escape(request.recommended)}")

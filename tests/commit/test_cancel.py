@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,13 +11,6 @@ import pytest
 from slateboard import Blackboard, CommitFailure, CommitLayer, Proposal, sinks
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cancel.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 class SlowOutside:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,13 +15,6 @@ from slateboard.errors import CommitError
 from slateboard.testing.faults import Faults
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'table.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 def change(target: str, **fields: str) -> Proposal:

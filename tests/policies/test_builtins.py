@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,13 +28,6 @@ class Exception_(Finding):
 class ComplianceFlag(Finding):
     kind_name = "tests.policies.builtins.ComplianceFlag"
     frozen: bool = True
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'policies.db'}"
-    with Blackboard.open(url) as store:
-        yield store
 
 
 @pytest.fixture

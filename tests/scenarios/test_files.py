@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ pytestmark = pytest.mark.anyio
 
 REFUND = Path(__file__).parent / "files" / "refund.yaml"
 TEXT = REFUND.read_text()
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'files.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 async def test_a_scenario_file_runs_to_its_expected_outcome(bb: Blackboard) -> None:

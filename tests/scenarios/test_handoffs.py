@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = ("crm", "ticketing", "warehouse")
 BOARD = "order-2291"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'handoffs.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 def held(bb: Blackboard) -> dict[str, list[str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,13 +22,6 @@ from slateboard.scenarios.lead_to_cash import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'lead.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 def ran(history: tuple[Any, ...]) -> list[tuple[str, int, str]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from slateboard import AgentRun, Blackboard, Verdict, scenarios, sinks
@@ -13,13 +10,6 @@ from slateboard.scenarios import Expectation
 from slateboard.scenarios.support_case import VARIANTS
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def bb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Blackboard]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'support.db'}"
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 def runs_of(history: tuple, agent: str) -> list[AgentRun]:  # type: ignore[type-arg]

@@ -94,9 +94,10 @@ class CommitSteps:
     async def _key(self, board: Board, key: str) -> tuple[BoardState, BoardView, KeyState]:
         state: BoardState = await self._load(board)
         view = await board.view(at=state.version)
-        found = Settlement.of(view, state).keys.get(key)
+        keys = Settlement.of(view, state).keys
+        found = keys.get(key)
         if found is None:
-            known = ", ".join(sorted(Settlement.of(view, state).keys)) or "none"
+            known = ", ".join(sorted(keys)) or "none"
             raise ApprovalError(board.name, key, f"no live proposal has this key (keys on the board: {known})")
         return state, view, found
 

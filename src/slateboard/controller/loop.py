@@ -7,15 +7,14 @@ order). Decisions depend only on the log, so `replay` re-derives each one from t
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 import anyio
 
+from slateboard._describe import canonical, describe
 from slateboard._sync import run_sync
 from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
@@ -227,11 +226,7 @@ class Controller:
         return self.policy.evaluate(await board.view(at=verdict.at), verdict.proposal, state=state)
 
     async def _state(self, board: Board) -> BoardState:
-        state = BoardState(self.agents)
-        view = await board.view()
-        for entry in view.entries():
-            state.ingest(entry)
-        return state
+        return BoardState.of(await board.view(), self.agents)
 
     async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
         return await self._state(board), Evaluator(self.agents, self.rules)
@@ -309,23 +304,7 @@ def _fingerprint(agents: Sequence[Agent], rules: Sequence[object], policy: Polic
         ]
         for a in agents
     ]
-    parts: list[object] = [described, [_describe(r) for r in rules]]
-    if policy is not None:  # boards run without a policy keep the fingerprint they had
+    parts: list[object] = [described, [describe(r) for r in rules]]
+    if policy is not None:
         parts.append(policy.version)
-    canonical = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def _describe(rule: object) -> object:
-    """A rule's parameters in a form that is the same in every process (functions by name, kinds by kind name)."""
-    if not dataclasses.is_dataclass(rule):
-        return repr(rule)
-    described: dict[str, object] = {"rule": type(rule).__name__}
-    for item in dataclasses.fields(rule):
-        value = getattr(rule, item.name)
-        if isinstance(value, type) and issubclass(value, Record):
-            value = value.kind_name
-        elif callable(value):
-            value = getattr(value, "__qualname__", type(value).__name__)
-        described[item.name] = value
-    return described
+    return hashlib.sha256(canonical(parts).encode()).hexdigest()[:16]

@@ -16,11 +16,12 @@ from slateboard.blackboard.board import Board
 from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
+from slateboard.blackboard.view import BoardView
 from slateboard.commit.proposal import Proposal
 from slateboard.controller.records import AgentRun, Decision, RunStarted
 from slateboard.errors import StaleVersionError
 
-__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR", "append", "load_state")
+__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR", "append")
 
 INPUT_AUTHOR = "input"
 
@@ -72,6 +73,14 @@ class BoardState:
         self._all: dict[_Key, list[int]] = {}
         self._pending: tuple[str, frozenset[int], int] | None = None
         self._readers: dict[type[Record], tuple[int, ...]] = {}
+
+    @classmethod
+    def of(cls, view: BoardView, agents: Sequence[Agent] = ()) -> BoardState:
+        """The state after every entry of `view` (for `agents`, when the agenda matters)."""
+        state = cls(agents)
+        for entry in view.entries():
+            state.ingest(entry)
+        return state
 
     def ingest(self, entry: Entry) -> None:
         """Take in the next entry of the log (entries must arrive in version order)."""
@@ -176,14 +185,6 @@ class BoardState:
         """Subjects that changed since the last call, sorted."""
         touched, self.touched = sorted(self.touched), set()
         return touched
-
-
-async def load_state(board: Board, agents: Sequence[Agent]) -> BoardState:
-    """A `BoardState` of the whole board, as it is now."""
-    state = BoardState(agents)
-    for entry in (await board.view()).entries():
-        state.ingest(entry)
-    return state
 
 
 async def append(board: Board, state: BoardState, records: list[tuple[Record, str]]) -> bool:

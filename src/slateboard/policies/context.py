@@ -34,10 +34,7 @@ def state_of(view: BoardView) -> BoardState:
     """The controller's view of the log up to the snapshot (what conflict rules and agent conflicts need)."""
     from slateboard.controller.state import BoardState  # noqa: PLC0415 - see the imports
 
-    state = BoardState(())
-    for entry in view.entries():
-        state.ingest(entry)
-    return state
+    return BoardState.of(view)
 
 
 def live_proposals(state: BoardState) -> tuple[int, ...]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,7 @@ from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
+from slateboard.policies.files import FieldsMatch
 from slateboard.scenarios import scripted
 from slateboard.scenarios._yamlpos import Locator, dotted, line_of
 from slateboard.scenarios.model import Expectation, Scenario
@@ -303,7 +305,9 @@ class _Builder:
                 return rule_kinds.disagreement(self.kind((*at, "kind"), value.kind), field=value.field)  # type: ignore[arg-type]
             if isinstance(value, _Contradiction):
                 first, second = self.kind((*at, "first"), value.first), self.kind((*at, "second"), value.second)
-                when = _FieldsMatch(tuple(value.when.first.items()), tuple(value.when.second.items()))
+                when = _BothMatch(
+                    FieldsMatch(tuple(value.when.first.items())), FieldsMatch(tuple(value.when.second.items()))
+                )
                 return rule_kinds.contradiction(first, second, when=when, reason=value.reason)  # type: ignore[type-var]
             budget: _Budget = value
             return rule_kinds.budget(
@@ -366,15 +370,12 @@ def _inputs_for(inputs: list[tuple[type[Record], dict[str, Any]]]) -> Callable[[
     return make
 
 
-class _FieldsMatch:
-    """A contradiction's `when` from a file: the first and second findings have these field values."""
+@dataclass(frozen=True)
+class _BothMatch:
+    """A contradiction's `when` from a file: the first and the second finding each have the given field values."""
 
-    def __init__(self, first: tuple[tuple[str, Any], ...], second: tuple[tuple[str, Any], ...]) -> None:
-        self.first = first
-        self.second = second
-        self.__qualname__ = f"fields{first!r}{second!r}"
+    first: FieldsMatch
+    second: FieldsMatch
 
     def __call__(self, a: Any, b: Any) -> bool:
-        return all(getattr(a, k, None) == v for k, v in self.first) and all(
-            getattr(b, k, None) == v for k, v in self.second
-        )
+        return self.first(a) and self.second(b)
