@@ -80,8 +80,8 @@ from slateboard import (
     rules,
     sinks,
 )
-from slateboard.blackboard.ledger import MemoryLedger, SQLiteLedger
-from slateboard.blackboard.sqlstore import schema_statements
+from slateboard.blackboard.stores.memory import MemoryLedger
+from slateboard.blackboard.stores.sqlite import SQLiteLedger, schema_statements
 from slateboard.commit.layer import params_hash
 from slateboard.controller.commits import CommitSteps
 

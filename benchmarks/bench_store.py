@@ -50,7 +50,7 @@ import anyio
 from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
 from slateboard import Blackboard, Board, Citation, Finding
 from slateboard.blackboard.records import encode_record
-from slateboard.blackboard.sqlstore import schema_statements
+from slateboard.blackboard.stores.sqlite import schema_statements
 
 T = TypeVar("T")
 

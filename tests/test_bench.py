@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slateboard._bench import bench
+from slateboard.cli.bench import bench
 from slateboard.errors import ConfigurationError
 
 

@@ -14,13 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from slateboard import Blackboard, Proposal, cli
-from slateboard._sync import run_sync
-from slateboard._timeline import build_audit, history_table, render_audit
+from slateboard import Blackboard, Proposal
+from slateboard._internal.sync import run_sync
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Record, encode_record
-from slateboard.commit.records import ApprovalDecision, CommitFailure, Compensation, DoubtResolved, Verdict, Vote
+from slateboard.cli import commands as cli
 from slateboard.controller import AgentRun, RunStarted
+from slateboard.observe.audit import build_audit, history_table, render_audit
+from slateboard.state.records import ApprovalDecision, CommitFailure, Compensation, DoubtResolved, Verdict, Vote
 
 
 def slateboard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from slateboard import Blackboard, Citation, Controller, Finding, agent, rules, scenarios
-from slateboard._sync import run_sync
+from slateboard._internal.sync import run_sync
 from slateboard.controller import Decision, Reason
-from slateboard.controller.records import CONTROLLER
+from slateboard.state.records import CONTROLLER
 
 
 def slateboard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
-"""Workflow metrics (`slateboard.metrics`, `slateboard metrics`): exact numbers from the built-in scenarios run on a
-SQLite file, approvals and a rollback made through the controller, a store whose finding kinds this process cannot
-import, arbitrary stored rows, and the command in a real process."""
+"""Workflow metrics (`slateboard.observe.metrics`, `slateboard metrics`): exact numbers from the built-in scenarios
+run on a SQLite file, approvals and a rollback made through the controller, a store whose finding kinds this
+process cannot import, arbitrary stored rows, and the command in a real process."""
 
 import json
 import subprocess
@@ -15,24 +15,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slateboard import Blackboard, scenarios, sinks
-from slateboard._sync import run_sync
+from slateboard._internal.sync import run_sync
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Record, decode_record, encode_record
-from slateboard.commit.records import (
+from slateboard.controller import AgentRun, Decision
+from slateboard.errors import SlateboardError, UnknownFindingKindError
+from slateboard.observe.metrics import STATUSES, WorkflowMetrics, collect, metrics
+from slateboard.scenarios.support_case import RETRIEVAL_TIMEOUT
+from slateboard.state.records import (
     ApprovalDecision,
     ApprovalRequest,
     Commit,
     CommitFailure,
     Compensation,
     DoubtResolved,
+    Reason,
+    Task,
     Verdict,
     Vote,
 )
-from slateboard.controller import AgentRun, Decision
-from slateboard.controller.records import Reason, Task
-from slateboard.errors import SlateboardError, UnknownFindingKindError
-from slateboard.metrics import STATUSES, WorkflowMetrics, collect, metrics
-from slateboard.scenarios.support_case import RETRIEVAL_TIMEOUT
 
 SUPPORT = ("happy", "timeout", "uncited", "conflict", "low-intake", "policy-conflict")
 CONTRADICTION = "contradiction(support.Entitlement, support.PolicyReference)"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from slateboard import Blackboard, Finding, Head
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, seal
-from slateboard.blackboard.store import chain
+from slateboard.blackboard.stores.base import chain
 from slateboard.errors import TamperedLogError
 
 TABLE = "slateboard_entries"

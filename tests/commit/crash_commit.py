@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
-from slateboard.blackboard.store import open_store
+from slateboard.blackboard.stores.base import open_store
 from slateboard.testing.faults import Faults
 
 BOARD = "case-7"

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from slateboard import Blackboard, Proposal
-from slateboard.blackboard.ledger import LedgerRow
+from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.commit import Commit, CommitFailure, CommitLayer
 from slateboard.commit.layer import params_hash
 from slateboard.errors import CommitError

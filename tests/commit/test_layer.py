@@ -13,11 +13,11 @@ import pytest
 
 from slateboard import Blackboard, Proposal, sinks
 from slateboard.blackboard.board import Board
-from slateboard.blackboard.ledger import LedgerRow
+from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.commit import Commit, CommitFailure, CommitLayer
 from slateboard.commit.layer import params_hash
-from slateboard.commit.records import COMMIT_LAYER
 from slateboard.errors import CommitError
+from slateboard.state.records import COMMIT_LAYER
 from tests.commit.outside import Outside
 
 

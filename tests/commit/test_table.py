@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from slateboard import Blackboard, Commit, CommitLayer, Proposal, sinks
-from slateboard.blackboard.ledger import LedgerRow, TargetLocked
+from slateboard.blackboard.stores.ledger import LedgerRow, TargetLocked
 from slateboard.commit.layer import params_hash
 from slateboard.errors import CommitError
 from slateboard.testing.faults import Faults

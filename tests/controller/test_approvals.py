@@ -37,7 +37,7 @@ from slateboard import (
     rules,
     sinks,
 )
-from slateboard.blackboard.store import call_store
+from slateboard.blackboard.stores.base import call_store
 from slateboard.errors import ApprovalError, InvalidFindingError, PolicyError
 from tests.controller.commit_kinds import (
     SUPPORT_AGENTS,

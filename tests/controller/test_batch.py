@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
 from slateboard.controller.batch import BatchResult, BoardResult, run_many, run_many_sync
-from slateboard.controller.records import Decision
 from slateboard.errors import ConfigurationError
+from slateboard.state.records import Decision
 
 pytestmark = pytest.mark.anyio
 STORES = ("memory", "sqlite")

@@ -31,8 +31,8 @@ from slateboard import (
     rules,
     sinks,
 )
-from slateboard.commit.records import COMMIT_LAYER
 from slateboard.errors import ConfigurationError
+from slateboard.state.records import COMMIT_LAYER
 from tests.controller.commit_kinds import (
     LEAD_AGENTS,
     LEAD_RULES,

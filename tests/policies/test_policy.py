@@ -14,9 +14,9 @@ import pytest
 
 from slateboard import Blackboard, Citation, Proposal, Verdict, policies, rules
 from slateboard.blackboard.board import Board
-from slateboard.commit.records import COMMIT_LAYER, Effect, Vote
 from slateboard.errors import PolicyError
 from slateboard.policies import Policy, PolicyContext
+from slateboard.state.records import COMMIT_LAYER, Effect, Vote
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from slateboard import Blackboard, Citation, Finding, Proposal, Verdict, policies
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.records import COMMIT_LAYER, Effect, Vote
 from slateboard.policies import Policy, PolicyContext, PolicyRule
+from slateboard.state.records import COMMIT_LAYER, Effect, Vote
 
 SUBJECTS = ("case-1", "case-2")
 TARGETS = ("Case/1", "Case/2", "Account/7")

@@ -141,7 +141,7 @@ def test_whichever_tools_time_out_each_system_holds_one_record_per_call(hanging:
 KILLED_RUN = """
 import json, os, sys, traceback
 from slateboard import Blackboard
-from slateboard.blackboard.store import open_store
+from slateboard.blackboard.stores.base import open_store
 from slateboard.scenarios.handoffs import Systems, ToolRegistry, handoffs
 from slateboard.testing.faults import Faults
 
@@ -172,7 +172,7 @@ async def _boundaries(tmp_path: Path) -> list[str]:
     """The write boundaries of an uninterrupted run of the crash variant, in order."""
     scenario = h.handoffs("crash")
     faults = Faults()
-    from slateboard.blackboard.store import open_store  # noqa: PLC0415 - only this test opens a store by hand
+    from slateboard.blackboard.stores.base import open_store  # noqa: PLC0415 - only this test opens a store by hand
 
     with Blackboard(faults.store(open_store(f"sqlite:///{tmp_path / 'reference.db'}"))) as bb:
         controller = scenario.controller(sink=h.ToolRegistry(faults.sink(h.Systems())))

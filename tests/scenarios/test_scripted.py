@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from slateboard import AgentContext, AgentRun, Blackboard, Controller, Decision, Entry, Record, rules
 from slateboard.agents.runner import collect_outputs
-from slateboard.blackboard.store import open_store
+from slateboard.blackboard.stores.base import open_store
 from slateboard.errors import AgentTimeoutError, ConflictError, InvalidFindingError, WorkflowError
 from slateboard.scenarios import scripted
 from slateboard.testing.faults import Faults

@@ -11,14 +11,14 @@ from importlib.metadata import entry_points
 import hypothesis
 import pytest
 
-import slateboard.blackboard.sqlstore
+import slateboard.blackboard.stores.sqlite
 import slateboard.scenarios.support_case
 
 pytest_plugins = ["pytester"]
 
 # Pytester forgets the modules an inner session imported; these heavy ones (the hypothesis plugin's report, the
 # SQLite store, the built-in scenario) are imported here once so each inner session does not import them again.
-_KEEP_IMPORTED = (hypothesis, slateboard.blackboard.sqlstore, slateboard.scenarios.support_case)
+_KEEP_IMPORTED = (hypothesis, slateboard.blackboard.stores.sqlite, slateboard.scenarios.support_case)
 
 FIXTURES = (
     "slateboard_memory",

@@ -4,7 +4,8 @@ from slateboard.blackboard.board import DEFAULT_URL, Blackboard, Board
 from slateboard.blackboard.entries import Entry, Head
 from slateboard.blackboard.kinds import registry, upcaster
 from slateboard.blackboard.records import Citation, Finding, Record
-from slateboard.blackboard.store import MemoryStore, Store
+from slateboard.blackboard.stores.base import Store
+from slateboard.blackboard.stores.memory import MemoryStore
 from slateboard.blackboard.view import BoardView, IndexInfo
 
 __all__ = (

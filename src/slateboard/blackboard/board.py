@@ -13,7 +13,7 @@ import anyio
 
 from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, PendingEntry, StoredEntry, seal
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, encode_record
-from slateboard.blackboard.store import Store, call_store, open_store
+from slateboard.blackboard.stores.base import Store, call_store, open_store
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
 

@@ -1,8 +1,8 @@
 """The commit layer: proposals, the records of verdicts, approvals and commits, sinks, and `CommitLayer`."""
 
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import (
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import (
     ApprovalDecision,
     ApprovalRequest,
     Commit,

@@ -24,13 +24,13 @@ import anyio
 import anyio.to_thread
 
 from slateboard.blackboard.board import Board
-from slateboard.blackboard.ledger import Ledger, LedgerRow, TargetLocked, check_params
-from slateboard.blackboard.store import call_store
+from slateboard.blackboard.stores.base import call_store
+from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.commit.calls import HOST, SinkCall, error_text, holder_is_dead, receipt_text, run_tracked
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import Commit, CommitFailure
 from slateboard.commit.sinks import TransactionalSink, describe
 from slateboard.errors import CommitError, ConfigurationError
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import Commit, CommitFailure
 
 __all__ = ("CommitLayer", "params_hash", "Settled")
 

@@ -25,9 +25,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from slateboard.blackboard.ledger import MemoryTables
-from slateboard.commit.proposal import Proposal
+from slateboard.blackboard.stores.memory import MemoryTables
 from slateboard.errors import CommitError, ConfigurationError
+from slateboard.state.proposal import Proposal
 
 __all__ = ("Sink", "TransactionalSink", "Applied", "Memory", "Callable_", "Table", "describe")
 

@@ -5,8 +5,8 @@ from slateboard.controller.batch import BatchResult, BoardResult, run_many, run_
 from slateboard.controller.loop import Controller
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
-from slateboard.controller.records import AgentRun, Decision, Reason, RunStarted, Task
-from slateboard.controller.state import BoardState
+from slateboard.state.projection import BoardState
+from slateboard.state.records import AgentRun, Decision, Reason, RunStarted, Task
 
 __all__ = (
     "AgentRun",

@@ -19,26 +19,24 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from slateboard._sync import run_sync
+from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.records import Finding, FrozenModel
 from slateboard.controller.outcomes import Outcome
 from slateboard.errors import ConfigurationError
+from slateboard.state.vocabulary import BOARD_STATUSES, BoardStatus
 
 if TYPE_CHECKING:  # loop.py delegates `Controller.run_many` here: a runtime import would be circular
     from slateboard.controller.loop import Controller
 
 __all__ = ("BatchCase", "BatchResult", "BoardResult", "BoardStatus", "run_many", "run_many_sync")
 
-BoardStatus = Literal[
-    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient", "error"
-]
-_ORDER: tuple[BoardStatus, ...] = get_args(BoardStatus)
+_ORDER = BOARD_STATUSES
 
 BatchCase = tuple[str, Finding | Sequence[Finding]]
 """One case of a batch: the board's name and its inputs (one finding or several)."""

@@ -14,12 +14,17 @@ from typing import Any
 from pydantic import JsonValue
 
 from slateboard.blackboard.board import Board
-from slateboard.blackboard.ledger import LedgerRow
-from slateboard.blackboard.store import call_store
+from slateboard.blackboard.stores.base import call_store
+from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import (
+from slateboard.errors import ApprovalError, CommitError, InvalidFindingError, PolicyError
+from slateboard.policies.context import PolicyContext, live_proposals
+from slateboard.policies.policy import Policy
+from slateboard.state.keys import KeyState, Settlement
+from slateboard.state.projection import BoardState, append
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import (
     COMMIT_LAYER,
     ApprovalDecision,
     ApprovalRequest,
@@ -28,11 +33,6 @@ from slateboard.commit.records import (
     DoubtResolved,
     Verdict,
 )
-from slateboard.controller.settlement import KeyState, Settlement
-from slateboard.controller.state import BoardState, append
-from slateboard.errors import ApprovalError, CommitError, InvalidFindingError, PolicyError
-from slateboard.policies.context import PolicyContext, live_proposals
-from slateboard.policies.policy import Policy
 
 __all__ = ("CommitSteps",)
 

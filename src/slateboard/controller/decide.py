@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from slateboard.agents.spec import Agent
-from slateboard.controller.records import Decision, Reason, Task
 from slateboard.controller.rules import Assessment, Budget, ConflictRule, SufficiencyRule
-from slateboard.controller.state import BoardState
 from slateboard.errors import ConfigurationError
+from slateboard.state.projection import BoardState
+from slateboard.state.records import Decision, Reason, Task
 
 __all__ = ("Evaluator", "split_rules")
 

@@ -14,26 +14,25 @@ from typing import Any
 
 import anyio
 
-from slateboard._describe import canonical, describe
-from slateboard._sync import run_sync
+from slateboard._internal.describe import canonical, describe
+from slateboard._internal.sync import run_sync
 from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
 from slateboard.blackboard.board import Blackboard, Board
-from slateboard.blackboard.ledger import LedgerRow
 from slateboard.blackboard.records import Finding, Record
-from slateboard.blackboard.store import call_store
+from slateboard.blackboard.stores.base import call_store
+from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.records import Verdict
 from slateboard.controller.batch import BatchCase, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
-from slateboard.controller.records import CONTROLLER, AgentRun, Decision, RunStarted, Task
-from slateboard.controller.state import INPUT_AUTHOR, BoardState, append
 from slateboard.errors import ConfigurationError, InvalidFindingError
 from slateboard.policies.policy import Policy
+from slateboard.state.projection import BoardState, append
+from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Task, Verdict
 
 __all__ = ("Controller", "INPUT_AUTHOR")
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from slateboard.blackboard.records import FrozenModel
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import ApprovalRequest, Commit, CommitFailure, Verdict
-from slateboard.controller.records import Decision
-from slateboard.controller.settlement import Settlement
-from slateboard.controller.state import BoardState
 from slateboard.policies.policy import Policy
+from slateboard.state.keys import Settlement
+from slateboard.state.projection import BoardState
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import ApprovalRequest, Commit, CommitFailure, Decision, Verdict
+from slateboard.state.vocabulary import OutcomeStatus
 
 __all__ = ("Outcome", "OutcomeStatus", "Difference", "ReplayReport", "build_outcome")
 
-OutcomeStatus = Literal[
-    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"
-]
 _STATUS: dict[str, OutcomeStatus] = {
     "sufficient": "sufficient",
     "escalate": "escalated",

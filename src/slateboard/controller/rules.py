@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from slateboard.blackboard.records import Finding
 from slateboard.controller.pooling import pool
-from slateboard.controller.records import Reason
 from slateboard.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from slateboard.controller.state import BoardState
+from slateboard.state.projection import BoardState
+from slateboard.state.records import Reason
+from slateboard.state.rules import Assessment, ConflictRule, SufficiencyRule
 
 __all__ = (
     "Assessment",
@@ -40,34 +39,6 @@ __all__ = (
 
 A = TypeVar("A", bound=Finding)
 B = TypeVar("B", bound=Finding)
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """A sufficiency rule's verdict on one subject, with the reason either way."""
-
-    met: bool
-    reason: Reason
-
-
-@runtime_checkable
-class SufficiencyRule(Protocol):
-    """Says whether the evidence on a subject suffices (None: the rule has nothing to judge there)."""
-
-    @property
-    def id(self) -> str: ...
-
-    def assess(self, state: BoardState, subject: str) -> Assessment | None: ...
-
-
-@runtime_checkable
-class ConflictRule(Protocol):
-    """Returns a reason to escalate a subject to a person, or None."""
-
-    @property
-    def id(self) -> str: ...
-
-    def check(self, state: BoardState, subject: str) -> Reason | None: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ policy = policies.load("policy.toml")          # or .yaml; errors give file, lin
 ```
 """
 
-from slateboard.commit.records import Effect, Verdict, Vote
 from slateboard.policies.builtins import (
     PolicyRule,
     allow,
@@ -30,6 +29,8 @@ from slateboard.policies.builtins import (
 from slateboard.policies.context import PolicyContext, Rival, live_proposals
 from slateboard.policies.files import load, loads
 from slateboard.policies.policy import Policy
+from slateboard.state.records import Verdict, Vote
+from slateboard.state.vocabulary import Effect
 
 __all__ = (
     "Policy",

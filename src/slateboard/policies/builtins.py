@@ -9,16 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from slateboard.blackboard.records import Finding
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import Effect, Vote
 from slateboard.errors import PolicyError
 from slateboard.policies.context import PolicyContext
-
-if TYPE_CHECKING:  # the controller imports policies: import its parts where they are used
-    from slateboard.controller.rules import ConflictRule
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import Vote
+from slateboard.state.rules import ConflictRule
+from slateboard.state.vocabulary import Effect
 
 __all__ = (
     "PolicyRule",
@@ -188,8 +187,6 @@ def escalate_on_conflict(*rules: ConflictRule, id: str = "escalate_on_conflict")
     `priority` decides; an agent that reported a `ConflictError` on the subject; or any of `rules`
     (`rules.contradiction`, `rules.disagreement`, ...) triggered on the subject.
     """
-    from slateboard.controller.rules import ConflictRule  # noqa: PLC0415 - see the imports
-
     for rule in rules:
         if not isinstance(rule, ConflictRule):
             raise PolicyError(f"{rule!r} is not a conflict rule (use slateboard.rules.contradiction etc.)", rule=id)

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
-
-if TYPE_CHECKING:  # the controller imports policies: import its parts where they are used
-    from slateboard.controller.state import BoardState
+from slateboard.state.projection import BoardState, live_proposals
+from slateboard.state.proposal import Proposal
 
 __all__ = ("PolicyContext", "Rival", "live_proposals", "state_of")
 
@@ -32,22 +29,7 @@ class Rival:
 
 def state_of(view: BoardView) -> BoardState:
     """The controller's view of the log up to the snapshot (what conflict rules and agent conflicts need)."""
-    from slateboard.controller.state import BoardState  # noqa: PLC0415 - see the imports
-
     return BoardState.of(view)
-
-
-def live_proposals(state: BoardState) -> tuple[int, ...]:
-    """Versions of the proposals that stand: each author's newest per action and target, in log order.
-
-    An agent that runs again on newer evidence supersedes its earlier proposal for the same action and target.
-    """
-    newest: dict[tuple[str, str, str], int] = {}
-    for version in state.proposals:
-        proposal = state.findings[version]
-        if isinstance(proposal, Proposal):
-            newest[(state.author(version), proposal.action, proposal.target)] = version
-    return tuple(sorted(newest.values()))
 
 
 @dataclass(frozen=True)

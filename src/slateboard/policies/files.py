@@ -42,16 +42,15 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, Valid
 
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding
-from slateboard.commit.proposal import Proposal
 from slateboard.errors import PolicyError, SlateboardError, UnknownFindingKindError
 from slateboard.policies import builtins
 from slateboard.policies.builtins import PolicyRule
 from slateboard.policies.builtins import _Priority as _Ranking
 from slateboard.policies.policy import Policy
+from slateboard.state.proposal import Proposal
+from slateboard.state.vocabulary import Veto
 
 __all__ = ("load", "loads")
-
-Veto = Literal["deny", "escalate", "needs_approval"]
 
 
 class _Spec(BaseModel):

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from slateboard._describe import describe, digest
+from slateboard._internal.describe import describe, digest
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import Effect, Verdict, Vote
 from slateboard.errors import PolicyError
 from slateboard.policies.builtins import PolicyRule, _Priority
-from slateboard.policies.context import PolicyContext, live_proposals, state_of
-
-if TYPE_CHECKING:
-    from slateboard.controller.state import BoardState
+from slateboard.policies.context import PolicyContext, state_of
+from slateboard.state.projection import BoardState, live_proposals
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import Verdict, Vote
+from slateboard.state.vocabulary import Effect
 
 __all__ = ("Policy", "describe")
 

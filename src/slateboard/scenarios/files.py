@@ -36,20 +36,20 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from slateboard import rules as rule_kinds
-from slateboard import sinks
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
+from slateboard.commit import sinks
+from slateboard.controller import rules as rule_kinds
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch
 from slateboard.scenarios import scripted
 from slateboard.scenarios._yamlpos import Locator, dotted, line_of
 from slateboard.scenarios.model import Expectation, Scenario
+from slateboard.state.vocabulary import OutcomeStatus
 
 __all__ = ("load", "loads")
 
-Veto = Literal["deny", "escalate", "needs_approval"]
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list[str]}
 _TYPES["list[int]"] = list[int]
 
@@ -118,7 +118,7 @@ class _Rule(_Spec):
 
 
 class _Expect(_Spec):
-    status: Literal["committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"]
+    status: OutcomeStatus
     reasons: list[str] = []
     commits: int | None = Field(default=None, ge=0)
     approvals: int | None = Field(default=None, ge=0)

@@ -30,14 +30,15 @@ from typing import Any, Literal
 import anyio
 from pydantic import JsonValue
 
-from slateboard import policies, rules
+from slateboard import policies
 from slateboard.agents.spec import Agent, agent
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.records import Citation, Finding
 from slateboard.commit.layer import CommitLayer, Settled
-from slateboard.commit.proposal import Proposal
+from slateboard.controller import rules
 from slateboard.errors import CommitError, ScenarioError
 from slateboard.scenarios.model import Expectation, Scenario
+from slateboard.state.proposal import Proposal
 
 __all__ = (
     "VARIANTS",

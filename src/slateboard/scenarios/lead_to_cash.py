@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slateboard import policies, rules, sinks
+from slateboard import policies
 from slateboard.agents.spec import Agent, agent
 from slateboard.blackboard.records import Finding
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
+from slateboard.commit import sinks
+from slateboard.controller import rules
 from slateboard.errors import ScenarioError
 from slateboard.scenarios.model import Expectation, Scenario
+from slateboard.state.proposal import Proposal
 
 __all__ = (
     "VARIANTS",

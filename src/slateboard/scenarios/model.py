@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slateboard._sync import run_sync
+from slateboard._internal.sync import run_sync
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Finding, Record

@@ -16,12 +16,14 @@ from typing import Literal
 
 import anyio
 
-from slateboard import policies, rules, sinks
+from slateboard import policies
 from slateboard.agents.spec import Agent, AgentContext, agent
 from slateboard.blackboard.records import Citation, Finding
-from slateboard.commit.proposal import Proposal
+from slateboard.commit import sinks
+from slateboard.controller import rules
 from slateboard.errors import ConflictError, ScenarioError
 from slateboard.scenarios.model import Expectation, Scenario
+from slateboard.state.proposal import Proposal
 
 __all__ = ("VARIANTS", "support_case", "SupportCase", "Intake", "Route", "PolicyReference", "Entitlement", "Draft")
 

@@ -33,12 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slateboard.blackboard import Blackboard
-from slateboard.blackboard.ledger import Ledger, LedgerRow
+from slateboard.blackboard.stores.ledger import Ledger, LedgerRow
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import Commit
 from slateboard.commit.sinks import Table, TransactionalSink
 from slateboard.errors import CommitError
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import Commit
 from slateboard.testing.conformance import check, check_equal
 
 __all__ = ("LedgerConformance", "SinkConformance", "proposal")

@@ -7,7 +7,7 @@ the store, `sink.apply_in` for one inside the store's transaction). Reads (`read
 
 ```python
 from slateboard import Blackboard, Controller, sinks
-from slateboard.blackboard.store import open_store
+from slateboard.blackboard.stores.base import open_store
 from slateboard.testing.faults import Faults
 
 faults = Faults(kill_after=7)          # Faults() only counts; kill_before=7 kills just before boundary 7
@@ -37,12 +37,12 @@ import anyio
 from pydantic import Field, model_validator
 
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
-from slateboard.blackboard.ledger import Apply, Ledger, LedgerRow, LedgerStatus
 from slateboard.blackboard.records import Finding, FrozenModel
-from slateboard.blackboard.store import Store
-from slateboard.commit.proposal import Proposal
+from slateboard.blackboard.stores.base import Store
+from slateboard.blackboard.stores.ledger import Apply, Ledger, LedgerRow, LedgerStatus
 from slateboard.commit.sinks import TransactionalSink
 from slateboard.errors import ConfigurationError, ConflictError
+from slateboard.state.proposal import Proposal
 
 __all__ = (
     "Faults",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from slateboard._sync import run_sync
+from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.errors import ConfigurationError, ScenarioError, TamperedLogError
 from slateboard.scenarios.catalog import resolve

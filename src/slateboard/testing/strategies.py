@@ -34,8 +34,8 @@ from pydantic.fields import FieldInfo
 
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Citation, Finding
-from slateboard.commit.proposal import Proposal
 from slateboard.errors import ConfigurationError, InvalidFindingError
+from slateboard.state.proposal import Proposal
 from slateboard.testing.faults import FAULT_KINDS, Fault, FaultKind
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ only when it would block (another writer holds the lock), so the event loop neve
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
@@ -16,11 +15,11 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, encode_field, header, sealed
-from slateboard.blackboard.ledger import Ledger, MemoryLedger
+from slateboard.blackboard.entries import PendingEntry, StoredEntry, encode_field, header, sealed
+from slateboard.blackboard.stores.ledger import Ledger
 from slateboard.errors import ConfigurationError, StaleVersionError
 
-__all__ = ("Store", "WouldBlock", "MemoryStore", "open_store", "call_store", "chain")
+__all__ = ("Store", "WouldBlock", "open_store", "call_store", "chain")
 
 T = TypeVar("T")
 
@@ -78,61 +77,6 @@ def chain(
     return result
 
 
-class MemoryStore:
-    """A store in this process's memory: fast, for tests and notebooks, gone when closed."""
-
-    def __init__(self, url: str = "memory://") -> None:
-        self.url = url
-        self._boards: dict[str, list[StoredEntry]] = {}
-        self._seq = 0
-        self._lock = threading.Lock()
-        self.ledger = MemoryLedger()
-
-    def append(
-        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
-    ) -> list[StoredEntry]:
-        with self._lock:
-            log = self._boards.get(board, [])
-            head = (len(log), log[-1].hash if log else GENESIS_HASH)
-            sealed = chain(board, head, entries, expected_version)
-            stored = []
-            for entry, (version, digest) in zip(entries, sealed, strict=True):
-                self._seq += 1
-                stored.append(
-                    StoredEntry(
-                        self._seq,
-                        board,
-                        version,
-                        entry.kind,
-                        entry.schema_version,
-                        entry.author,
-                        entry.recorded_at,
-                        entry.payload,
-                        digest,
-                    )
-                )
-            if stored:
-                self._boards.setdefault(board, []).extend(stored)
-            return stored
-
-    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
-        with self._lock:
-            log = self._boards.get(board, [])
-            return log[max(after, 0) : upto]
-
-    def head(self, board: str, *, wait: bool) -> tuple[int, str]:
-        with self._lock:
-            log = self._boards.get(board)
-            return (len(log), log[-1].hash) if log else (0, GENESIS_HASH)
-
-    def boards(self) -> list[str]:
-        with self._lock:
-            return sorted(self._boards)
-
-    def close(self) -> None:
-        """Nothing to release; the entries stay readable until the store is dropped."""
-
-
 async def call_store(operation: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run a store operation from async code: inline when it need not wait, else in a worker thread."""
     try:
@@ -147,9 +91,11 @@ async def call_store(operation: Callable[..., T], *args: object, **kwargs: objec
 def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
     """Open the store a URL names: "memory://" or "sqlite:///path" (relative) / "sqlite:////path" (absolute)."""
     if url == "memory://" or url.startswith("memory://"):
+        from slateboard.blackboard.stores.memory import MemoryStore  # noqa: PLC0415 - the registry comes next
+
         return MemoryStore(url)
     if url.startswith("sqlite:"):
-        from slateboard.blackboard.sqlstore import SQLiteStore  # noqa: PLC0415 - keeps memory:// import-light
+        from slateboard.blackboard.stores.sqlite import SQLiteStore  # noqa: PLC0415 - keeps memory:// import-light
 
         return SQLiteStore.from_url(url, busy_timeout=busy_timeout)
     if url.startswith(("postgresql:", "postgres:")):

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from slateboard.blackboard.board import Blackboard
-from slateboard.metrics import STATUSES, WorkflowMetrics, metrics
+from slateboard.observe.metrics import STATUSES, WorkflowMetrics, metrics
 
 __all__ = ("BoardsOption", "render", "show_metrics")
 

@@ -19,10 +19,9 @@ from slateboard.blackboard import Entry
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel, Record, decode_record
 from slateboard.commit import ApprovalDecision, ApprovalRequest, Commit, CommitFailure, Proposal, Verdict
-from slateboard.commit.records import Compensation, DoubtResolved
 from slateboard.controller import AgentRun, Decision, RunStarted
-from slateboard.controller.state import INPUT_AUTHOR
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
+from slateboard.state.records import INPUT_AUTHOR, Compensation, DoubtResolved
 
 __all__ = (
     "Audit", "AuditEvent", "Ref", "build_audit", "render_audit", "entry_line", "row_json", "history_table", "dump",

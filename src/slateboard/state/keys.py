@@ -8,12 +8,12 @@ escalated (a person must decide), failed, awaiting_approval, committed, then rej
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from slateboard.blackboard.records import Record
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
-from slateboard.commit.records import (
+from slateboard.state.projection import BoardState, live_proposals
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import (
     ApprovalDecision,
     ApprovalRequest,
     Commit,
@@ -22,22 +22,10 @@ from slateboard.commit.records import (
     DoubtResolved,
     Verdict,
 )
-from slateboard.controller.state import BoardState
-from slateboard.policies.context import live_proposals
+from slateboard.state.vocabulary import KeyStatus
 
 __all__ = ("KeyState", "KeyStatus", "Settlement", "RUN_STATUS", "PRESSING")
 
-KeyStatus = Literal[
-    "unjudged",
-    "rejected",
-    "escalated",
-    "awaiting_approval",
-    "authorized",
-    "committed",
-    "compensated",
-    "failed",
-    "in_doubt",
-]
 # How a key's status counts toward the run's outcome, and which outcome wins when proposals differ.
 RUN_STATUS: dict[str, str] = {
     "unjudged": "failed",

@@ -17,17 +17,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from slateboard import scenarios, sinks
-from slateboard._bench import bench_command
-from slateboard._demo import CONTROLLER, VARIANTS, run_demo
-from slateboard._metrics_view import BoardsOption, show_metrics
-from slateboard._sync import run_sync
-from slateboard._timeline import build_audit, dump, entry_line, history_table, render_audit, row_json
+from slateboard import scenarios
+from slateboard._internal.sync import run_sync
 from slateboard.blackboard import DEFAULT_URL, Blackboard, Board
 from slateboard.blackboard.entries import StoredEntry
-from slateboard.commit import Verdict
+from slateboard.cli.bench import bench_command
+from slateboard.cli.demo import CONTROLLER, VARIANTS, run_demo
+from slateboard.cli.metrics_view import BoardsOption, show_metrics
+from slateboard.commit import Verdict, sinks
 from slateboard.controller import Controller, Decision, Outcome, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
+from slateboard.observe.audit import build_audit, dump, entry_line, history_table, render_audit, row_json
 
 __all__ = ("app", "main")
 

@@ -1,19 +1,23 @@
-"""What the policy and the commit layer write on a board: verdicts, approvals, commits and their failures.
+"""slateboard's own records: what the controller, the policy and the commit layer write on a board.
 
-They are records like findings: hash-chained, versioned and replayable with the rest of the log. A proposal is
-named by its idempotency `key` throughout; `proposal` is the version of the entry that holds it.
+They are records like findings: hash-chained, versioned and replayable with the rest of the log. They live below
+the policies, the commit layer and the controller because every one of those, and `observe`, reads them: a
+proposal is named by its idempotency `key` throughout; `proposal` is the version of the entry that holds it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, JsonValue
 
 from slateboard.blackboard.records import Citation, FrozenModel, Record
+from slateboard.state.vocabulary import AgentRunStatus, ApprovalAnswer, DecisionStatus, Effect, FailureStatus
 
 __all__ = (
-    "Effect",
+    "AgentRun",
+    "Decision",
+    "Reason",
+    "RunStarted",
+    "Task",
     "Vote",
     "Verdict",
     "ApprovalRequest",
@@ -22,11 +26,72 @@ __all__ = (
     "CommitFailure",
     "DoubtResolved",
     "Compensation",
+    "CONTROLLER",
     "COMMIT_LAYER",
+    "INPUT_AUTHOR",
 )
 
+CONTROLLER = "slateboard.controller"
+"""The author of run starts, agent attempts and decisions."""
 COMMIT_LAYER = "slateboard.commit"
-Effect = Literal["allow", "deny", "escalate", "needs_approval"]
+"""The author of verdicts, approval requests, commits and commit failures."""
+INPUT_AUTHOR = "input"
+"""The author of a run's inputs."""
+
+
+class Reason(FrozenModel):
+    """Why a decision was taken: the rule, a sentence, and the finding versions and agents behind it."""
+
+    rule: str
+    message: str
+    findings: tuple[int, ...] = ()
+    agents: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+class Task(FrozenModel):
+    """An agent to run on a subject, with the versions of the findings it will read (one tuple per parameter)."""
+
+    agent: str
+    subject: str
+    inputs: tuple[tuple[int, ...], ...]
+
+
+class RunStarted(Record):
+    """A controller started (or resumed) work on the board."""
+
+    kind_name = "slateboard.RunStarted"
+
+    controller: str
+    agents: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+class AgentRun(Record):
+    """One attempt of an agent on a task. An "ok" attempt is followed by its `outputs` findings."""
+
+    kind_name = "slateboard.AgentRun"
+
+    agent: str
+    subject: str
+    inputs: tuple[tuple[int, ...], ...]
+    attempt: int
+    status: AgentRunStatus
+    error: str = ""
+    outputs: int = 0
+
+
+class Decision(Record):
+    """What the controller decided after a change, and why; `agenda` lists the tasks a "continue" runs next."""
+
+    kind_name = "slateboard.Decision"
+
+    cycle: int
+    status: DecisionStatus
+    reasons: tuple[Reason, ...]
+    agenda: tuple[Task, ...] = ()
 
 
 class Vote(FrozenModel):
@@ -84,7 +149,7 @@ class ApprovalDecision(Record):
     kind_name = "slateboard.ApprovalDecision"
 
     key: str
-    decision: Literal["approved", "rejected"]
+    decision: ApprovalAnswer
     reviewer: str
     edits: dict[str, JsonValue] = Field(default_factory=dict)
     changes: dict[str, JsonValue] = Field(default_factory=dict)
@@ -115,7 +180,7 @@ class CommitFailure(Record):
     key: str
     proposal: int
     target: str
-    status: Literal["dead", "in_doubt"]
+    status: FailureStatus
     error: str
     attempts: int = 0
 

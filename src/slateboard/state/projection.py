@@ -17,13 +17,11 @@ from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.proposal import Proposal
-from slateboard.controller.records import AgentRun, Decision, RunStarted
 from slateboard.errors import StaleVersionError
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted
 
-__all__ = ("BoardState", "Provenance", "TaskKey", "INPUT_AUTHOR", "append")
-
-INPUT_AUTHOR = "input"
+__all__ = ("BoardState", "Provenance", "TaskKey", "append", "live_proposals")
 
 TaskKey = tuple[str, str, tuple[tuple[int, ...], ...]]
 _Key = tuple[str, str]
@@ -199,3 +197,16 @@ async def append(board: Board, state: BoardState, records: list[tuple[Record, st
     for entry in entries:
         state.ingest(entry)
     return True
+
+
+def live_proposals(state: BoardState) -> tuple[int, ...]:
+    """Versions of the proposals that stand: each author's newest per action and target, in log order.
+
+    An agent that runs again on newer evidence supersedes its earlier proposal for the same action and target.
+    """
+    newest: dict[tuple[str, str, str], int] = {}
+    for version in state.proposals:
+        proposal = state.findings[version]
+        if isinstance(proposal, Proposal):
+            newest[(state.author(version), proposal.action, proposal.target)] = version
+    return tuple(sorted(newest.values()))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -21,11 +23,20 @@ from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.ledger import SQLiteLedger
-from slateboard.blackboard.store import WouldBlock, chain
+from slateboard.blackboard.stores.base import WouldBlock, chain
+from slateboard.blackboard.stores.ledger import (
+    ROW_COLUMNS,
+    Apply,
+    LedgerRow,
+    LedgerStatus,
+    TargetLocked,
+    check_columns,
+    check_params,
+    lock_is_free,
+)
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
-__all__ = ("SQLiteStore", "EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION")
+__all__ = ("SQLiteStore", "SQLiteLedger", "EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION")
 
 LAYOUT_VERSION = 1
 T = TypeVar("T")
@@ -291,3 +302,127 @@ def _parse_seconds(url: str, text: str) -> float:
     if not seconds >= 0:
         raise ConfigurationError(f"store URL {url!r}: busy_timeout must be a number of seconds >= 0, got {text!r}")
     return seconds
+
+
+_LEDGER_SELECT = f"SELECT {ROW_COLUMNS} FROM slateboard_ledger WHERE key = ?"  # noqa: S608
+_LEDGER_INSERT = f"INSERT INTO slateboard_ledger ({ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+
+
+class SQLiteLedger:
+    """The ledger of a SQLite store: tables in the same file, so a table sink commits with its ledger row."""
+
+    def __init__(self, transact: Callable[..., Any], query: Callable[..., Any] | None = None) -> None:
+        self._transact = transact
+        self._query = query or transact
+
+    def _run(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
+        return self._transact(work, wait=wait)
+
+    def _read(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
+        # A read needs no write lock: in WAL mode it sees the last committed state and blocks no writer.
+        return self._query(work, wait=wait)
+
+    @staticmethod
+    def _select(conn: sqlite3.Connection, key: str) -> LedgerRow | None:
+        found = conn.execute(_LEDGER_SELECT, (key,)).fetchone()
+        return LedgerRow(*found) if found else None
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, row: LedgerRow) -> None:
+        conn.execute(
+            _LEDGER_INSERT,
+            (
+                row.key,
+                row.params_hash,
+                row.board,
+                row.target,
+                row.status,
+                row.attempts,
+                row.receipt,
+                row.error,
+                row.fence,
+            ),
+        )
+
+    def get(self, key: str, *, wait: bool) -> LedgerRow | None:
+        return self._read(lambda conn: self._select(conn, key), wait)  # type: ignore[no-any-return]
+
+    def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
+        def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
+            existing = self._select(conn, row.key)
+            if existing is not None:
+                check_params(existing, row)
+                return existing, False
+            self._insert(conn, row)
+            return row, True
+
+        return self._run(work, wait)  # type: ignore[no-any-return]
+
+    def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
+        check_columns(changes)
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        marks = ", ".join("?" for _ in expect)
+        statement = f"UPDATE slateboard_ledger SET {assignments} WHERE key = ? AND status IN ({marks})"  # noqa: S608
+
+        def work(conn: sqlite3.Connection) -> LedgerRow | None:
+            updated = conn.execute(statement, (*changes.values(), key, *expect)).rowcount
+            return self._select(conn, key) if updated else None
+
+        return self._run(work, wait)  # type: ignore[no-any-return]
+
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        """Claim, apply and settle in one transaction: the change and its ledger row commit together or not at all.
+
+        The target's lock is only read, not written: the transaction itself keeps other writers out, so an
+        exactly-once commit is one transaction. Another live holder of the lock (not `holder`) refuses it.
+        """
+
+        def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
+            existing = self._select(conn, row.key)
+            if existing is not None:
+                check_params(existing, row)
+                return existing, False
+            lock = conn.execute(
+                "SELECT holder, token, expires_at FROM slateboard_target_locks WHERE target = ?", (row.target,)
+            ).fetchone()
+            if lock is not None and not lock_is_free(holder, "", lock, time.time()):
+                raise TargetLocked(row.target, str(lock[0]))
+            applied = replace(row, status="applied", attempts=1, receipt=apply(conn))
+            self._insert(conn, applied)
+            return applied, True
+
+        return self._run(work, wait)  # type: ignore[no-any-return]
+
+    def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
+        query = f"SELECT {ROW_COLUMNS} FROM slateboard_ledger"  # noqa: S608
+        where, args = (" WHERE status = ?", (status,)) if status else ("", ())
+        return self._read(  # type: ignore[no-any-return]
+            lambda conn: [LedgerRow(*r) for r in conn.execute(query + where + " ORDER BY key", args)], wait
+        )
+
+    def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
+        def work(conn: sqlite3.Connection) -> tuple[int, str]:
+            now = time.time()
+            found = conn.execute(
+                "SELECT holder, token, expires_at FROM slateboard_target_locks WHERE target = ?", (target,)
+            ).fetchone()
+            if found is not None and not lock_is_free(holder, steal, found, now):
+                return 0, str(found[0])
+            token = (found[1] if found else 0) + 1
+            conn.execute(
+                "INSERT OR REPLACE INTO slateboard_target_locks (target, holder, token, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (target, holder, token, now + lease),
+            )
+            return token, holder
+
+        return self._run(work, wait)  # type: ignore[no-any-return]
+
+    def release(self, target: str, token: int, *, wait: bool) -> None:
+        # The row stays with an expired lease, so the next holder's token is higher: tokens never go back.
+        self._run(
+            lambda conn: conn.execute(
+                "UPDATE slateboard_target_locks SET expires_at = 0 WHERE target = ? AND token = ?", (target, token)
+            ),
+            wait,
+        )

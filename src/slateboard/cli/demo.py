@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slateboard import policies, sinks
+from slateboard import policies
 from slateboard.agents import agent
 from slateboard.blackboard import Blackboard, Citation, Entry, Finding, Head
-from slateboard.commit import Proposal
+from slateboard.commit import Proposal, sinks
 from slateboard.controller import Controller, Outcome, ReplayReport, rules
 
 __all__ = ("DemoResult", "run_demo", "SupportCase", "Intake", "Entitlement", "PolicyCheck", "VARIANTS", "CASES")

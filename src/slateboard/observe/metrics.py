@@ -18,26 +18,29 @@ from datetime import datetime
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record, decode_record
-from slateboard.commit.records import (
+from slateboard.errors import InvalidFindingError, SlateboardError, UnknownFindingKindError
+from slateboard.state.records import (
     COMMIT_LAYER,
+    CONTROLLER,
+    INPUT_AUTHOR,
+    AgentRun,
     ApprovalDecision,
     ApprovalRequest,
     Commit,
     CommitFailure,
     Compensation,
+    Decision,
     DoubtResolved,
     Verdict,
 )
-from slateboard.controller.records import CONTROLLER, AgentRun, Decision
-from slateboard.controller.state import INPUT_AUTHOR
-from slateboard.errors import InvalidFindingError, SlateboardError, UnknownFindingKindError
+from slateboard.state.vocabulary import AGENT_RUN_STATUSES
 
 __all__ = (
     "WorkflowMetrics", "BoardMetrics", "AgentMetrics", "CycleTime", "CitationMetrics", "ApprovalMetrics",
     "CommitMetrics", "collect", "metrics", "STATUSES",
 )  # fmt: skip
 
-STATUSES = ("ok", "timeout", "error", "conflict", "denied", "invalid")  # AgentRun.status, in this order
+STATUSES = AGENT_RUN_STATUSES  # AgentRun.status, in this order
 _KINDS: tuple[type[Record], ...] = (
     AgentRun, Decision, Verdict, ApprovalRequest, ApprovalDecision, Commit, CommitFailure, Compensation, DoubtResolved,
 )  # fmt: skip

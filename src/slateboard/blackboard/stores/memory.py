@@ -1,0 +1,191 @@
+"""The `memory://` store: the log, the ledger and in-database sink tables in this process's memory.
+
+Fast, for tests and notebooks; gone when closed. It passes the same conformance suites as every other store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Any
+
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
+from slateboard.blackboard.stores.base import chain
+from slateboard.blackboard.stores.ledger import (
+    Apply,
+    LedgerRow,
+    LedgerStatus,
+    TargetLocked,
+    check_columns,
+    check_params,
+    lock_is_free,
+)
+
+__all__ = ("MemoryStore", "MemoryLedger", "MemoryTables")
+
+_Row = tuple[dict[str, Any], int, str]
+_ABSENT: Any = object()
+
+
+class MemoryTables:
+    """The tables of in-database sinks (`sinks.Table`) when the store is `memory://`.
+
+    Write through `put`: inside `apply_atomically` it journals the row it replaces, so a sink that raises halfway
+    is undone row by row, at a cost that does not grow with the tables.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, _Row]] = {}
+        self._journal: list[tuple[str, str, Any]] | None = None
+
+    def get(self, table: str, target: str) -> _Row | None:
+        return self.tables.get(table, {}).get(target)
+
+    def put(self, table: str, target: str, row: _Row) -> None:
+        rows = self.tables.setdefault(table, {})
+        if self._journal is not None:
+            self._journal.append((table, target, rows.get(target, _ABSENT)))
+        rows[target] = row
+
+    def begin(self) -> None:
+        self._journal = []
+
+    def end(self, *, undo: bool) -> None:
+        journal, self._journal = self._journal or [], None
+        if undo:
+            for table, target, before in reversed(journal):
+                if before is _ABSENT:
+                    self.tables[table].pop(target, None)
+                else:
+                    self.tables[table][target] = before
+
+
+class MemoryLedger:
+    """The ledger of a `memory://` store."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, LedgerRow] = {}
+        self._locks: dict[str, tuple[str, int, float]] = {}
+        self._mutex = threading.Lock()
+        self.tables = MemoryTables()
+
+    def get(self, key: str, *, wait: bool) -> LedgerRow | None:
+        with self._mutex:
+            return self._rows.get(key)
+
+    def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
+        with self._mutex:
+            existing = self._rows.get(row.key)
+            if existing is not None:
+                check_params(existing, row)
+                return existing, False
+            self._rows[row.key] = row
+            return row, True
+
+    def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
+        check_columns(changes)
+        with self._mutex:
+            row = self._rows.get(key)
+            if row is None or row.status not in expect:
+                return None
+            self._rows[key] = replace(row, **changes)
+            return self._rows[key]
+
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        """Claim, apply and settle at once, unless another live holder (not `holder`) has the target's lock."""
+        with self._mutex:
+            existing = self._rows.get(row.key)
+            if existing is not None:
+                check_params(existing, row)
+                return existing, False
+            lock = self._locks.get(row.target)
+            if lock is not None and not lock_is_free(holder, "", lock, time.time()):
+                raise TargetLocked(row.target, lock[0])
+            # A sink that raises halfway leaves the tables as they were: its writes are journaled and undone.
+            self.tables.begin()
+            try:
+                applied = replace(row, status="applied", attempts=1, receipt=apply(self.tables))
+            except BaseException:
+                self.tables.end(undo=True)
+                raise
+            self.tables.end(undo=False)
+            self._rows[row.key] = applied
+            return applied, True
+
+    def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
+        with self._mutex:
+            return [r for _, r in sorted(self._rows.items()) if status is None or r.status == status]
+
+    def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
+        """(fencing token, holder) when acquired; (0, current holder) when another holds the lease."""
+        with self._mutex:
+            now, current = time.time(), self._locks.get(target)
+            if current is not None and not lock_is_free(holder, steal, current, now):
+                return 0, current[0]
+            token = (current[1] if current else 0) + 1
+            self._locks[target] = (holder, token, now + lease)
+            return token, holder
+
+    def release(self, target: str, token: int, *, wait: bool) -> None:
+        with self._mutex:
+            current = self._locks.get(target)
+            if current is not None and current[1] == token:
+                # Keep the token so the next holder's is higher: fencing tokens never go back.
+                self._locks[target] = (current[0], token, 0.0)
+
+
+class MemoryStore:
+    """A store in this process's memory: fast, for tests and notebooks, gone when closed."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._boards: dict[str, list[StoredEntry]] = {}
+        self._seq = 0
+        self._lock = threading.Lock()
+        self.ledger = MemoryLedger()
+
+    def append(
+        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+    ) -> list[StoredEntry]:
+        with self._lock:
+            log = self._boards.get(board, [])
+            head = (len(log), log[-1].hash if log else GENESIS_HASH)
+            sealed = chain(board, head, entries, expected_version)
+            stored = []
+            for entry, (version, digest) in zip(entries, sealed, strict=True):
+                self._seq += 1
+                stored.append(
+                    StoredEntry(
+                        self._seq,
+                        board,
+                        version,
+                        entry.kind,
+                        entry.schema_version,
+                        entry.author,
+                        entry.recorded_at,
+                        entry.payload,
+                        digest,
+                    )
+                )
+            if stored:
+                self._boards.setdefault(board, []).extend(stored)
+            return stored
+
+    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
+        with self._lock:
+            log = self._boards.get(board, [])
+            return log[max(after, 0) : upto]
+
+    def head(self, board: str, *, wait: bool) -> tuple[int, str]:
+        with self._lock:
+            log = self._boards.get(board)
+            return (len(log), log[-1].hash) if log else (0, GENESIS_HASH)
+
+    def boards(self) -> list[str]:
+        with self._lock:
+            return sorted(self._boards)
+
+    def close(self) -> None:
+        """Nothing to release; the entries stay readable until the store is dropped."""

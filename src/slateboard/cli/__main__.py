@@ -1,0 +1,3 @@
+from slateboard.cli.commands import main
+
+main()

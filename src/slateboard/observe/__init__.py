@@ -1,0 +1,11 @@
+"""Read-only views of stored boards, for the command line, notebooks and the review page alike.
+
+- `audit`: a board's timeline as a structured `Audit` (what each agent read and wrote, sources, verdicts,
+  approvals, commits), from stored rows, so kinds need not be importable.
+- `metrics`: the workflow metrics of a store's boards as a structured `WorkflowMetrics`.
+"""
+
+from slateboard.observe.audit import Audit, AuditEvent, build_audit
+from slateboard.observe.metrics import WorkflowMetrics, collect, metrics
+
+__all__ = ("Audit", "AuditEvent", "WorkflowMetrics", "build_audit", "collect", "metrics")
