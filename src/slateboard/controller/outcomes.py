@@ -24,6 +24,10 @@ _STATUS: dict[str, OutcomeStatus] = {
 class Outcome(FrozenModel):
     """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals.
 
+    `reasons` is `decision_reasons` (why the controller decided as it did: the rules) followed by `key_reasons`
+    (where each live proposal stands and why: verdicts, approvals, commits). A person's answer changes only the
+    second part.
+
     `proposals` are the live proposals; `verdicts` the policy's judgements of them; `commits` what was applied;
     `approvals` the requests still waiting for a person (approve one with `controller.approve(board, key)`);
     `failures` the commits dead-lettered or in doubt.
@@ -33,6 +37,8 @@ class Outcome(FrozenModel):
     status: OutcomeStatus
     reasons: tuple[str, ...]
     decision: Decision
+    decision_reasons: tuple[str, ...] = ()
+    key_reasons: tuple[str, ...] = ()
     version: int
     proposals: tuple[Proposal, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
@@ -87,20 +93,23 @@ def build_outcome(
             status=status,
             reasons=tuple(reasons),
             decision=decision,
+            decision_reasons=tuple(reasons),
             version=version,
             proposals=proposals,
         )
     settlement = Settlement.of(view, state)
     keys = list(settlement.keys.values())
     settled = settlement.status()
+    key_reasons = [k.describe() for k in keys] if settled is not None else []
     if settled is not None:
         status = settled  # type: ignore[assignment]
-        reasons += [k.describe() for k in keys]
     return Outcome(
         board=board,
         status=status,
-        reasons=tuple(reasons),
+        reasons=(*reasons, *key_reasons),
         decision=decision,
+        decision_reasons=tuple(reasons),
+        key_reasons=tuple(key_reasons),
         version=version,
         proposals=tuple(k.proposal for k in keys),
         verdicts=tuple(k.verdict for k in keys if k.verdict is not None),

@@ -60,13 +60,19 @@ class Task(FrozenModel):
 
 
 class RunStarted(Record):
-    """A controller started (or resumed) work on the board."""
+    """A controller started (or resumed) work on the board.
+
+    `controller` is the controller's fingerprint (its agents, rules and policy); `scenario` names the scenario that
+    built it, when one did: a built-in "family/variant", a YAML file's path, or "module:attribute", so the command
+    line and the review page can rebuild the same controller to approve, reject, settle or replay the board.
+    """
 
     kind_name = "slateboard.RunStarted"
 
     controller: str
     agents: tuple[str, ...]
     rules: tuple[str, ...]
+    scenario: str | None = None
 
 
 class AgentRun(Record):
