@@ -19,8 +19,9 @@ from slateboard._internal.sync import run_sync
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Record, encode_record
 from slateboard.cli import commands as cli
+from slateboard.cli.render import history_table, render_audit
 from slateboard.controller import AgentRun, RunStarted
-from slateboard.observe.audit import build_audit, history_table, render_audit
+from slateboard.observe.audit import build_audit
 from slateboard.state.records import ApprovalDecision, CommitFailure, Compensation, DoubtResolved, Verdict, Vote
 
 

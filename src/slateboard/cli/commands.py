@@ -24,10 +24,11 @@ from slateboard.blackboard.entries import StoredEntry
 from slateboard.cli.bench import bench_command
 from slateboard.cli.demo import CONTROLLER, VARIANTS, run_demo
 from slateboard.cli.metrics_view import BoardsOption, show_metrics
+from slateboard.cli.render import dump, entry_line, history_table, render_audit
 from slateboard.commit import Verdict, sinks
 from slateboard.controller import Controller, Decision, Outcome, RunStarted
 from slateboard.errors import SlateboardError, TamperedLogError
-from slateboard.observe.audit import build_audit, dump, entry_line, history_table, render_audit, row_json
+from slateboard.observe.audit import build_audit, row_json
 
 __all__ = ("app", "main")
 
