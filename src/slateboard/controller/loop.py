@@ -48,10 +48,13 @@ class Controller:
         inputs: Sequence[type[Finding]] | None = None,
         policy: Policy | None = None,
         sink: object | None = None,
+        scenario: str | None = None,
     ) -> None:
         """`policy` judges proposals once the evidence suffices; `sink` (or a `CommitLayer` wrapping one, for its
         retry and timeout options) is where allowed proposals are applied. A sink without a policy gets the
-        default-deny `Policy()`; without either, proposals stay recommendations and a run ends "sufficient"."""
+        default-deny `Policy()`; without either, proposals stay recommendations and a run ends "sufficient".
+
+        `scenario` names the scenario that built this controller (see `Scenario.ref`); it is recorded on the board."""
         self.registry = AgentRegistry(agents)
         self.registry.validate(inputs)
         self.rules = tuple(rules)
@@ -65,6 +68,7 @@ class Controller:
         self.sink = self.committer.sink if self.committer is not None else None
         self.commits = CommitSteps(self.policy, self.committer, self._state)
         self.fingerprint = _fingerprint(self.registry.agents, self.rules, self.policy)
+        self.scenario = scenario
 
     @property
     def agents(self) -> tuple[Agent, ...]:
@@ -84,6 +88,7 @@ class Controller:
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),
             rules=tuple(getattr(r, "id", "budget") for r in self.rules),
+            scenario=self.scenario,
         )
         while True:  # until the inputs land; another writer may move the board on first
             fresh = await self._new_inputs(board, inputs)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from slateboard.errors import ScenarioError
 from slateboard.scenarios.model import Scenario
@@ -94,7 +95,8 @@ def get(name: str, variant: str | None = None) -> Scenario:
     chosen = variant or named_variant or "happy"
     if chosen not in family.variants:
         raise ScenarioError(f"{family.name} has no variant {chosen!r}; variants: {', '.join(family.variants)}")
-    return family.build(chosen)
+    built = family.build(chosen)
+    return replace(built, ref=built.ref or built.title)
 
 
 def resolve(reference: str, variant: str | None = None) -> Scenario:
@@ -105,9 +107,11 @@ def resolve(reference: str, variant: str | None = None) -> Scenario:
             raise ScenarioError("a scenario file has no variants; write one file per variant", file=reference)
         from slateboard.scenarios.files import load  # noqa: PLC0415 - files imports the catalog's package
 
-        return load(reference)
+        loaded = load(reference)
+        return replace(loaded, ref=loaded.ref or str(Path(reference).resolve()))
     if ":" in reference and "/" not in reference:
-        return _python(reference)
+        found = _python(reference)
+        return replace(found, ref=found.ref or reference)
     if reference.endswith(".py"):
         raise ScenarioError("name a Python scenario as package.module:attribute, not by its file", file=reference)
     return get(reference, variant)

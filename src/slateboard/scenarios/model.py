@@ -56,7 +56,11 @@ class Expectation:
 @dataclass(frozen=True)
 class Scenario:
     """A runnable scenario. `inputs(board_name)` gives the findings a run starts from (their subject usually
-    follows the board); `sink()` makes a fresh sink per run; `variant` names a failure variant of a family."""
+    follows the board); `sink()` makes a fresh sink per run; `variant` names a failure variant of a family.
+
+    `ref` is how `scenarios.resolve` finds this scenario again (a built-in "family/variant", a YAML file's path, or
+    "module:attribute"); the controller records it on every board it runs, so a board names the scenario that ran it.
+    """
 
     name: str
     agents: tuple[Agent, ...]
@@ -70,6 +74,7 @@ class Scenario:
     kinds: tuple[type[Record], ...] = ()
     source: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    ref: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.agents:
@@ -86,7 +91,9 @@ class Scenario:
         """A fresh controller for one run (with `sink`, or a fresh one from the scenario's factory)."""
         chosen = sink if sink is not None else (self.sink() if self.sink is not None else None)
         inputs = [k for k in self.kinds if issubclass(k, Finding)] or None
-        return Controller(self.agents, self.rules, inputs=inputs, policy=self.policy, sink=chosen, **self.options)
+        return Controller(
+            self.agents, self.rules, inputs=inputs, policy=self.policy, sink=chosen, scenario=self.ref, **self.options
+        )
 
     async def run(self, blackboard: Blackboard, *, board: str | None = None, sink: object | None = None) -> ScenarioRun:
         """Run (or resume) the scenario on `board` (default: the scenario's title) of `blackboard`."""
