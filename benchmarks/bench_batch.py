@@ -46,7 +46,7 @@ from pathlib import Path
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import machine  # benchmarks/harness: the script's folder is on sys.path
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
 from slateboard.controller.batch import run_many
 

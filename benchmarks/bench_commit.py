@@ -65,7 +65,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import machine  # benchmarks/harness: the script's folder is on sys.path
 from slateboard import (
     Blackboard,
     Board,

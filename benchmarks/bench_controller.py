@@ -73,7 +73,7 @@ from typing import Any
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import machine  # benchmarks/harness: the script's folder is on sys.path
 from slateboard import Agent, Blackboard, Board, Citation, Controller, Finding, Outcome, agent, rules
 from slateboard.controller import BoardState
 from slateboard.controller.decide import Evaluator
