@@ -50,7 +50,9 @@ class Report:
         found = self.meta["machine"]
         print(
             f"slateboard {benchmark} benchmark: Python {found['python']}, SQLite {found['sqlite']}, "
-            f"{found['cpus']} CPUs, median of {repeats} run(s){note}\n",
+            f"{found['cpus']} CPUs{note}\n"
+            f"figure: the median of {repeats} run(s); spread: (max - min) / median of the runs; "
+            "ratio: figure / reference (each table says which), both medians of the same run\n",
             flush=True,
         )
 

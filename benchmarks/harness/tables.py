@@ -51,6 +51,7 @@ class Table:
 
 
 HEADER = ("", "n", "figure", "unit", "spread", "reference", "spread", "ratio", "")
+RATIO = HEADER.index("ratio")
 LEFT = {0, 3, 8}  # label, unit and note read left to right; numbers align right
 
 
@@ -88,14 +89,16 @@ def cells(row: Row) -> tuple[str, ...]:
 
 
 def format_table(table: Table) -> list[str]:
-    """The table as lines: a title, a header, and one aligned line per row."""
+    """The table as lines: its title and what its ratio divides, a header, one aligned line per row.
+
+    Columns that no row fills (no reference anywhere, no n) are left out.
+    """
     lines = [cells(row) for row in table.rows]
-    widths = [max(len(line[i]) for line in [HEADER, *lines]) for i in range(len(HEADER))]
-    out = [f"{table.title} (ratio: {table.ratio}; spread: (max - min) / median of the runs)"]
+    shown = [i for i in range(len(HEADER)) if i == 0 or any(line[i] for line in lines)]
+    widths = {i: max(len(line[i]) for line in [HEADER, *lines]) for i in shown}
+    out = [f"{table.title} (ratio: {table.ratio})" if RATIO in shown else table.title]
     for line in [HEADER, *lines]:
-        padded = [
-            cell.ljust(w) if i in LEFT else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        ]
+        padded = [line[i].ljust(widths[i]) if i in LEFT else line[i].rjust(widths[i]) for i in shown]
         out.append("  " + "  ".join(padded).rstrip())
     return out
 
