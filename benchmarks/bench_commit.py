@@ -558,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats:
         sizes = replace(sizes, repeats=max(args.repeats, 1))
     stores = names(args.stores, STORES, "--stores")
-    report = Report("commit layer", args, sizes, repeats=sizes.repeats, note=" (SQLite file at synchronous=FULL)")
+    report = Report("commit", args, sizes, repeats=sizes.repeats, note=" (SQLite file at synchronous=FULL)")
     freeze()
     warm_up(stores, args.dir)
     freeze()
