@@ -22,33 +22,31 @@ fresh store, and the reference, a plain ``for`` loop of ``await controller.run(b
 (the cost of ``run_many`` itself at concurrency 1). Ratios are cases/s over the concurrency-1 figure of the same
 run. Each figure is the median of ``--repeats`` runs (default 1: a 10,000-case SQLite batch takes over a minute),
 the configurations interleaved, after a discarded warm-up batch; a full garbage collection precedes every timed
-batch. Every batch is checked: all cases committed, one table row each.
+batch, and the collector stays on during it (a batch's throughput includes it; benchmarks/harness), with what the
+imports and the warm-up left frozen out of its sight. Every batch is checked: all cases committed, one table row
+each.
 
 Run it from the repository root::
 
     python benchmarks/bench_batch.py              # full run: 10,000 cases (2,000 that wait), 10-15 minutes
-    python benchmarks/bench_batch.py --quick      # smoke test, under 15 s
+    python benchmarks/bench_batch.py --quick      # CI's smoke test, under 15 s
     python benchmarks/bench_batch.py --cases 2000 --stores memory --concurrency 1,4,16 --json results.json
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
-import statistics
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import Report, Row, Sample, Table, freeze, in_fresh_dir, names, now, parser, quiet_gc, rounds, since
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
-from slateboard.controller.batch import run_many
+from slateboard.controller import run_many
 
 STORES = ("sqlite", "memory")
 WORKLOADS = ("in-process agents", "agents that wait")
@@ -156,19 +154,6 @@ QUICK_SIZES = Sizes(
 )
 
 
-@dataclass(frozen=True)
-class Result:
-    """One store, workload and concurrency (0: the plain loop): median cases per second and every repeat's."""
-
-    store: str
-    workload: str
-    concurrency: int
-    cases: int
-    per_s: float
-    ratio: float
-    per_s_runs: list[float]
-
-
 def store_url(store: str, workdir: Path) -> str:
     return f"sqlite:///{workdir / 'batch.db'}" if store == "sqlite" else "memory://"
 
@@ -185,44 +170,50 @@ def check(bb: Blackboard, statuses: Sequence[str], n: int) -> None:
 def one_batch(store: str, n: int, concurrency: int, base: Path | None) -> float:
     """Seconds for `n` cases through `run_many` at `concurrency` (0: a plain loop of controller.run)."""
     controller = make_controller()
-    with (
-        tempfile.TemporaryDirectory(prefix="slateboard-bench-", dir=base) as tmp,
-        Blackboard.open(store_url(store, Path(tmp))) as bb,
-    ):
 
-        async def loop() -> list[str]:
-            return [(await controller.run(bb.board(name), case)).status for name, case in cases(n)]
+    def run(workdir: Path) -> float:
+        with Blackboard.open(store_url(store, workdir)) as bb:
 
-        async def batch() -> list[str]:
-            result = await run_many(controller, bb, cases(n), concurrency=concurrency)
-            return [r.status for r in result.results]
+            async def loop() -> list[str]:
+                return [(await controller.run(bb.board(name), case)).status for name, case in cases(n)]
 
-        gc.collect()
-        start = time.perf_counter()
-        statuses = anyio.run(loop if concurrency == 0 else batch)
-        seconds = time.perf_counter() - start
-        check(bb, statuses, n)
-    return seconds
+            async def batch() -> list[str]:
+                result = await run_many(controller, bb, cases(n), concurrency=concurrency)
+                return [r.status for r in result.results]
+
+            # keep_gc: a batch's throughput includes the collector, as in any long-running process.
+            with quiet_gc(keep_gc=True):
+                start = now()
+                statuses = anyio.run(loop if concurrency == 0 else batch)
+                seconds = since(start)
+            check(bb, statuses, n)
+        return seconds
+
+    return in_fresh_dir(base, run)
 
 
-def bench(sizes: Sizes, stores: Sequence[str], workloads: Sequence[str], base: Path | None) -> list[Result]:
-    results = []
+def measure(store: str, n: int, concurrency: int, workload: str, base: Path | None) -> float:
+    """Cases per second of one batch, also reported on stderr as it ends (a full run takes minutes)."""
+    rate = n / one_batch(store, n, concurrency, base)
+    level = "plain loop" if concurrency == 0 else f"concurrency {concurrency}"
+    print(f"  {workload}, {store}, {level}: {rate:,.0f} cases/s", file=sys.stderr, flush=True)
+    return rate
+
+
+def bench(sizes: Sizes, stores: Sequence[str], workloads: Sequence[str], base: Path | None) -> list[Row]:
+    """Every store and workload: the plain loop and each concurrency, beside the first concurrency's figure."""
+    rows = []
     for workload in workloads:
         LATENCY.seconds = sizes.latency if workload == WORKLOADS[1] else 0.0
         for store in stores:
             n = sizes.cases[workload][store]
-            levels = (0, *sizes.concurrency)  # 0: the plain loop, the reference
-            runs: dict[int, list[float]] = {c: [] for c in levels}
-            for _ in range(sizes.repeats):
-                for c in levels:
-                    runs[c].append(n / one_batch(store, n, c, base))
-                    level = "plain loop" if c == 0 else f"concurrency {c}"
-                    print(f"  {workload}, {store}, {level}: {runs[c][-1]:,.0f} cases/s", file=sys.stderr, flush=True)
-            base_rate = statistics.median(runs[sizes.concurrency[0]])
+            levels = (0, *sizes.concurrency)  # 0: the plain loop
+            found = rounds(sizes.repeats, {c: partial(measure, store, n, c, workload, base) for c in levels})
+            reference = Sample.of(found[sizes.concurrency[0]])
             for c in levels:
-                rate = statistics.median(runs[c])
-                results.append(Result(store, workload, c, n, rate, rate / base_rate, runs[c]))
-    return results
+                label = f"{workload}, {store}: " + ("plain loop" if c == 0 else f"concurrency {c}")
+                rows.append(Row(label, Sample.of(found[c]), "cases/s", reference, n))
+    return rows
 
 
 def warm_up(stores: Sequence[str], base: Path | None) -> None:
@@ -232,34 +223,17 @@ def warm_up(stores: Sequence[str], base: Path | None) -> None:
         one_batch(store, 20, 0, base)
 
 
-def print_results(results: Sequence[Result], sizes: Sizes) -> None:
-    print(f"{'workload':<20}{'store':<8}{'cases':>7}{'concurrency':>13}{'cases/s':>10}{'ms/case':>9}{'ratio':>7}")
-    for r in results:
-        level = "plain loop" if r.concurrency == 0 else f"{r.concurrency}"
-        print(
-            f"{r.workload:<20}{r.store:<8}{r.cases:>7,}{level:>13}{r.per_s:>10,.0f}{1e3 / r.per_s:>9.2f}{r.ratio:>7.2f}"
-        )
-    print(
-        f"(ratio: cases/s over run_many at concurrency {sizes.concurrency[0]}, same store and workload; "
-        f"'agents that wait': each of a board's 3 agents sleeps {sizes.latency * 1e3:.0f} ms, 2 rounds a board)"
-    )
+def parse_args(argv: Sequence[str] | None) -> Any:
+    found = parser(__doc__, repeats=1)
+    found.add_argument("--cases", type=int, help="cases per batch, every store and workload")
+    found.add_argument("--concurrency", help="comma-separated levels (default 1,8,32; the first is the reference)")
+    found.add_argument("--latency", type=float, help="seconds each agent waits in 'agents that wait' (0.005)")
+    found.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,memory (default both)")
+    found.add_argument("--no-wait", action="store_true", help="skip the 'agents that wait' workload")
+    return found.parse_args(argv)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--repeats", type=int, help="runs per measurement (median reported)")
-    parser.add_argument("--cases", type=int, help="cases per batch, every store and workload")
-    parser.add_argument("--concurrency", help="comma-separated levels (default 1,8,32; the first is the reference)")
-    parser.add_argument("--latency", type=float, help="seconds each agent waits in 'agents that wait' (0.005)")
-    parser.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,memory (default both)")
-    parser.add_argument("--no-wait", action="store_true", help="skip the 'agents that wait' workload")
-    parser.add_argument("--dir", type=Path, help="where to create the temporary databases (default: /tmp)")
-    return parser.parse_args(argv)
-
-
-def chosen_sizes(args: argparse.Namespace) -> Sizes:
+def chosen_sizes(args: Any) -> Sizes:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.repeats:
         sizes = replace(sizes, repeats=max(args.repeats, 1))
@@ -277,25 +251,23 @@ def chosen_sizes(args: argparse.Namespace) -> Sizes:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = chosen_sizes(args)
-    stores = [s for s in args.stores.split(",") if s]
-    unknown = sorted(set(stores) - set(STORES))
-    if unknown:
-        raise SystemExit(f"unknown store(s): {', '.join(unknown)} (choose from {', '.join(STORES)})")
+    stores = names(args.stores, STORES, "--stores")
     workloads = WORKLOADS[:1] if args.no_wait else WORKLOADS
-    meta = {**machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "sizes": asdict(sizes)}
-    print(
-        f"slateboard batch benchmark: Python {meta['python']}, SQLite {meta['sqlite']}, {meta['cpus']} CPUs, "
-        f"median of {sizes.repeats} run(s) (SQLite file at synchronous=FULL)\n"
-    )
-    started = time.perf_counter()
+    report = Report("batch", args, sizes, repeats=sizes.repeats, note=" (SQLite file at synchronous=FULL)")
+    started = now()
     warm_up(stores, args.dir)
-    results = bench(sizes, stores, workloads, args.dir)
-    print_results(results, sizes)
-    print(f"\n(the whole benchmark took {time.perf_counter() - started:.1f} s)")
-    if args.json:
-        report = {"meta": meta, "results": [asdict(r) for r in results]}
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    freeze()  # what the imports and the warm-up left is not the batches' heap: no collection need scan it again
+    rows = bench(sizes, stores, workloads, args.dir)
+    report.table(
+        Table(
+            f"cases per second ('agents that wait': each of a board's 3 agents sleeps {sizes.latency * 1e3:.0f} ms, "
+            "2 rounds a board)",
+            tuple(rows),
+            ratio=f"cases/s / run_many at concurrency {sizes.concurrency[0]}, same store and workload",
+        )
+    )
+    print(f"(the whole benchmark took {since(started):.1f} s)")
+    return report.finish()
 
 
 if __name__ == "__main__":

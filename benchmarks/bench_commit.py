@@ -29,43 +29,51 @@ measurement gets a fresh temporary directory and a new store:
 
 Sizes: 300 commits and 60 controller runs on SQLite, 5,000 commits and 300 runs on ``memory://`` (``--quick``:
 20 and 5, 500 and 100). Each figure is the median of ``--repeats`` runs (default 3), slateboard and raw
-interleaved, after one short, discarded warm-up round; a full garbage collection precedes every timed region
-(the objects alive after the imports and the warm-up are frozen out of the collector with ``gc.freeze()``).
+interleaved, after one short, discarded warm-up round; every timed region starts with a full garbage collection
+and runs with the collector off (benchmarks/harness; the objects alive after the imports and the warm-up are
+frozen out of the collector with ``gc.freeze()``, so that those collections are short).
 Keys, rows and boards' proposals are prepared before the clocks start. Unless ``--no-profile``, it then shows
 where a commit's time goes: each ledger operation wrapped with a clock (calls and microseconds per commit), each
 settle step of a controller run wrapped likewise, and cProfile's top functions for ``memory://`` Table commits
-(no I/O there, so that is the layer's own Python).
+(no I/O there, so that is the layer's own Python). The wrapped and profiled functions are named by function
+object (benchmarks/harness): a renamed one fails the import, one a run never reaches fails the run.
 
 Run it from the repository root::
 
     python benchmarks/bench_commit.py                # full run, 1-2 minutes (most of it fsync)
-    python benchmarks/bench_commit.py --quick        # smoke test, under 15 s
+    python benchmarks/bench_commit.py --quick        # CI's smoke test, under 15 s
     python benchmarks/bench_commit.py --json results.json --dir /path/on/the/disk/to/test
 """
 
 from __future__ import annotations
 
-import argparse
-import cProfile
-import functools
-import gc
-import inspect
 import json
-import pstats
 import sqlite3
-import statistics
-import sys
-import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import (
+    Clocks,
+    Profile,
+    Report,
+    Row,
+    Sample,
+    Table,
+    freeze,
+    in_fresh_dir,
+    names,
+    parser,
+    quiet_gc,
+    rounds,
+    timed_async,
+)
+
+# Beyond the public names: the ledgers, the commit steps and the hashing that the breakdowns time and the raw
+# reference reproduces. A rename or a move fails here, at import.
 from slateboard import (
     Blackboard,
     Board,
@@ -80,12 +88,10 @@ from slateboard import (
     rules,
     sinks,
 )
-from slateboard.blackboard.stores.memory import MemoryLedger
+from slateboard.blackboard.stores import MemoryLedger
 from slateboard.blackboard.stores.sqlite import SQLiteLedger, schema_statements
 from slateboard.commit.layer import params_hash
 from slateboard.controller.commits import CommitSteps
-
-T = TypeVar("T")
 
 BOARD = "bench"
 AUTHOR = "bench"
@@ -144,24 +150,6 @@ QUICK_SIZES = Sizes(
 )
 
 
-@dataclass(frozen=True)
-class Result:
-    """One measurement: median per second (and microseconds per call) of slateboard and of its reference."""
-
-    what: str
-    store: str
-    n: int
-    slateboard_per_s: float
-    reference_per_s: float
-    reference: str
-    slateboard_runs: list[float]
-    reference_runs: list[float]
-
-    @property
-    def ratio(self) -> float:
-        return self.slateboard_per_s / self.reference_per_s
-
-
 # --- inputs and stores -------------------------------------------------------------------------------------
 
 
@@ -194,29 +182,6 @@ async def prepared(board: Board, n: int) -> Work:
 
 def store_url(store: str, workdir: Path) -> str:
     return f"sqlite:///{workdir / 'board.db'}" if store == "sqlite" else "memory://"
-
-
-def in_fresh_dir(base: Path | None, fn: Callable[[Path], T]) -> T:
-    with tempfile.TemporaryDirectory(prefix="slateboard-bench-", dir=base) as tmp:
-        return fn(Path(tmp))
-
-
-def freeze() -> None:
-    """Move every object alive now (modules, classes, caches) out of the collector's sight.
-
-    Without this each full collection before a timed region scans them all (about 80 ms on a loaded 2-core VM,
-    which made up half of a --quick run); what a measurement creates is still collected as usual.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-async def timed(fn: Callable[[], Awaitable[None]]) -> float:
-    """Seconds `fn()` takes, after a full garbage collection."""
-    gc.collect()
-    start = time.perf_counter()
-    await fn()
-    return time.perf_counter() - start
 
 
 # --- slateboard: commits ------------------------------------------------------------------------------------
@@ -255,8 +220,8 @@ def run_commits(store: str, sink_kind: str, n: int, workdir: Path, filler: int =
                 for item, key, version in work:
                     into.append(await layer.commit(board, item, key, version))
 
-            first = await timed(lambda: commit_all(results))
-            repeat = await timed(lambda: commit_all(again))
+            first = await timed_async(lambda: commit_all(results))
+            repeat = await timed_async(lambda: commit_all(again))
             check_commits(results, again, sink, bb, n + filler)  # filler rows are in the Table only
             return CommitTiming(first, repeat)
 
@@ -320,7 +285,7 @@ def run_raw(store: str, n: int, workdir: Path) -> CommitTiming:
                 raise AssertionError(f"ledger row {key[0]} missing")
 
     async def main() -> CommitTiming:
-        return CommitTiming(await timed(commit_all), await timed(look_up_all))
+        return CommitTiming(await timed_async(commit_all), await timed_async(look_up_all))
 
     try:
         return anyio.run(main)
@@ -358,7 +323,7 @@ def run_controller(store: str, settle: bool, n: int, workdir: Path) -> float:
                 statuses.append((await controller.run(board, case)).status)
 
         async def main() -> float:
-            return await timed(run_all)
+            return await timed_async(run_all)
 
         seconds = anyio.run(main)
     if set(statuses) != {expected} or len(statuses) != n:
@@ -369,85 +334,76 @@ def run_controller(store: str, settle: bool, n: int, workdir: Path) -> float:
 # --- measurements -------------------------------------------------------------------------------------------
 
 
-def medians(what: str, store: str, n: int, *, ours: Sequence[float], theirs: Sequence[float], reference: str) -> Result:
-    """A Result from per-repeat seconds for `n` operations each (converted to operations per second)."""
-    ours_per_s, theirs_per_s = [n / s for s in ours], [n / s for s in theirs]
-    return Result(
-        what,
-        store,
-        n,
-        statistics.median(ours_per_s),
-        statistics.median(theirs_per_s),
-        reference,
-        ours_per_s,
-        theirs_per_s,
-    )
+def per_second(n: int, seconds: Sequence[float]) -> Sample:
+    return Sample.of(n / s for s in seconds)
 
 
-def bench_commits(sizes: Sizes, stores: Sequence[str], base: Path | None) -> list[Result]:
+def bench_commits(sizes: Sizes, stores: Sequence[str], base: Path | None) -> list[Row]:
     """Table and Memory-sink commits and repeated keys, against raw sqlite3; every repeat on fresh stores."""
-    results = []
+    rows = []
     for store in stores:
         n = sizes.commits[store]
-        table: list[CommitTiming] = []
-        outside: list[CommitTiming] = []
-        raw: list[CommitTiming] = []
-        for _ in range(sizes.repeats):
-            table.append(in_fresh_dir(base, lambda d, store=store, n=n: run_commits(store, "table", n, d)))
-            outside.append(in_fresh_dir(base, lambda d, store=store, n=n: run_commits(store, "memory", n, d)))
-            raw.append(in_fresh_dir(base, lambda d, store=store, n=n: run_raw(store, n, d)))
+        found = rounds(
+            sizes.repeats,
+            {
+                "table": lambda store=store, n=n: in_fresh_dir(base, lambda d: run_commits(store, "table", n, d)),
+                "outside": lambda store=store, n=n: in_fresh_dir(base, lambda d: run_commits(store, "memory", n, d)),
+                "raw": lambda store=store, n=n: in_fresh_dir(base, lambda d: run_raw(store, n, d)),
+            },
+        )
+        raw = per_second(n, [r.first_s for r in found["raw"]])
         reference = "raw sqlite3, 1 tx/commit" if store == "sqlite" else "raw sqlite3 :memory:, 1 tx/commit"
         lookup = "raw SELECT of the ledger row" if store == "sqlite" else "raw SELECT, sqlite3 :memory:"
-        raw_first = [r.first_s for r in raw]
-        results += [
-            medians(
-                "commit, sinks.Table", store, n, ours=[t.first_s for t in table], theirs=raw_first, reference=reference
-            ),
-            medians(
-                "commit, sinks.Memory (outside)",
-                store,
+        first = {kind: per_second(n, [t.first_s for t in found[kind]]) for kind in ("table", "outside")}
+        again = per_second(n, [t.repeat_s for t in found["table"]])
+        rows += [
+            Row(f"commit, sinks.Table ({store})", first["table"], "commits/s", raw, n, f"vs {reference}"),
+            Row(f"commit, sinks.Memory, outside ({store})", first["outside"], "commits/s", raw, n, f"vs {reference}"),
+            Row(
+                f"repeated key, Table ({store})",
+                again,
+                "commits/s",
+                per_second(n, [r.repeat_s for r in found["raw"]]),
                 n,
-                ours=[t.first_s for t in outside],
-                theirs=raw_first,
-                reference=reference,
-            ),
-            medians(
-                "repeated key (Table)",
-                store,
-                n,
-                ours=[t.repeat_s for t in table],
-                theirs=[r.repeat_s for r in raw],
-                reference=lookup,
+                f"vs {lookup}",
             ),
         ]
-    return results
+    return rows
 
 
-def bench_big_table(sizes: Sizes, base: Path | None) -> Result:
+def bench_big_table(sizes: Sizes, base: Path | None) -> Row:
     """memory:// Table commits with the sink tables already holding `big_table` rows, against empty tables."""
     n = sizes.commits["sqlite"]
-    big: list[float] = []
-    empty: list[float] = []
-    for _ in range(sizes.repeats):
-        big.append(in_fresh_dir(base, lambda d: run_commits("memory", "table", n, d, sizes.big_table)).first_s)
-        empty.append(in_fresh_dir(base, lambda d: run_commits("memory", "table", n, d)).first_s)
-    what = f"commit, Table holding {sizes.big_table:,} rows"
-    return medians(what, "memory", n, ours=big, theirs=empty, reference="same, empty table")
+    found = rounds(
+        sizes.repeats,
+        {
+            "big": lambda: in_fresh_dir(base, lambda d: run_commits("memory", "table", n, d, sizes.big_table)),
+            "empty": lambda: in_fresh_dir(base, lambda d: run_commits("memory", "table", n, d)),
+        },
+    )
+    big, empty = (per_second(n, [t.first_s for t in found[key]]) for key in ("big", "empty"))
+    return Row(f"commit, Table holding {sizes.big_table:,} rows (memory)", big, "commits/s", empty, n, "vs empty table")
 
 
-def bench_controller(sizes: Sizes, stores: Sequence[str], base: Path | None) -> list[Result]:
-    """Controller runs with a policy and a Table sink against the same runs without either."""
-    results = []
+def bench_controller(sizes: Sizes, stores: Sequence[str], base: Path | None) -> tuple[list[Row], list[Row]]:
+    """Controller runs with a policy and a Table sink against the same runs without either; and the difference."""
+    rows, overheads = [], []
     for store in stores:
         n = sizes.runs[store]
-        settle: list[float] = []
-        plain: list[float] = []
-        for _ in range(sizes.repeats):
-            settle.append(in_fresh_dir(base, lambda d, store=store, n=n: run_controller(store, True, n, d)))
-            plain.append(in_fresh_dir(base, lambda d, store=store, n=n: run_controller(store, False, n, d)))
-        what = "Controller.run + policy + Table"
-        results.append(medians(what, store, n, ours=settle, theirs=plain, reference="run without policy/sink"))
-    return results
+        found = rounds(
+            sizes.repeats,
+            {
+                settle: lambda store=store, n=n, settle=settle: in_fresh_dir(
+                    base, lambda d: run_controller(store, settle, n, d)
+                )
+                for settle in (True, False)
+            },
+        )
+        label = f"Controller.run + policy + Table ({store})"
+        rows.append(Row(label, per_second(n, found[True]), "runs/s", per_second(n, found[False]), n, "vs without"))
+        extra = Sample.of((ours - theirs) / n * 1e6 for ours, theirs in zip(found[True], found[False], strict=True))
+        overheads.append(Row(f"settle overhead per controller run ({store})", extra, "us", n=n))
+    return rows, overheads
 
 
 def warm_up(stores: Sequence[str], base: Path | None) -> None:
@@ -463,69 +419,17 @@ def warm_up(stores: Sequence[str], base: Path | None) -> None:
 # --- where the time goes ------------------------------------------------------------------------------------
 
 
-Totals = dict[str, list[float]]  # label -> [calls, seconds]
+def ledger_ops(ledger: type, sink_kind: str) -> list[Callable[..., Any]]:
+    """The ledger operations a commit to this kind of sink calls (a missing one fails the run)."""
+    if sink_kind == "table":  # one transaction: the read of the key, then the apply with its ledger row
+        return [ledger.get, ledger.apply_atomically]
+    return [ledger.get, ledger.acquire, ledger.claim, ledger.transition, ledger.release]
 
 
-def _clocked(fn: Callable[..., Any], label: str, totals: Totals) -> Callable[..., Any]:
-    """`fn` (a plain or async method) adding its calls and duration to `totals[label]`."""
-
-    def add(start: float) -> None:
-        found = totals.setdefault(label, [0.0, 0.0])
-        found[0] += 1
-        found[1] += time.perf_counter() - start
-
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def timed_async(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                add(start)
-
-        return timed_async
-
-    @functools.wraps(fn)
-    def timed_sync(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            add(start)
-
-    return timed_sync
-
-
-@contextmanager
-def wrapped(methods: Sequence[tuple[type, str]], totals: Totals) -> Iterator[None]:
-    """The named methods timed into `totals` for the duration of the block (this process only)."""
-    originals = [(cls, name, cls.__dict__[name]) for cls, name in methods]
-    try:
-        for cls, name, fn in originals:
-            setattr(cls, name, _clocked(fn, f"{cls.__name__}.{name}", totals))
-        yield
-    finally:
-        for cls, name, fn in originals:
-            setattr(cls, name, fn)
-
-
-LEDGER_OPS = ("get", "acquire", "claim", "apply_atomically", "transition", "release")
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part of a commit or a run: calls and microseconds per commit (or per run)."""
-
-    label: str
-    calls: float
-    us: float
-
-
-def ledger_breakdown(store: str, sink_kind: str, n: int, workdir: Path) -> list[Part]:
+def ledger_breakdown(store: str, sink_kind: str, n: int, workdir: Path, report: Report) -> Table:
     """Each ledger operation's calls and time per commit, for `n` first commits; the rest is the layer's own."""
-    ledger_class = SQLiteLedger if store == "sqlite" else MemoryLedger
-    totals: Totals = {}
+    ledger = SQLiteLedger if store == "sqlite" else MemoryLedger
+    clocks = Clocks(ledger_ops(ledger, sink_kind))
     with Blackboard.open(store_url(store, workdir)) as bb:
         board = bb.board(BOARD)
         layer = CommitLayer(sinks.Table(TABLE) if sink_kind == "table" else sinks.Memory())
@@ -537,136 +441,115 @@ def ledger_breakdown(store: str, sink_kind: str, n: int, workdir: Path) -> list[
                 for item, key, version in work:
                     await layer.commit(board, item, key, version)
 
-            with wrapped([(ledger_class, op) for op in LEDGER_OPS], totals):
-                return await timed(commit_all)
+            with clocks.wrapping():
+                return await timed_async(commit_all)
 
         seconds = anyio.run(main)
-    parts = [Part("whole commit (with the clocks)", 1, seconds / n * 1e6)]
-    for op in LEDGER_OPS:
-        calls, spent = totals.get(f"{ledger_class.__name__}.{op}", [0.0, 0.0])
-        if calls:
-            parts.append(Part(f"ledger.{op}", calls / n, spent / n * 1e6))
-    parts.append(Part("the layer's own Python, event loop", 0, parts[0].us - sum(p.us for p in parts[1:])))
-    return parts
+    report.missing(f"ledger clocks ({store})", clocks.missing())
+    whole = Sample.of([seconds / n * 1e6])
+    rows = [Row("whole commit (with the clocks)", whole, "us", n=n)]
+    for op in clocks.targets:
+        label = f"ledger.{op.__name__} ({clocks.calls(op) / n:.1f} calls)"
+        rows.append(Row(label, Sample.of([clocks.seconds(op) / n * 1e6]), "us", whole))
+    own = whole.median - sum(row.figure.median for row in rows[1:])
+    rows.append(Row("the layer's own Python, event loop", Sample.of([own]), "us", whole))
+    sink = "sinks.Table" if sink_kind == "table" else "sinks.Memory"
+    return Table(f"where a commit's time goes ({store}, {sink}; per commit)", tuple(rows), ratio="share of a commit")
 
 
-SETTLE_STEPS: tuple[tuple[type, str], ...] = (
-    (Controller, "_finish"),
-    (CommitSteps, "settle"),
-    (CommitSteps, "_judge"),
-    (CommitSteps, "_commit_pending"),
-    (CommitLayer, "commit"),
+SETTLE_STEPS: tuple[Callable[..., Any], ...] = (
+    Controller._finish,
+    CommitSteps.settle,
+    CommitSteps._judge,
+    CommitSteps._commit_pending,
+    CommitLayer.commit,
 )
+WITHOUT_SETTLE = (Controller._finish, CommitSteps.settle)  # without a policy, settle returns at once
 
 
-def settle_breakdown(store: str, n: int, workdir: Path) -> dict[str, list[Part]]:
-    """A run's end, per run, over `n` controller runs with a policy and a Table sink and `n` without."""
-    found: dict[str, list[Part]] = {}
-    for settle in (True, False):
-        totals: Totals = {}
-        with wrapped(SETTLE_STEPS, totals):
-            seconds = in_fresh_dir(workdir, lambda d, settle=settle: run_controller(store, settle, n, d))
-        spent = {label: value[1] / n * 1e6 for label, value in totals.items()}
-        finish, steps = spent.get("Controller._finish", 0.0), spent.get("CommitSteps.settle", 0.0)
-        commit, pending = spent.get("CommitLayer.commit", 0.0), spent.get("CommitSteps._commit_pending", 0.0)
-        found["with policy + Table" if settle else "without"] = [
-            Part("whole run (with the clocks)", 1, seconds / n * 1e6),
-            Part("the run's end, after the final decision (Controller._finish)", 1, finish),
-            Part("  judge: policy, Verdict entry (CommitSteps._judge)", 1, spent.get("CommitSteps._judge", 0.0)),
-            Part("  CommitLayer.commit: lock, apply with the ledger row, release", 1, commit),
-            Part("  settlement from the log, Commit entry (rest of _commit_pending)", 1, pending - commit),
-            Part("  the outcome, read from the log (rest of _finish)", 1, finish - steps),
-        ]
+def settle_run(store: str, settle: bool, n: int, workdir: Path, report: Report) -> dict[str, float]:
+    """Microseconds per run in each step of a run's end, over `n` controller runs."""
+    clocks = Clocks(SETTLE_STEPS if settle else WITHOUT_SETTLE)
+    with clocks.wrapping():
+        seconds = in_fresh_dir(workdir, lambda d: run_controller(store, settle, n, d))
+    report.missing(f"settle clocks ({store}, {'with' if settle else 'without'} a policy)", clocks.missing())
+    spent = {fn: clocks.seconds(fn) / n * 1e6 for fn in clocks.targets}
+    finish, steps = spent[Controller._finish], spent[CommitSteps.settle]
+    found = {
+        "whole run (with the clocks)": seconds / n * 1e6,
+        "the run's end, after the final decision (Controller._finish)": finish,
+        "  the outcome, read from the log (rest of _finish)": finish - steps,
+    }
+    if settle:
+        commit, pending = spent[CommitLayer.commit], spent[CommitSteps._commit_pending]
+        found["  judge: policy, Verdict entry (CommitSteps._judge)"] = spent[CommitSteps._judge]
+        found["  CommitLayer.commit: lock, apply with the ledger row, release"] = commit
+        found["  settlement from the log, Commit entry (rest of _commit_pending)"] = pending - commit
     return found
 
 
-@dataclass(frozen=True)
-class HotSpot:
-    """A function's own and cumulative time per commit under cProfile."""
+def settle_breakdown(store: str, n: int, workdir: Path, report: Report) -> Table:
+    """A run's end, per run, with a policy and a Table sink (figure) and without (reference, where it has one)."""
+    ours = settle_run(store, True, n, workdir, report)
+    theirs = settle_run(store, False, n, workdir, report)
+    rows = [
+        Row(label, Sample.of([us]), "us", Sample.of([theirs[label]]) if label in theirs else None, n)
+        for label, us in ours.items()
+    ]
+    return Table(
+        f"where a controller run's time goes at its end ({store}; per run, with a policy and sinks.Table)",
+        tuple(rows),
+        ratio="with / without a policy and sink",
+    )
 
-    function: str
-    calls: float
-    own_us: float
-    cumulative_us: float
 
-
-def profile_commits(n: int, workdir: Path, top: int = 12) -> tuple[float, list[HotSpot]]:
-    """cProfile over `n` memory:// Table commits: (total us a commit, the top functions by own time)."""
-    profiler = cProfile.Profile()
+def profile_commits(n: int, workdir: Path, report: Report, top: int = 12) -> Table:
+    """cProfile over `n` memory:// Table commits: the top functions by own time, per commit."""
+    profile = Profile([CommitLayer.commit, params_hash])
     with Blackboard.open(store_url("memory", workdir)) as bb:
         board = bb.board(BOARD)
         layer = CommitLayer(sinks.Table(TABLE))
 
         async def main() -> None:
             work = await prepared(board, n)
-            gc.collect()
-            profiler.enable()
-            for item, key, version in work:
-                await layer.commit(board, item, key, version)
-            profiler.disable()
+            with quiet_gc(), profile:
+                for item, key, version in work:
+                    await layer.commit(board, item, key, version)
 
         anyio.run(main)
-    stats = pstats.Stats(profiler)
-    raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
-    spots = []
-    for (filename, line, name), (_, calls, own, cumulative, _) in raw.items():
-        where = f"{Path(filename).name}:{line}({name})" if filename != "~" else name
-        spots.append(HotSpot(where, calls / n, own / n * 1e6, cumulative / n * 1e6))
-    spots.sort(key=lambda s: s.own_us, reverse=True)
-    return stats.total_tt / n * 1e6, spots[:top]  # type: ignore[attr-defined]
-
-
-# --- report -------------------------------------------------------------------------------------------------
-
-
-def print_results(results: Sequence[Result]) -> None:
-    print(
-        f"{'what':<38}{'store':<8}{'n':>7}{'slateboard/s':>14}{'us/call':>9}{'reference/s':>13}{'us/call':>9}"
-        f"{'ratio':>7}  reference"
-    )
-    for r in results:
-        print(
-            f"{r.what:<38}{r.store:<8}{r.n:>7,}{r.slateboard_per_s:>14,.0f}{1e6 / r.slateboard_per_s:>9.1f}"
-            f"{r.reference_per_s:>13,.0f}{1e6 / r.reference_per_s:>9.1f}{r.ratio:>7.2f}  {r.reference}"
+    report.missing("cProfile", profile.missing())
+    whole = Sample.of([profile.total / n * 1e6])
+    rows = [
+        Row("everything profiled (the commits and the event loop)", whole, "us", n=n),
+        Row(
+            "CommitLayer.commit, cumulative", Sample.of([profile.cumulative(CommitLayer.commit) / n * 1e6]), "us", whole
+        ),
+    ]
+    rows += [
+        Row(
+            spot.where,
+            Sample.of([spot.own_s / n * 1e6]),
+            "us own",
+            whole,
+            note=f"{spot.calls / n:.1f} calls, {spot.cumulative_s / n * 1e6:.1f} us cumulative",
         )
-    for r in results:
-        if r.what.startswith("Controller"):
-            overhead = 1e6 / r.slateboard_per_s - 1e6 / r.reference_per_s
-            print(f"settle overhead per controller run ({r.store}): {overhead:,.0f} us")
-    print("(ratio: slateboard/s over reference/s; us/call: 1e6 / per second)")
+        for spot in profile.top(top)
+    ]
+    return Table(
+        f"cProfile, {n:,} memory:// Table commits (inflated by the profiler); top own time, per commit",
+        tuple(rows),
+        ratio="share of a commit",
+    )
 
 
-def print_parts(title: str, parts: Sequence[Part]) -> None:
-    print(title)
-    for part in parts:
-        calls = f"{part.calls:>5.1f} calls" if part.calls else " " * 11
-        print(f"  {part.label:<66}{calls}{part.us:>10.1f} us")
+# --- the run ------------------------------------------------------------------------------------------------
 
 
-def print_settle(store: str, found: dict[str, list[Part]]) -> None:
-    names = list(found)
-    print(f"where a controller run's time goes at its end ({store}; us per run):")
-    print(f"  {'':<68}" + "".join(f"{name:>22}" for name in names))
-    for i, part in enumerate(found[names[0]]):
-        print(f"  {part.label:<68}" + "".join(f"{found[name][i].us:>22.1f}" for name in names))
-
-
-def print_profile(total_us: float, spots: Sequence[HotSpot], n: int) -> None:
-    print(f"cProfile, {n:,} memory:// Table commits: {total_us:.1f} us a commit profiled (inflated); top own time:")
-    print(f"  {'function':<62}{'calls':>7}{'own us':>9}{'cum us':>9}")
-    for s in spots:
-        print(f"  {s.function[:62]:<62}{s.calls:>7.1f}{s.own_us:>9.1f}{s.cumulative_us:>9.1f}")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--repeats", type=int, help="runs per measurement (median reported; default 3)")
-    parser.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,memory (default both)")
-    parser.add_argument("--no-profile", action="store_true", help="skip the breakdowns (wrapped clocks, cProfile)")
-    parser.add_argument("--dir", type=Path, help="where to create the temporary databases (default: /tmp)")
-    return parser.parse_args(argv)
+def parse_args(argv: Sequence[str] | None) -> Any:
+    found = parser(__doc__)
+    found.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,memory (default both)")
+    found.add_argument("--no-profile", action="store_true", help="skip the breakdowns (wrapped clocks, cProfile)")
+    return found.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -674,58 +557,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.repeats:
         sizes = replace(sizes, repeats=max(args.repeats, 1))
-    stores = [s for s in args.stores.split(",") if s]
-    unknown = sorted(set(stores) - set(STORES))
-    if unknown:
-        raise SystemExit(f"unknown store(s): {', '.join(unknown)} (choose from {', '.join(STORES)})")
-    meta = {**machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "sizes": asdict(sizes)}
-    print(
-        f"slateboard commit layer benchmark: Python {meta['python']}, SQLite {meta['sqlite']}, "
-        f"{meta['cpus']} CPUs, median of {sizes.repeats} runs (SQLite file at synchronous=FULL)\n"
-    )
+    stores = names(args.stores, STORES, "--stores")
+    report = Report("commit", args, sizes, repeats=sizes.repeats, note=" (SQLite file at synchronous=FULL)")
     freeze()
     warm_up(stores, args.dir)
     freeze()
-    results = bench_commits(sizes, stores, args.dir)
+    rows = bench_commits(sizes, stores, args.dir)
     if "memory" in stores:
-        results.append(bench_big_table(sizes, args.dir))
-    results += bench_controller(sizes, stores, args.dir)
-    print_results(results)
-
-    ledger: dict[str, list[Part]] = {}
-    settle: dict[str, dict[str, list[Part]]] = {}
-    spots: list[HotSpot] = []
-    profiled_us = 0.0
+        rows.append(bench_big_table(sizes, args.dir))
+    runs, overheads = bench_controller(sizes, stores, args.dir)
+    report.table(Table("commits and controller runs", (*rows, *runs), ratio="slateboard / reference (see note)"))
+    report.table(Table("settle overhead: a run with a policy and sinks.Table less one without", tuple(overheads)))
     if not args.no_profile:
         for store in stores:
-            n = sizes.commits[store]
             for sink_kind in ("table", "memory"):
-                name = f"{store}, sinks.{'Table' if sink_kind == 'table' else 'Memory'}"
-                ledger[name] = in_fresh_dir(args.dir, lambda d, s=store, k=sink_kind, n=n: ledger_breakdown(s, k, n, d))
-                print()
-                print_parts(f"where a commit's time goes ({name}; per commit):", ledger[name])
-            settle[store] = in_fresh_dir(args.dir, lambda d, s=store: settle_breakdown(s, sizes.runs[s], d))
-            print()
-            print_settle(store, settle[store])
+                n = sizes.commits[store]
+                report.table(
+                    in_fresh_dir(args.dir, lambda d, s=store, k=sink_kind, n=n: ledger_breakdown(s, k, n, d, report))
+                )
+            report.table(settle_breakdown(store, sizes.runs[store], args.dir, report))
         if "memory" in stores:
             n = sizes.commits["memory"]
-            profiled_us, spots = in_fresh_dir(args.dir, lambda d: profile_commits(n, d))
-            print()
-            print_profile(profiled_us, spots, n)
-
-    if args.json:
-        report = {
-            "meta": meta,
-            "results": [{**asdict(r), "ratio": r.ratio} for r in results],
-            "ledger": {name: [asdict(p) for p in parts] for name, parts in ledger.items()},
-            "settle": {
-                store: {name: [asdict(p) for p in parts] for name, parts in found.items()}
-                for store, found in settle.items()
-            },
-            "profile": {"us_per_commit": profiled_us, "top": [asdict(s) for s in spots]},
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+            report.table(in_fresh_dir(args.dir, lambda d: profile_commits(n, d, report)))
+    return report.finish()
 
 
 if __name__ == "__main__":

@@ -14,41 +14,37 @@ What it measures (every measurement gets a fresh temporary directory and a new S
   the cold first ``view()`` of a freshly opened ``Blackboard`` (the one-time index build).
 
 The raw reference is deliberately the floor: the same file pragmas (journal_mode=WAL, synchronous), the same
-tables from ``slateboard.blackboard.sqlstore.schema_statements()`` (the append-only triggers are kept; they
+tables from ``slateboard.blackboard.stores.sqlite.schema_statements()`` (the append-only triggers are kept; they
 fire only on UPDATE and DELETE), the exact payload JSON slateboard stores for each finding and a 64-hex-char
 hash, all computed before the clock starts. It does not look up the board's head nor compute the hash chain,
 which slateboard must do inside each transaction.
 
 Findings are built before timing in both cases; the timed region is the write loop only (store opening
 and schema creation are excluded). One short, discarded warm-up round runs first. Each append measurement
-runs ``--repeats`` times (default 3), slateboard and raw interleaved, and the median is reported.
+runs ``--repeats`` times (default 3), slateboard and raw interleaved, and the median is reported with its spread.
+Every timed region starts with a full garbage collection and runs with the collector off (benchmarks/harness).
 
 Run it from the repository root::
 
     python benchmarks/bench_store.py                 # full run, about a minute
-    python benchmarks/bench_store.py --quick         # smoke test, seconds
+    python benchmarks/bench_store.py --quick         # CI's smoke test: fails on a 0 or NaN figure
     python benchmarks/bench_store.py --json results.json --dir /path/on/the/disk/to/test
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import json
 import sqlite3
-import statistics
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 
-from machine import machine  # benchmarks/machine.py: the script's folder is on sys.path
+from harness import Report, Row, Sample, Table, in_fresh_dir, now, parser, quiet_gc, rounds, since, timed
 from slateboard import Blackboard, Board, Citation, Finding
+
+# Internals this benchmark reproduces byte for byte in its raw reference; if they move, its import fails.
 from slateboard.blackboard.records import encode_record
 from slateboard.blackboard.stores.sqlite import schema_statements
 
@@ -95,32 +91,6 @@ FULL_SIZES = Sizes(single=3000, batch=100_000, view_small=100, view_big=100_000,
 QUICK_SIZES = Sizes(single=300, batch=5000, view_small=100, view_big=5000, view_reads=200, repeats=3)
 
 
-@dataclass(frozen=True)
-class AppendResult:
-    """One append mode: median throughputs over the repeats, and every run's figure."""
-
-    mode: str
-    synchronous: str
-    n: int
-    slateboard_per_s: float
-    raw_per_s: float
-    ratio: float
-    slateboard_runs: list[float]
-    raw_runs: list[float]
-
-
-@dataclass(frozen=True)
-class ViewResult:
-    """Reads at one board size: median microseconds per warm read, and the cold first view in ms."""
-
-    board_size: int
-    reads: int
-    warm_us: float
-    warm_us_runs: list[float]
-    cold_ms: float
-    cold_ms_runs: list[float]
-
-
 # --- inputs ---------------------------------------------------------------------------------------
 
 
@@ -156,14 +126,6 @@ def store_url(path: Path, synchronous: str) -> str:
 
 
 # --- one timed run ----------------------------------------------------------------------------------
-
-
-def timed(fn: Callable[[], None]) -> float:
-    """Seconds `fn` takes, after a full garbage collection."""
-    gc.collect()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def run_slateboard(workdir: Path, synchronous: str, cases: Sequence[Case], batch: int | None) -> float:
@@ -220,24 +182,24 @@ def run_raw(workdir: Path, synchronous: str, cases: Sequence[Case], batch: int |
     return len(rows) / seconds
 
 
-def in_fresh_dir(base: Path | None, fn: Callable[[Path], T]) -> T:
-    with tempfile.TemporaryDirectory(prefix="slateboard-bench-", dir=base) as tmp:
-        return fn(Path(tmp))
-
-
 # --- appends ------------------------------------------------------------------------------------------
 
 
-def bench_appends(mode: str, synchronous: str, n: int, repeats: int, base: Path | None) -> AppendResult:
+def bench_appends(mode: str, synchronous: str, n: int, repeats: int, base: Path | None) -> Row:
+    """slateboard's findings/s against raw sqlite3's rows/s, interleaved, one fresh directory per run."""
     batch = BATCH if mode == "batch" else None
     cases = make_cases(n)
-    ours: list[float] = []
-    raw: list[float] = []
-    for _ in range(repeats):
-        ours.append(in_fresh_dir(base, lambda d: run_slateboard(d, synchronous, cases, batch)))
-        raw.append(in_fresh_dir(base, lambda d: run_raw(d, synchronous, cases, batch)))
-    ours_median, raw_median = statistics.median(ours), statistics.median(raw)
-    return AppendResult(mode, synchronous, n, ours_median, raw_median, ours_median / raw_median, ours, raw)
+    found = rounds(
+        repeats,
+        {
+            "slateboard": lambda: in_fresh_dir(base, lambda d: run_slateboard(d, synchronous, cases, batch)),
+            "raw": lambda: in_fresh_dir(base, lambda d: run_raw(d, synchronous, cases, batch)),
+        },
+    )
+    ours, raw = Sample.of(found["slateboard"]), Sample.of(found["raw"])
+    verdict = "met" if ours.median / raw.median >= GOAL_RATIO else "MISSED"
+    label = f"{mode} (synchronous={synchronous})"
+    return Row(label, ours, "findings/s", reference=raw, n=n, note=f"goal >= {GOAL_RATIO}: {verdict}")
 
 
 def warm_up(base: Path | None) -> None:
@@ -258,9 +220,10 @@ async def fill(board: Board, size: int) -> None:
 
 async def cold_view(board: Board, expected: int) -> float:
     """Seconds for the first view() of a freshly opened Blackboard: it reads and decodes the whole log."""
-    start = time.perf_counter()
-    view = await board.view()
-    seconds = time.perf_counter() - start
+    with quiet_gc():
+        start = now()
+        view = await board.view()
+        seconds = since(start)
     if view.version != expected:
         raise AssertionError(f"cold view saw version {view.version}, expected {expected}")
     return seconds
@@ -269,15 +232,16 @@ async def cold_view(board: Board, expected: int) -> float:
 async def warm_reads(board: Board, reads: int) -> list[float]:
     """Seconds per [view(); latest()] right after each of `reads` single writes (the writes are not timed)."""
     latencies = []
-    for i in range(reads):
-        case = make_case(i)
-        await board.write(case, author=AUTHOR)
-        start = time.perf_counter()
-        view = await board.view()
-        found = view.latest(Case, subject=case.subject)
-        latencies.append(time.perf_counter() - start)
-        if found != case:
-            raise AssertionError(f"latest() returned {found!r} after writing {case!r}")
+    with quiet_gc():
+        for i in range(reads):
+            case = make_case(i)
+            await board.write(case, author=AUTHOR)
+            start = now()
+            view = await board.view()
+            found = view.latest(Case, subject=case.subject)
+            latencies.append(since(start))
+            if found != case:
+                raise AssertionError(f"latest() returned {found!r} after writing {case!r}")
     return latencies
 
 
@@ -292,75 +256,55 @@ def view_run(workdir: Path, size: int, reads: int) -> tuple[float, float]:
     async def main() -> tuple[float, float]:
         with Blackboard.open(url) as bb:
             await fill(bb.board(BOARD), size)
-        gc.collect()
         with Blackboard.open(url) as bb:
             board = bb.board(BOARD)
             cold = await cold_view(board, size)
-            gc.collect()
-            warm = statistics.median(await warm_reads(board, reads))
+            warm = Sample.of(await warm_reads(board, reads)).median
         return cold, warm
 
     return anyio.run(main)
 
 
-def bench_views(sizes: Sizes, base: Path | None) -> list[ViewResult]:
+def bench_views(sizes: Sizes, base: Path | None) -> list[Row]:
+    """Warm reads and the cold first view at both board sizes; the big board's reads beside the small one's."""
     board_sizes = (sizes.view_small, sizes.view_big)
-    runs: dict[int, list[tuple[float, float]]] = {size: [] for size in board_sizes}
-    for _ in range(sizes.repeats):
-        for size in board_sizes:
-            runs[size].append(in_fresh_dir(base, lambda d, size=size: view_run(d, size, sizes.view_reads)))
-    results = []
-    for size in board_sizes:
-        cold = [c * 1e3 for c, _ in runs[size]]
-        warm = [w * 1e6 for _, w in runs[size]]
-        results.append(ViewResult(size, sizes.view_reads, statistics.median(warm), warm, statistics.median(cold), cold))
-    return results
+    runs = rounds(
+        sizes.repeats,
+        {
+            size: lambda size=size: in_fresh_dir(base, lambda d: view_run(d, size, sizes.view_reads))
+            for size in board_sizes
+        },
+    )
+    warm = {size: Sample.of(w * 1e6 for _, w in runs[size]) for size in board_sizes}
+    cold = {size: Sample.of(c * 1e3 for c, _ in runs[size]) for size in board_sizes}
+    small, big = board_sizes
+    rows = [
+        Row(f"view() + latest() after a write, {small:,} entries", warm[small], "us/read", n=sizes.view_reads),
+        Row(
+            f"view() + latest() after a write, {big:,} entries",
+            warm[big],
+            "us/read",
+            reference=warm[small],
+            n=sizes.view_reads,
+            note="goal: ratio near 1",
+        ),
+    ]
+    rows += [
+        Row(f"cold first view() of a fresh Blackboard, {size:,} entries (index build)", cold[size], "ms")
+        for size in board_sizes
+    ]
+    return rows
 
 
 # --- report -------------------------------------------------------------------------------------------
 
 
-def print_appends(results: Sequence[AppendResult]) -> None:
-    print(f"{'mode':<30}{'n':>9}{'slateboard/s':>15}{'sqlite3 rows/s':>16}{'ratio':>8}  goal >= {GOAL_RATIO}")
-    for r in results:
-        verdict = "met" if r.ratio >= GOAL_RATIO else "MISSED"
-        label = f"{r.mode} (synchronous={r.synchronous})"
-        figures = f"{r.n:>9,}{r.slateboard_per_s:>15,.0f}{r.raw_per_s:>16,.0f}{r.ratio:>8.2f}"
-        print(f"{label:<30}{figures}  {verdict}")
-
-
-def print_views(results: Sequence[ViewResult]) -> None:
-    print(f"{'reads after a write':<34}{'board size':>12}{'median us/read':>16}")
-    for r in results:
-        print(f"{'view() + latest()':<34}{r.board_size:>12,}{r.warm_us:>16.1f}")
-    small, big = results[0], results[-1]
-    print(f"ratio big/small: {big.warm_us / small.warm_us:.2f} (goal: near 1)")
-    for r in results:
-        print(
-            f"cold first view() of a fresh Blackboard, {r.board_size:,} entries "
-            f"(one-time index build): {r.cold_ms:,.1f} ms"
-        )
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--repeats", type=int, help="runs per measurement (median reported; default 3)")
-    parser.add_argument("--dir", type=Path, help="where to create the temporary databases (default: /tmp)")
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.repeats:
         sizes = replace(sizes, repeats=max(args.repeats, 1))
-    meta = {**machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "sizes": asdict(sizes)}
-    print(
-        f"slateboard store benchmark: Python {meta['python']}, SQLite {meta['sqlite']}, "
-        f"{meta['cpus']} CPUs, median of {sizes.repeats} runs\n"
-    )
+    report = Report("store", args, sizes, repeats=sizes.repeats)
 
     warm_up(args.dir)
     appends = [
@@ -368,15 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mode in ("single", "batch")
         for sync in ("FULL", "NORMAL")
     ]
-    print_appends(appends)
-    print()
-    views = bench_views(sizes, args.dir)
-    print_views(views)
-
-    if args.json:
-        report = {"meta": meta, "appends": [asdict(r) for r in appends], "views": [asdict(r) for r in views]}
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    report.table(Table("appends", tuple(appends), ratio="slateboard findings/s / raw sqlite3 rows/s"))
+    reads = bench_views(sizes, args.dir)
+    report.table(
+        Table("reads (synchronous=FULL)", tuple(reads), ratio=f"{sizes.view_big:,} / {sizes.view_small:,} entries")
+    )
+    return report.finish()
 
 
 if __name__ == "__main__":
