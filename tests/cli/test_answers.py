@@ -165,3 +165,13 @@ def test_controller_for_reads_the_scenario_a_board_recorded(tmp_path: Path) -> N
             scenarios.controller_for(blackboard, "none")
         with pytest.raises(ScenarioError, match="board 'c' was not run by scenario 'handoffs' "):
             scenarios.controller_for(blackboard, "c", "handoffs")
+
+
+def test_approving_into_a_sink_outside_the_store_prints_no_record(slateboard: Invoke, tmp_path: Path) -> None:
+    scenario = _quote_scenario(tmp_path / "memory.yaml", "cli-quote-memory")
+    scenario.write_text(scenario.read_text().replace("sink: table:quotes", "sink: memory"))
+    key = slateboard("run", str(scenario), "--board", "m1").waiting_key
+    approved = slateboard("approve", "m1", key, "--reviewer", "ana")
+    assert approved.code == 0, approved.stderr
+    assert f"(key {key}): committed, approved by ana" in approved.stdout
+    assert "record " not in approved.stdout  # a memory sink keeps nothing the command could show afterwards

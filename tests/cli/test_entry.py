@@ -1,5 +1,14 @@
 """The command as a whole: its help, and every error as one line on stderr with exit code 2, never a traceback."""
 
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from slateboard import cli, scenarios
 from tests.cli.conftest import Invoke
 
 
@@ -39,3 +48,23 @@ def test_help_lists_the_commands_in_order_and_hides_the_deprecated_one(slateboar
     assert bare.code == 2  # no command: the help, as Typer prints it for a missing command
     assert "Usage: slateboard" in bare.stdout + bare.stderr
     assert "--scenario" in slateboard("approve", "--help").stdout
+
+
+def test_an_abort_is_one_line_too(slateboard: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object) -> None:
+        raise typer.Abort  # what Typer raises when a person interrupts a prompt
+
+    monkeypatch.setattr(scenarios, "resolve", interrupted)
+    result = slateboard("run", "support-case")
+    assert (result.code, result.stderr) == (2, "error: aborted\n")
+
+
+def test_python_dash_m_slateboard_cli_is_the_same_command(
+    slateboard: Invoke, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["slateboard", "list", "--json"])
+    with pytest.raises(SystemExit) as exited:
+        # What `python -m slateboard.cli` executes (run by path: pytest's import hook owns the package's modules).
+        runpy.run_path(str(Path(cli.__file__).parent / "__main__.py"), run_name="__main__")
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "support-case"

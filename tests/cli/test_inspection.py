@@ -276,3 +276,25 @@ def test_an_unforeseen_failure_is_still_one_line_and_exit_2(
         run_sync(blackboard.board("b").write, RunStarted(controller="c", agents=(), rules=()), author="someone")
     crashed = slateboard("audit", "b")
     assert (crashed.code, crashed.stderr) == (2, "error: unexpected RuntimeError: renderer broke on two lines\n")
+
+
+def test_replay_lists_a_verdict_that_rejudges_differently(slateboard: Invoke, tmp_path: Path) -> None:
+    with Blackboard.open(f"sqlite:///{tmp_path / 'slateboard.db'}") as blackboard:
+        run = scenarios.get("support-case").run_sync(blackboard, board="v")
+        allowed = next(v for v in run.outcome.verdicts if v.outcome == "allow")
+        forged = allowed.model_copy(update={"outcome": "deny", "reasons": (), "votes": ()})
+        assert run_sync(run.board.write, forged, author=CONTROLLER).version == 27
+    result = slateboard("replay", "v")
+    assert result.code == 1
+    assert f"  v27: recorded verdict deny under policy {allowed.policy} (); derived verdict allow under policy " in (
+        result.stdout
+    )
+
+
+def test_metrics_of_a_board_no_agent_ran(slateboard: Invoke, tmp_path: Path) -> None:
+    with Blackboard.open(f"sqlite:///{tmp_path / 'slateboard.db'}") as blackboard:
+        run_sync(blackboard.board("b").write, RunStarted(controller="c", agents=(), rules=()), author="someone")
+    text = slateboard("metrics")
+    assert text.code == 0, text.stderr
+    assert "boards: 1 (1 entries)" in text.stdout
+    assert "agents: no attempts recorded" in text.stdout

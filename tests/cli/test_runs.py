@@ -161,3 +161,20 @@ def test_demo_is_a_deprecated_alias_of_run_support_case(slateboard: Invoke) -> N
     bad = slateboard("demo", "--variant", "sideways")
     assert bad.code == 2
     assert bad.stderr == "error: --variant must be one of happy, conflict, approval, got 'sideways'\n"
+
+
+def test_run_shows_a_dead_lettered_commit_and_a_person_s_answer_in_the_log(slateboard: Invoke) -> None:
+    down = slateboard("run", "handoffs/warehouse-down")
+    assert down.code == 0, down.stderr  # failed is what this variant expects
+    assert "  v22  commit dead Warehouse/handoffs/handoffs-warehouse-down: ConnectionError: warehouse answered 504" in (
+        down.stdout
+    )
+    assert "outcome: failed at v16" in down.stdout
+    key = slateboard("run", "support-case", "--board", "c8").waiting_key
+    slateboard("approve", "c8", key, "--reviewer", "ana", "--edit", "Subject=Re: your claim", "--note", "checked")
+    resumed = slateboard("run", "support-case", "--board", "c8")
+    assert resumed.code == 1  # the board has moved on from what the scenario expects: its reply is committed
+    assert '  v27  approval   approved by ana {"Body": ' in resumed.stdout
+    assert '"Subject": "Re: your claim"}' in resumed.stdout
+    assert "  v28  commit   send_reply Case/c8/reply to support_cases: receipt" in resumed.stdout
+    assert "unexpected: status is 'committed', expected 'awaiting_approval'" in resumed.stdout

@@ -12,6 +12,7 @@ SLATEBOARD = Path(sys.executable).parent / "slateboard"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert SLATEBOARD.is_file(), f"no console script at {SLATEBOARD}: pip install -e . into this interpreter's env"
     return subprocess.run([str(SLATEBOARD), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
