@@ -1,5 +1,8 @@
-"""The `slateboard` command (Typer + Rich): `slateboard --help`."""
+"""The `slateboard` command (Typer + Rich): `slateboard --help`.
 
-from slateboard.cli.commands import app, main
+`main` is the console script; `app` the Typer app, for embedding or testing in-process.
+"""
+
+from slateboard.cli.entry import app, main
 
 __all__ = ("app", "main")

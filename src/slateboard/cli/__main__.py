@@ -1,3 +1,3 @@
-from slateboard.cli.commands import main
+from slateboard.cli import main
 
 main()

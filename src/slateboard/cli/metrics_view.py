@@ -5,28 +5,24 @@ Both are rendered from the same document, so the text and `--json` say the same.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Annotated
 
-import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from slateboard.blackboard.board import Blackboard
+from slateboard.cli.console import print_json
 from slateboard.observe.metrics import STATUSES, WorkflowMetrics, metrics
 
-__all__ = ("BoardsOption", "render", "show_metrics")
-
-BoardsOption = Annotated[list[str] | None, typer.Option("--board", help="Only this board (repeatable); default: all.")]
+__all__ = ("render", "show_metrics")
 
 
 def show_metrics(console: Console, blackboard: Blackboard, boards: Sequence[str] | None, *, as_json: bool) -> None:
     """Compute the metrics of `boards` (all when None or empty) and print them on `console` (JSON on stdout)."""
     found = metrics(blackboard, boards)
     if as_json:
-        print(json.dumps(found.model_dump(mode="json"), indent=2))
+        print_json(found.model_dump(mode="json"))
         return
     console.print(f"[bold]workflow metrics[/bold] of {escape(blackboard.url)}")
     for item in render(found):

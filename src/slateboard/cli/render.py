@@ -1,5 +1,6 @@
-"""How the `slateboard` command shows a board: one line per entry for `run`, the plain history table, and the audit
-as Rich-markup lines (every line rendered from the `Audit` document, so the text and `--json` say the same)."""
+"""How the `slateboard` command shows a board: one line per entry for `run`, a run's outcome, the plain history
+table, and the audit as Rich-markup lines (every line rendered from the `Audit` document, so the text and `--json`
+say the same)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from slateboard.blackboard.entries import Entry, StoredEntry
+from slateboard.blackboard.records import Finding
+from slateboard.controller.outcomes import Outcome
 from slateboard.observe.audit import Audit, AuditEvent, Ref, citations_of, row_json
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
@@ -24,7 +27,7 @@ from slateboard.state.records import (
     Verdict,
 )
 
-__all__ = ("dump", "entry_line", "history_table", "render_audit")
+__all__ = ("dump", "entry_line", "outcome_lines", "history_table", "render_audit")
 
 _LABELS = {"approval_request": "request", "commit_failure": "failure", "doubt_resolved": "resolved",
            "compensation": "undo"}  # fmt: skip
@@ -163,7 +166,7 @@ def _commit_line(entry: Entry) -> str | None:  # noqa: PLR0911 - one line per re
 
 
 def entry_line(entry: Entry) -> str:
-    """One Rich-markup line for an entry of a typed history (what `run` and `demo` print)."""
+    """One Rich-markup line for an entry of a typed history (what `run` prints)."""
     record = entry.payload
     line = _commit_line(entry)
     if line is not None:
@@ -180,8 +183,20 @@ def entry_line(entry: Entry) -> str:
         return f"{v} start    controller {record.controller} with {escape(', '.join(record.agents))}"
     fields = record.model_dump(exclude={"subject", "confidence", "citations", "description"})
     shown = ", ".join(f"{k}={val!r}" for k, val in fields.items())
-    confidence = getattr(record, "confidence", None)
+    confidence = record.confidence if isinstance(record, Finding) else None
     return f"{v} finding  {escape(f'{entry.kind} by {entry.author}: {shown} (confidence {confidence})')}"
+
+
+def outcome_lines(outcome: Outcome, *, after_decision: bool = False) -> list[str]:
+    """The outcome, its reasons and what waits for a person, as Rich-markup lines. `after_decision` leaves out the
+    decision's reasons: a person's answer changes where the proposals stand, not why the evidence sufficed."""
+    style = "green" if outcome.status in ("sufficient", "committed") else "yellow"
+    lines = [f"outcome: [{style}]{outcome.status}[/{style}] at v{outcome.version}"]
+    reasons = outcome.key_reasons if after_decision else outcome.reasons
+    lines += [f"  - {escape(reason)}" for reason in reasons]
+    return lines + [
+        f"waiting for a person: key {request.key}: {escape(request.recommended)}" for request in outcome.approvals
+    ]
 
 
 def history_table(board: str, rows: list[StoredEntry]) -> Table:

@@ -12,8 +12,20 @@ YAML files (`scenarios.load("refund.yaml")`; see slateboard.scenarios.files for 
 `slateboard.scenarios.scripted` builds agents that stage every failure mode without an LLM.
 """
 
-from slateboard.scenarios.catalog import Family, families, get, names, resolve
+from slateboard.scenarios.catalog import Family, controller_for, families, get, names, resolve
 from slateboard.scenarios.files import load, loads
 from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
 
-__all__ = ("Scenario", "Expectation", "ScenarioRun", "Family", "families", "get", "names", "resolve", "load", "loads")
+__all__ = (
+    "Scenario",
+    "Expectation",
+    "ScenarioRun",
+    "Family",
+    "families",
+    "get",
+    "names",
+    "resolve",
+    "controller_for",
+    "load",
+    "loads",
+)

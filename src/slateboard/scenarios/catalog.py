@@ -1,7 +1,10 @@
-"""The built-in scenarios, from the field articles in the project's seeds: families, each with its variants.
+"""The built-in scenarios, from the field articles in the project's seeds: families, each with its variants; and
+finding the scenario that ran a board.
 
 `get("support-case")` is a family's happy path; `get("support-case", "conflict")` or `get("support-case/conflict")`
-one of its failure variants. `families()` lists them.
+one of its failure variants. `families()` lists them. `resolve` also takes a YAML file or `module:attribute`;
+`controller_for(blackboard, board)` rebuilds the controller a board recorded, so a person's answer or a replay needs
+no more than the board's name.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from slateboard.errors import ScenarioError
+from slateboard.blackboard.board import Blackboard, Board
+from slateboard.blackboard.records import decode_record
+from slateboard.controller.loop import Controller
+from slateboard.errors import ConfigurationError, ScenarioError
 from slateboard.scenarios.model import Scenario
+from slateboard.state.records import RunStarted
 
-__all__ = ("Family", "families", "get", "names", "resolve")
+__all__ = ("Family", "families", "get", "names", "resolve", "controller_for")
 
 
 @dataclass(frozen=True)
@@ -127,3 +134,55 @@ def _python(reference: str) -> Scenario:
     if not isinstance(scenario, Scenario):
         raise ScenarioError(f"{reference}: is a {type(scenario).__name__}, not a slateboard Scenario")
     return scenario
+
+
+def controller_for(blackboard: Blackboard, board: str, scenario: str | None = None) -> tuple[Controller, Board]:
+    """The controller that ran `board` of `blackboard`, rebuilt to approve, reject, settle or replay it, and the board.
+
+    `scenario` (anything `resolve` takes) names the scenario when given. Otherwise the scenario the board recorded
+    when it ran (`RunStarted.scenario`, newest first) is resolved; a board written before boards recorded their
+    scenario is matched by its controller's fingerprint against the built-in scenarios. Either way the rebuilt
+    controller must have the fingerprint of one that ran the board. `ConfigurationError` when the board has no
+    entries; `ScenarioError` naming what was tried when no scenario matches.
+    """
+    started = _runs_started(blackboard, board)
+    ran = {run.controller for run in started}
+    if scenario is not None:
+        named = resolve(scenario).controller()
+        if named.fingerprint not in ran:
+            raise ScenarioError(f"board {board!r} was not run by scenario {scenario!r} (its controller differs)")
+        return named, blackboard.board(board)
+    recorded = list(dict.fromkeys(run.scenario for run in reversed(started) if run.scenario is not None))
+    tried: list[str] = []
+    for reference in recorded:
+        try:
+            candidate = resolve(reference).controller()
+        except ScenarioError as exc:  # moved or broken since the run: say so, and still try the built-ins
+            tried.append(f"its recorded scenario {reference!r} cannot be loaded ({exc})")
+            continue
+        if candidate.fingerprint in ran:
+            return candidate, blackboard.board(board)
+        tried.append(f"its recorded scenario {reference!r} now builds another controller (changed since the run?)")
+    for name in names():
+        candidate = get(name).controller()
+        if candidate.fingerprint in ran:
+            return candidate, blackboard.board(board)
+    tried.append("no built-in scenario's controller ran it" + ("" if recorded else ", and it records no scenario"))
+    raise ScenarioError(f"cannot find the scenario that ran board {board!r}: {'; '.join(tried)}")
+
+
+def _runs_started(blackboard: Blackboard, board: str) -> list[RunStarted]:
+    """The board's `RunStarted` records, decoded from the stored rows alone: the kinds of the board's findings need
+    not be importable yet (building the scenario that ran it is what registers them)."""
+    rows = blackboard.store.read(board, after=0, upto=None, wait=True)
+    if not rows:
+        raise ConfigurationError(f"board {board!r} has no entries in {blackboard.url}")
+    started = []
+    for row in rows:
+        if row.kind == RunStarted.kind_name:
+            record = decode_record(row.kind, row.schema_version, row.payload, where=f"{board} v{row.version}")
+            if isinstance(record, RunStarted):
+                started.append(record)
+    if not started:
+        raise ScenarioError(f"board {board!r} records no controller run: no scenario ran it")
+    return started

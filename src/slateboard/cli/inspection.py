@@ -1,0 +1,134 @@
+"""Reading a store without changing it: `audit`, `replay`, `verify`, `boards` and `metrics`.
+
+`replay` exits 1 listing each decision or verdict that re-derives differently; `verify` exits 1 naming the first
+tampered version of each board. The others read any board, whatever kinds it holds: a kind not importable here is
+shown as stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from slateboard import scenarios
+from slateboard._internal.sync import run_sync
+from slateboard.blackboard import Blackboard
+from slateboard.cli.console import console, print_json
+from slateboard.cli.metrics_view import show_metrics
+from slateboard.cli.options import BoardsOption, DbOption, JsonOption, ScenarioOption, controller_for, rows, store_url
+from slateboard.cli.render import history_table, render_audit
+from slateboard.commit import Verdict
+from slateboard.controller import Decision
+from slateboard.errors import TamperedLogError
+from slateboard.observe.audit import build_audit, row_json
+
+__all__ = ("audit", "replay", "verify", "boards", "metrics")
+
+
+def _import_builtin_kinds() -> None:
+    """Build each built-in family once, so their finding kinds are registered and their boards decode fully."""
+    for family in scenarios.families().values():
+        family.build(family.variants[0])
+
+
+def audit(
+    board: str,
+    db: DbOption = "",
+    as_json: JsonOption = False,
+    table: Annotated[
+        bool, typer.Option("--table", help="The plain history table (with --json: the stored rows).")
+    ] = False,
+) -> None:
+    """The full timeline of a board: what each agent knew and wrote, the sources cited, the rules that fired, the
+    policy's verdicts, who approved or rejected what with which edits, and what changed (kinds need not be
+    importable here: their payloads are shown as stored)."""
+    _import_builtin_kinds()
+    with Blackboard.open(store_url(db)) as blackboard:
+        stored = rows(blackboard, board)
+        url = blackboard.url
+    if table:
+        if as_json:
+            print_json([row_json(row) for row in stored])
+        else:
+            console().print(history_table(board, stored))
+        return
+    found = build_audit(board, url, stored)
+    if as_json:
+        print_json(found.model_dump(mode="json"))
+        return
+    out = console()
+    for line in render_audit(found):
+        out.print(line)
+
+
+def replay(board: str, scenario: ScenarioOption = None, db: DbOption = "", as_json: JsonOption = False) -> None:
+    """Re-derive every decision and verdict of a board with the controller that ran it; exit 1 (listing each
+    difference) when any differs from what was recorded."""
+    with Blackboard.open(store_url(db)) as blackboard:
+        controller, target = controller_for(blackboard, board, "replay", scenario)
+        report = run_sync(controller.replay, target)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        out = console()
+        out.print(escape(str(report)))
+        if not report.same_controller:
+            out.print("[yellow]note[/yellow]: a controller with other agents, rules or policy also ran this board")
+        for difference in report.differences:
+            recorded, derived = _said(difference.recorded), _said(difference.derived)
+            out.print(escape(f"  v{difference.version}: recorded {recorded}; derived {derived}"))
+    if not report.identical:
+        raise typer.Exit(1)
+
+
+def _said(record: Decision | Verdict) -> str:
+    if isinstance(record, Decision):
+        return f"{record.status} ({'; '.join(map(str, record.reasons))})"
+    return f"verdict {record.outcome} under policy {record.policy} ({'; '.join(map(str, record.reasons))})"
+
+
+def verify(
+    board: Annotated[str | None, typer.Argument(help="One board; all boards when omitted.")] = None,
+    db: DbOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every hash chain; exit 1 naming the first tampered version."""
+    with Blackboard.open(store_url(db)) as blackboard:
+        names = [board] if board else blackboard.boards()
+        heads, failures = [], []
+        for name in names:
+            try:
+                heads.append(run_sync(blackboard.board(name).verify))
+            except TamperedLogError as exc:
+                failures.append(exc)
+    if as_json:
+        tampered = [{"board": f.board, "version": f.version, "reason": f.reason} for f in failures]
+        print_json({"ok": not failures, "heads": [h.model_dump() for h in heads], "tampered": tampered})
+    else:
+        out = console()
+        for head in heads:
+            out.print(f"[green]OK[/green]  {escape(head.board)}: {head.version} entries, head {head.hash}")
+        for failure in failures:
+            out.print(f"[red]TAMPERED[/red]  {escape(str(failure))}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def boards(db: DbOption = "", as_json: JsonOption = False) -> None:
+    """List the boards that have entries."""
+    with Blackboard.open(store_url(db)) as blackboard:
+        names = blackboard.boards()
+    if as_json:
+        print_json(names, indent=None)
+        return
+    out = console()
+    for name in names:
+        out.print(escape(name))
+
+
+def metrics(db: DbOption = "", board: BoardsOption = None, as_json: JsonOption = False) -> None:
+    """Workflow metrics of the store's boards: routed to a person, agent attempts, citations, approvals, commits."""
+    with Blackboard.open(store_url(db)) as blackboard:
+        show_metrics(console(), blackboard, board, as_json=as_json)

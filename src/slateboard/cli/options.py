@@ -1,0 +1,71 @@
+"""What many `slateboard` commands take: the store (`--db`), `--json`, `--scenario`, `--board`; and the board a
+command names, with its rows or the controller that ran it."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from slateboard import scenarios
+from slateboard.blackboard import DEFAULT_URL, Blackboard, Board
+from slateboard.blackboard.entries import StoredEntry
+from slateboard.controller import Controller
+from slateboard.errors import ConfigurationError, ScenarioError
+
+__all__ = (
+    "DbOption",
+    "JsonOption",
+    "ScenarioOption",
+    "BoardsOption",
+    "VariantOption",
+    "store_url",
+    "rows",
+    "controller_for",
+)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        help="Store URL: sqlite:///file.db or memory://; default $SLATEBOARD_DB or sqlite:///slateboard.db",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+ScenarioOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scenario",
+        help="The scenario that ran the board (built-in, file or module:attribute); default: the one it recorded.",
+    ),
+]
+BoardsOption = Annotated[list[str] | None, typer.Option("--board", help="Only this board (repeatable); default: all.")]
+VariantOption = Annotated[str | None, typer.Option(help="A failure variant (see `slateboard list`).")]
+
+
+def store_url(db: str) -> str:
+    """The store a command uses: `--db` when given, else `$SLATEBOARD_DB`, else the embedded SQLite default."""
+    return db or os.environ.get("SLATEBOARD_DB", DEFAULT_URL)
+
+
+def rows(blackboard: Blackboard, board: str) -> list[StoredEntry]:
+    """The board's stored rows (kinds need not be importable), or `ConfigurationError` when it has none."""
+    found = blackboard.store.read(board, after=0, upto=None, wait=True)
+    if not found:
+        raise ConfigurationError(f"board {board!r} has no entries in {blackboard.url}")
+    return found
+
+
+def controller_for(blackboard: Blackboard, board: str, use: str, scenario: str | None) -> tuple[Controller, Board]:
+    """`scenarios.controller_for`, with the command line's way out when no scenario can be found: `--scenario`, or
+    doing `use` (approve, reject, replay) from Python."""
+    try:
+        return scenarios.controller_for(blackboard, board, scenario)
+    except ScenarioError as exc:
+        if scenario is not None:
+            raise
+        hint = (
+            f"name it with --scenario FILE_OR_MODULE:ATTRIBUTE, or {use} it from Python (controller.{use}(board, ...))"
+        )
+        raise ScenarioError(f"{exc}; {hint}") from exc
