@@ -71,7 +71,7 @@ class KeyState:
     decision_version: int = 0
     last: _Settling | None = None
     commits: list[Commit] = field(default_factory=list)
-    sinks: dict[str, None] = field(default_factory=dict)  # the sinks its commits name, in order
+    sinks: set[str] = field(default_factory=set)  # the sinks its commits name
     doubted: bool = False  # ever in doubt
     found_applied: bool = False  # a person found the sink had applied it
     compensated: bool = False  # ever undone
@@ -172,7 +172,7 @@ class KeyState:
         self.last = record
         if isinstance(record, Commit):
             self.commits.append(record)
-            self.sinks[record.sink] = None
+            self.sinks.add(record.sink)
         elif isinstance(record, CommitFailure):
             self.doubted |= record.status == "in_doubt"
         elif isinstance(record, DoubtResolved):
