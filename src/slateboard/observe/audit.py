@@ -16,7 +16,7 @@ from typing import Any, Literal
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
-from slateboard.observe.rows import read_proposal
+from slateboard.observe.rows import take
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
@@ -170,10 +170,8 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
             agents.setdefault(record.agent, []).append(event)
         elif isinstance(record, Decision):
             status, decided_at = record.status, row.version
-        elif record is not None:
-            book.ingest(row.board, row.version, row.author, record)
-        elif (proposal := read_proposal(row)) is not None:  # a proposal of a kind unknown here
-            book.ingest(row.board, row.version, row.author, proposal)
+        else:
+            take(book, row, record)  # not decoded: a proposal of a kind unknown here is read from its JSON
         if kind in ("input", "finding", "proposal"):
             for cite in citations_of(payload):
                 version, locator = (None if x is None else str(x) for x in (cite.get("version"), cite.get("locator")))

@@ -21,9 +21,8 @@ from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, SlateboardError, UnknownFindingKindError
-from slateboard.observe.rows import read_proposal
+from slateboard.observe.rows import take
 from slateboard.state.keys import KeyBook, KeyState
-from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
     COMMIT_LAYER,
     CONTROLLER,
@@ -188,17 +187,15 @@ class _Tally:
         runners: set[str] = set()
         reviewers: set[str] = set()
         for row in rows:
-            record = self._decode(row) if row.kind in _RECORDS else read_proposal(row)
+            record = self._decode(row) if row.kind in _RECORDS else None
             if isinstance(record, Decision):
                 last = record
                 self._schedule(scheduled, record, row)
             elif isinstance(record, AgentRun):
                 runners.add(record.agent)
                 self._attempt(scheduled, record, row)
-            elif isinstance(record, Proposal):
-                book.ingest(row.board, row.version, row.author, record)
-            elif record is not None:
-                book.ingest(row.board, row.version, row.author, record)
+            else:
+                take(book, row, record)
                 reviewers.update({str(getattr(record, "reviewer", ""))} - {""})
         self._cite(rows, runners - reviewers - _NOT_AGENTS)
         keys = book.keys.values()

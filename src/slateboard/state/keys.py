@@ -48,13 +48,16 @@ from slateboard.state.records import (
 )
 from slateboard.state.vocabulary import KEY_OUTCOMES, PRESSING, KeyStatus, OutcomeStatus
 
-__all__ = ("KeyBook", "KeyState", "KeyStatus", "RUN_STATUS", "PRESSING")
+__all__ = ("KEYED", "KeyBook", "KeyState", "KeyStatus", "RUN_STATUS", "PRESSING")
 
 RUN_STATUS = KEY_OUTCOMES  # the name this mapping had before it moved to the vocabulary
 
 _Settling = Commit | CommitFailure | DoubtResolved | Compensation
 _Keyed = Verdict | ApprovalRequest | ApprovalDecision | _Settling
-_KEYED = (Verdict, ApprovalRequest, ApprovalDecision, Commit, CommitFailure, DoubtResolved, Compensation)
+KEYED: tuple[type[Record], ...] = (
+    Verdict, ApprovalRequest, ApprovalDecision, Commit, CommitFailure, DoubtResolved, Compensation,
+)  # fmt: skip
+"""slateboard's own records that name an idempotency key: with proposals, what the fold takes in."""
 
 
 @dataclass
@@ -199,7 +202,7 @@ class KeyBook:
         """Take in entry `version` of `board` (written by `author`); records that name no key are ignored."""
         if isinstance(record, Proposal):
             self._propose(board, version, author, record)
-        elif isinstance(record, _KEYED):
+        elif isinstance(record, _Keyed):
             self._record(version, record)
 
     def _state(self, key: str) -> KeyState:
