@@ -48,9 +48,7 @@ from slateboard.state.records import (
 )
 from slateboard.state.vocabulary import KEY_OUTCOMES, PRESSING, KeyStatus, OutcomeStatus
 
-__all__ = ("KEYED", "KeyBook", "KeyState", "KeyStatus", "RUN_STATUS", "PRESSING")
-
-RUN_STATUS = KEY_OUTCOMES  # the name this mapping had before it moved to the vocabulary
+__all__ = ("KEYED", "KeyBook", "KeyState", "KeyStatus")
 
 _Settling = Commit | CommitFailure | DoubtResolved | Compensation
 _Keyed = Verdict | ApprovalRequest | ApprovalDecision | _Settling
