@@ -9,5 +9,6 @@
 
 from slateboard.observe.audit import Audit, AuditEvent, build_audit
 from slateboard.observe.metrics import WorkflowMetrics, collect, metrics
+from slateboard.observe.rows import key_book
 
-__all__ = ("Audit", "AuditEvent", "WorkflowMetrics", "build_audit", "collect", "metrics")
+__all__ = ("Audit", "AuditEvent", "WorkflowMetrics", "build_audit", "collect", "key_book", "metrics")
