@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slateboard import Blackboard, scenarios, sinks
+from slateboard import Blackboard, Proposal, scenarios, sinks
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Record, decode_record, encode_record
@@ -165,10 +165,10 @@ def test_an_unknown_board_is_an_error(store: tuple[str, Blackboard]) -> None:
         metrics(store[1], ["timeout", "nope"])
 
 
-def _rows(board: str, records: list[tuple[Record | tuple[str, str], str, str]]) -> list[StoredEntry]:
-    """Stored rows from records (or raw (kind, payload) pairs), each with its author and time."""
+def _rows(board: str, records: list[tuple[Record | tuple[str, str], str, str]], start: int = 1) -> list[StoredEntry]:
+    """Stored rows from records (or raw (kind, payload) pairs), each with its author and time, from version `start`."""
     rows = []
-    for version, (record, author, at) in enumerate(records, start=1):
+    for version, (record, author, at) in enumerate(records, start=start):
         kind, schema, payload = encode_record(record) if isinstance(record, Record) else (record[0], 1, record[1])
         rows.append(StoredEntry(seq=version, board=board, version=version, kind=kind, schema_version=schema,
                                 author=author, recorded_at=at, payload=payload, hash=f"{version:064x}"))  # fmt: skip
@@ -217,6 +217,50 @@ def test_rows_of_unknown_kinds_doubts_and_escalating_verdicts() -> None:
     assert found.commits.sinks == {"crm": 1}
 
 
+def test_a_doubt_resolved_as_applied_counts_as_applied_without_a_commit_after_it() -> None:
+    """Changed figures: such a key used to count as in doubt and not applied, so its undoing was no rollback. Now
+    the person's finding settles it (slateboard.state.keys): applied, no longer in doubt, and its undo counts."""
+    t = "2026-01-01T00:00:00+00:00"
+    allow = Vote(rule="allow", effect="allow", message="m")
+    rows = _rows("b", [
+        (Proposal(subject="s", confidence=0.9, action="update", target="T/1", idempotency_key="k1"), "action", t),
+        (Verdict(key="k1", proposal=1, action="update", target="T/1", outcome="allow", reasons=(allow,), policy="p",
+                 at=1), "slateboard.commit", t),
+        (CommitFailure(key="k1", proposal=1, target="T/1", status="in_doubt", error="timed out"), "slateboard.commit",
+         t),
+        (DoubtResolved(key="k1", applied=True, reviewer="ana"), "ana", t),
+    ])  # fmt: skip
+    found = collect({"b": rows}).commits
+    assert (found.applied, found.in_doubt, found.doubted, found.sinks) == (1, 0, 1, {})
+    undone = Compensation(key="k1", target="T/1", reviewer="bo", reason="undo")
+    found = collect({"b": [*rows, *_rows("b", [(undone, "bo", t)], start=5)]}).commits
+    assert (found.applied, found.compensated, found.rollback_rate) == (1, 1, 1.0)
+
+
+def test_pending_is_a_key_awaiting_approval_now() -> None:
+    """Changed figure: a request whose key was judged again (and allowed) is no longer pending."""
+    t = "2026-01-01T00:00:00+00:00"
+    gate = Vote(rule="require_approval", effect="needs_approval", message="m")
+    allow = Vote(rule="allow", effect="allow", message="m")
+    proposal = Proposal(subject="s", confidence=0.9, action="update", target="T/1", idempotency_key="k1")
+    rows = _rows("b", [
+        (proposal, "action", t),
+        (Verdict(key="k1", proposal=1, action="update", target="T/1", outcome="needs_approval", reasons=(gate,),
+                 policy="p", at=1), "slateboard.commit", t),
+        (ApprovalRequest(key="k1", proposal=1, recommended="r", action="update", target="T/1", changes={},
+                         confidence=0.9, reason="why"), "slateboard.commit", t),
+    ])  # fmt: skip
+    first = collect({"b": rows}).approvals
+    assert (first.requested, first.pending) == (1, 1)
+    again = _rows("b", [
+        (proposal, "action", t),  # the agent proposed the same again: same key, a newer version, now allowed
+        (Verdict(key="k1", proposal=4, action="update", target="T/1", outcome="allow", reasons=(allow,), policy="p",
+                 at=4), "slateboard.commit", t),
+    ], start=4)  # fmt: skip
+    found = collect({"b": [*rows, *again]}).approvals
+    assert (found.requested, found.pending) == (1, 0)
+
+
 _VOTE = st.builds(Vote, rule=st.sampled_from(["r1", "r2"]), effect=st.sampled_from(["allow", "deny", "escalate"]),
                   message=st.just("m"))  # fmt: skip
 _KEY = st.sampled_from(["k1", "k2"])
@@ -240,6 +284,7 @@ _RECORD: st.SearchStrategy[Record] = st.one_of(
     st.builds(CommitFailure, key=_KEY, proposal=st.just(1), target=st.just("T"),
               status=st.sampled_from(["dead", "in_doubt"]), error=st.just("e")),
     st.builds(Compensation, key=_KEY, target=st.just("T"), reviewer=st.just("bo"), reason=st.just("undo")),
+    st.builds(DoubtResolved, key=_KEY, applied=st.booleans(), reviewer=st.just("bo")),
 )  # fmt: skip
 _FINDING = st.fixed_dictionaries(
     {"subject": st.just("s"), "citations": st.lists(st.fixed_dictionaries({"approved": st.booleans()}), max_size=2)}
@@ -280,7 +325,7 @@ def test_any_rows_give_consistent_metrics_that_add_up_across_boards(
     assert both.citations.approved_cited <= both.citations.cited <= both.citations.findings
     assert both.boards.routed_to_person <= both.boards.total == 2
     assert both.commits.compensated <= both.commits.applied
-    assert sum(both.commits.sinks.values()) >= both.commits.applied
+    assert both.commits.in_doubt <= both.commits.doubted  # in doubt now: in doubt once
     for share in (both.approvals.approval_rate, both.commits.rollback_rate, both.citations.coverage):
         assert share is None or 0 <= share <= 1
     assert WorkflowMetrics.model_validate_json(both.model_dump_json()) == both

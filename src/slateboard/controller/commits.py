@@ -1,8 +1,9 @@
 """After evidence suffices: judge the live proposals, commit what is allowed, and take a person's answers.
 
-Each step reads where every key stands from the log (`Settlement`), does the next thing, and appends what it
-did after the state it read, so a crash or a rival worker at any point leaves a log that the next run
-continues from. The ledger, not the board, is what keeps a key from being applied twice.
+Each step reads where every key stands from the state it holds (`state.keys`, the `KeyBook` folded as entries
+arrive), does the next thing, and appends what it did after that state, so a crash or a rival worker at any point
+leaves a log that the next run continues from. The ledger, not the board, is what keeps a key from being applied
+twice.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from slateboard.commit.layer import CommitLayer
 from slateboard.errors import ApprovalError, CommitError, InvalidFindingError, PolicyError
 from slateboard.policies.context import PolicyContext, live_proposals
 from slateboard.policies.policy import Policy
-from slateboard.state.keys import KeyState, Settlement
+from slateboard.state.keys import KeyState
 from slateboard.state.projection import BoardState, append
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
     COMMIT_LAYER,
     ApprovalDecision,
     ApprovalRequest,
-    Commit,
     Compensation,
     DoubtResolved,
     Verdict,
@@ -79,8 +79,7 @@ class CommitSteps:
     async def _commit_pending(self, board: Board, state: BoardState) -> None:
         skipped: set[str] = set()
         while True:
-            view = await board.view(at=state.version)
-            pending = [k for k in Settlement.of(view, state).pending() if k.key not in skipped]
+            pending = [k for k in state.keys.pending() if k.key not in skipped]
             if not pending or self.committer is None:
                 return
             key = pending[0]
@@ -94,10 +93,9 @@ class CommitSteps:
     async def _key(self, board: Board, key: str) -> tuple[BoardState, BoardView, KeyState]:
         state: BoardState = await self._load(board)
         view = await board.view(at=state.version)
-        keys = Settlement.of(view, state).keys
-        found = keys.get(key)
+        found = state.keys.live_key(key)
         if found is None:
-            known = ", ".join(sorted(keys)) or "none"
+            known = ", ".join(sorted(k.key for k in state.keys.live())) or "none"
             raise ApprovalError(board.name, key, f"no live proposal has this key (keys on the board: {known})")
         return state, view, found
 
@@ -195,7 +193,7 @@ class CommitSteps:
         _check_person(board, key, "reviewer", reviewer)
         _check_person(board, key, "a compensation's reason", reason)
         state, _, found = await self._key(board, key)
-        if found.status != "committed" or self.committer is None or not isinstance(found.last, Commit):
+        if found.status != "committed" or self.committer is None:
             raise ApprovalError(board.name, key, f"is {found.status}, not committed: there is nothing to compensate")
         row = await _ledger_row(board, key)
         answer: Any = None
@@ -235,7 +233,7 @@ class CommitSteps:
     ) -> None:
         """Append `records` after `state`, unless a rival worker recorded the same step first (`done` holds)."""
         while not await append(board, state, records):
-            found = Settlement.of(await board.view(at=state.version), state).keys.get(key)
+            found = state.keys.live_key(key)
             if found is None or done(found):
                 return
 

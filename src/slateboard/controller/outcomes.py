@@ -5,20 +5,12 @@ from __future__ import annotations
 from slateboard.blackboard.records import FrozenModel
 from slateboard.blackboard.view import BoardView
 from slateboard.policies.policy import Policy
-from slateboard.state.keys import Settlement
 from slateboard.state.projection import BoardState
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import ApprovalRequest, Commit, CommitFailure, Decision, Verdict
-from slateboard.state.vocabulary import OutcomeStatus
+from slateboard.state.vocabulary import DECISION_OUTCOMES, OutcomeStatus
 
 __all__ = ("Outcome", "OutcomeStatus", "Difference", "ReplayReport", "build_outcome")
-
-_STATUS: dict[str, OutcomeStatus] = {
-    "sufficient": "sufficient",
-    "escalate": "escalated",
-    "insufficient": "insufficient",
-    "failed": "failed",
-}
 
 
 class Outcome(FrozenModel):
@@ -81,10 +73,18 @@ def _said(record: Decision | Verdict) -> str:
 
 
 def build_outcome(
-    board: str, state: BoardState, decision: Decision, *, version: int, view: BoardView, policy: Policy | None
+    board: str,
+    state: BoardState,
+    decision: Decision,
+    *,
+    version: int,
+    view: BoardView | None = None,
+    policy: Policy | None,
 ) -> Outcome:
-    """The outcome the log shows after `decision`: with a policy, the most pressing state of the live proposals."""
-    status = _STATUS[decision.status]
+    """The outcome the log shows after `decision`: with a policy, the most pressing state of the live proposals.
+
+    Everything is read from `state` (its `keys`); `view` is accepted for callers that still pass one."""
+    status: OutcomeStatus = DECISION_OUTCOMES[decision.status]
     reasons = list(map(str, decision.reasons))
     if decision.status != "sufficient" or policy is None:
         proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
@@ -97,12 +97,11 @@ def build_outcome(
             version=version,
             proposals=proposals,
         )
-    settlement = Settlement.of(view, state)
-    keys = list(settlement.keys.values())
-    settled = settlement.status()
+    keys = state.keys.live()
+    settled = state.keys.run_status()
     key_reasons = [k.describe() for k in keys] if settled is not None else []
     if settled is not None:
-        status = settled  # type: ignore[assignment]
+        status = settled
     return Outcome(
         board=board,
         status=status,

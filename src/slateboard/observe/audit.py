@@ -4,6 +4,8 @@ the review page (the command line's text rendering is slateboard.cli.render).
 The audit is built from the store's rows, not from a `Board`, so it works where the finding kinds are not
 importable: an entry whose kind is unknown here (or whose payload no longer validates) shows its payload as
 stored, `typed: false`. Everything is rendered from the `Audit` document, so the text and `--json` say the same.
+Where each idempotency key stands is the controller's own fold (`slateboard.state.keys.KeyBook`), fed from the rows
+(a proposal of an unknown kind is read from its JSON: slateboard.observe.rows).
 """
 
 from __future__ import annotations
@@ -13,10 +15,23 @@ from typing import Any, Literal
 
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel, Record, decode_record
-from slateboard.commit import ApprovalDecision, ApprovalRequest, Commit, CommitFailure, Proposal, Verdict
-from slateboard.controller import AgentRun, Decision, RunStarted
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
-from slateboard.state.records import INPUT_AUTHOR, Compensation, DoubtResolved
+from slateboard.observe.rows import take
+from slateboard.state.keys import KeyBook
+from slateboard.state.proposal import Proposal
+from slateboard.state.records import (
+    INPUT_AUTHOR,
+    AgentRun,
+    ApprovalDecision,
+    ApprovalRequest,
+    Commit,
+    CommitFailure,
+    Compensation,
+    Decision,
+    DoubtResolved,
+    RunStarted,
+    Verdict,
+)
 
 __all__ = (
     "Audit",
@@ -87,8 +102,9 @@ class SourceUse(FrozenModel):
 class Audit(FrozenModel):
     """A board's audit: the timeline, what each agent did, the sources cited, and where the board stands.
 
-    `status` is the last decision's (at version `decided_at`); `waiting` the keys of approval requests nobody has
-    answered; `committed` the keys applied to their sink and not undone since.
+    `status` is the last decision's (at version `decided_at`); `waiting` the keys awaiting a person's approval, and
+    `committed` the keys applied to their sink and not undone since: the keys whose status
+    (slateboard.state.keys) is "awaiting_approval" or "committed", in the order the log first names them.
     """
 
     board: str
@@ -134,9 +150,7 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
     events: list[AuditEvent] = []
     sources: dict[tuple[Any, ...], list[Ref]] = {}
     agents: dict[str, list[AuditEvent]] = {}
-    requested: dict[str, None] = {}  # keys in the order they were asked about
-    decided: set[str] = set()
-    committed: dict[str, None] = {}
+    book = KeyBook()
     status: str | None = None
     decided_at: int | None = None
     for row in rows:
@@ -156,14 +170,8 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
             agents.setdefault(record.agent, []).append(event)
         elif isinstance(record, Decision):
             status, decided_at = record.status, row.version
-        elif isinstance(record, ApprovalRequest):
-            requested[record.key] = None
-        elif isinstance(record, ApprovalDecision):
-            decided.add(record.key)
-        elif isinstance(record, Commit) or (isinstance(record, DoubtResolved) and record.applied):
-            committed[record.key] = None
-        elif isinstance(record, Compensation):
-            committed.pop(record.key, None)
+        else:
+            take(book, row, record)  # not decoded: a proposal of a kind unknown here is read from its JSON
         if kind in ("input", "finding", "proposal"):
             for cite in citations_of(payload):
                 version, locator = (None if x is None else str(x) for x in (cite.get("version"), cite.get("locator")))
@@ -176,8 +184,8 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
         head=rows[-1].hash if rows else "",
         status=status,
         decided_at=decided_at,
-        waiting=tuple(k for k in requested if k not in decided),
-        committed=tuple(committed),
+        waiting=tuple(k.key for k in book.keys.values() if k.status == "awaiting_approval"),
+        committed=tuple(k.key for k in book.keys.values() if k.status == "committed"),
         timeline=tuple(events),
         agents=tuple(_agent_summary(name, runs) for name, runs in agents.items()),
         sources=tuple(

@@ -4,7 +4,9 @@ and what was committed, dead-lettered, left in doubt or rolled back (docs/metric
 
 Everything is computed from the stored rows, never from the finding classes: a store written by code that is not
 importable here (its kinds unknown) still yields every metric. Only slateboard's own records (agent attempts,
-decisions, verdicts, approvals, commits) are decoded; findings are read as the JSON they were stored as.
+decisions, verdicts, approvals, commits) and proposals (slateboard.observe.rows) are decoded; findings are read as
+the JSON they were stored as. Where each idempotency key stands is the controller's own fold
+(`slateboard.state.keys.KeyBook`), fed from the rows, so a key counts here as the run's outcome reports it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, SlateboardError, UnknownFindingKindError
+from slateboard.observe.rows import take
+from slateboard.state.keys import KeyBook, KeyState
 from slateboard.state.records import (
     COMMIT_LAYER,
     CONTROLLER,
@@ -101,7 +105,7 @@ class CitationMetrics(FrozenModel):
 
 
 class ApprovalMetrics(FrozenModel):
-    """Proposals put to a person, and policy refusals.
+    """Proposals put to a person, and policy refusals: `pending` are the keys awaiting approval now.
 
     `approval_rate` is approved / decided; `correction_rate` is approved with edits / approved. `rejection_reasons`
     counts the reasons reviewers gave; `denied_by_rule` counts the deciding rules of the policy's deny verdicts.
@@ -119,8 +123,9 @@ class ApprovalMetrics(FrozenModel):
 
 
 class CommitMetrics(FrozenModel):
-    """Idempotency keys by where they ended: applied to a sink (ever), dead-lettered or in doubt (now), doubted
-    (ever), compensated. `rollback_rate` is compensated / applied; `sinks` counts applied keys by sink name."""
+    """Idempotency keys by where they ended: applied to a sink (ever: a commit, or a person found it applied),
+    dead-lettered or in doubt (now), doubted (ever), compensated. `rollback_rate` is compensated / applied; `sinks`
+    counts the keys each sink's commits name."""
 
     applied: int
     dead_lettered: int
@@ -142,19 +147,6 @@ class WorkflowMetrics(FrozenModel):
     citations: CitationMetrics
     approvals: ApprovalMetrics
     commits: CommitMetrics
-
-
-@dataclass
-class _Key:
-    """What one board's log says about one idempotency key (later entries override earlier ones)."""
-
-    verdict: Verdict | None = None
-    requested: bool = False
-    decision: ApprovalDecision | None = None
-    last: Record | None = None  # the newest commit, failure or compensation
-    sinks: set[str] = field(default_factory=set)
-    doubted: bool = False
-    compensated: bool = False
 
 
 @dataclass
@@ -189,29 +181,28 @@ class _Tally:
         """Count one board's rows (all of them, in version order)."""
         self.entries += len(rows)
         self.boards += 1
-        records = [(row, self._decode(row)) for row in rows]
-        keys: dict[str, _Key] = {}
+        book = KeyBook()
         last: Decision | None = None
         scheduled: dict[tuple[str, str], datetime] = {}
         runners: set[str] = set()
         reviewers: set[str] = set()
-        for row, record in records:
+        for row in rows:
+            record = self._decode(row) if row.kind in _RECORDS else None
             if isinstance(record, Decision):
                 last = record
                 self._schedule(scheduled, record, row)
             elif isinstance(record, AgentRun):
                 runners.add(record.agent)
                 self._attempt(scheduled, record, row)
-            elif record is not None:
-                self._settle(keys.setdefault(str(getattr(record, "key", "")), _Key()), record)
+            else:
+                take(book, row, record)
                 reviewers.update({str(getattr(record, "reviewer", ""))} - {""})
         self._cite(rows, runners - reviewers - _NOT_AGENTS)
+        keys = book.keys.values()
         self._route(last, keys)
-        self._count(keys.values())
+        self._count(keys)
 
     def _decode(self, row: StoredEntry) -> Record | None:
-        if row.kind not in _RECORDS:
-            return None
         try:
             return decode_record(row.kind, row.schema_version, row.payload, where=f"{row.board} v{row.version}")
         except (UnknownFindingKindError, InvalidFindingError):
@@ -237,26 +228,6 @@ class _Tally:
             found.seconds += took
             found.longest = took if found.longest is None else max(found.longest, took)
 
-    @staticmethod
-    def _settle(key: _Key, record: Record) -> None:
-        if isinstance(record, Verdict):
-            key.verdict = record
-        elif isinstance(record, ApprovalRequest):
-            key.requested = True
-        elif isinstance(record, ApprovalDecision):
-            key.decision = record
-        elif isinstance(record, Commit):
-            key.last = record
-            key.sinks.add(record.sink)
-        elif isinstance(record, CommitFailure):
-            key.last = record
-            key.doubted |= record.status == "in_doubt"
-        elif isinstance(record, Compensation):
-            key.last = record
-            key.compensated = True
-        elif isinstance(record, DoubtResolved) and not record.applied:
-            key.last = record  # not applied: the key is no longer in doubt (a commit may follow)
-
     def _cite(self, rows: Sequence[StoredEntry], agents: set[str]) -> None:
         for row in rows:
             if row.author not in agents or row.kind in _RECORDS:
@@ -272,12 +243,13 @@ class _Tally:
             self.cited += bool(citations)
             self.approved_cited += any(isinstance(c, dict) and c.get("approved") is True for c in citations)
 
-    def _route(self, last: Decision | None, keys: Mapping[str, _Key]) -> None:
+    def _route(self, last: Decision | None, keys: Iterable[KeyState]) -> None:
         self.last_decision[last.status if last is not None else "none"] += 1
         escalated = last is not None and last.status == "escalate"
         if last is not None and escalated:
             self.escalations.update(r.rule for r in last.reasons if r.rule != "agenda")
-        for key in keys.values():
+        routed = False
+        for key in keys:
             verdict = key.verdict
             if verdict is not None and verdict.outcome == "escalate":
                 escalated = True
@@ -286,17 +258,18 @@ class _Tally:
                 self.denied_by_rule.update(v.rule for v in verdict.reasons if v.effect == "deny")
             if key.decision is not None and key.decision.decision == "rejected":
                 self.rejection_reasons[key.decision.reason] += 1
-        self.routed += escalated or any(k.requested or k.doubted for k in keys.values())
+            routed |= key.request is not None or key.doubted
+        self.routed += escalated or routed
 
-    def _count(self, keys: Iterable[_Key]) -> None:
+    def _count(self, keys: Iterable[KeyState]) -> None:
         for key in keys:
             decided = key.decision.decision if key.decision is not None else None
-            last = key.last.status if isinstance(key.last, CommitFailure) else None
-            applied, edited = bool(key.sinks), decided == "approved" and bool(key.decision and key.decision.edits)
+            status, applied = key.status, key.applied
+            edited = key.decision is not None and decided == "approved" and bool(key.decision.edits)
             self.keys.update(
-                requested=key.requested, approved=decided == "approved", rejected=decided == "rejected",
-                pending=key.requested and decided is None, edited=edited, applied=applied, dead=last == "dead",
-                in_doubt=last == "in_doubt", doubted=key.doubted,
+                requested=key.request is not None, approved=decided == "approved", rejected=decided == "rejected",
+                pending=status == "awaiting_approval", edited=edited, applied=applied, dead=status == "failed",
+                in_doubt=status == "in_doubt", doubted=key.doubted,
                 compensated=applied and key.compensated,  # an undo of nothing applied is no rollback
             )  # fmt: skip
             self.sinks.update(key.sinks)

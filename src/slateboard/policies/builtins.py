@@ -17,7 +17,7 @@ from slateboard.policies.context import PolicyContext
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Vote
 from slateboard.state.rules import ConflictRule
-from slateboard.state.vocabulary import Effect
+from slateboard.state.vocabulary import VETOES, Effect
 
 __all__ = (
     "PolicyRule",
@@ -33,7 +33,7 @@ __all__ = (
     "irreversible",
 )
 
-_VETOES = ("deny", "escalate", "needs_approval")
+_VETOES = VETOES
 
 
 @runtime_checkable
@@ -49,7 +49,7 @@ class PolicyRule(Protocol):
 def _veto(rule: str, effect: str) -> Effect:
     if effect not in _VETOES:
         raise PolicyError(f"effect must be one of {', '.join(_VETOES)}, got {effect!r}", rule=rule)
-    return effect  # type: ignore[return-value]
+    return effect  # narrowed to a veto by the check above
 
 
 def _number(rule: str, name: str, value: object, *, low: float, high: float | None = None) -> float:

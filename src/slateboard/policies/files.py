@@ -48,7 +48,7 @@ from slateboard.policies.builtins import PolicyRule
 from slateboard.policies.builtins import _Priority as _Ranking
 from slateboard.policies.policy import Policy
 from slateboard.state.proposal import Proposal
-from slateboard.state.vocabulary import Veto
+from slateboard.state.vocabulary import POLICY_DEFAULTS, Veto
 
 __all__ = ("load", "loads")
 
@@ -230,7 +230,7 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>")
     built = [_rule(item, position, lines, file) for position, item in enumerate(rules)]
     _check_together(built, lines, file)
     default = data.get("default", "deny")
-    if default not in ("deny", "allow"):
+    if default not in POLICY_DEFAULTS:
         message = f"default must be 'deny' or 'allow', got {default!r}"
         raise PolicyError(message, file=file, line=lines.top.get("default"))
     return Policy(*(rule for rule, _ in built), default=default, source=file)

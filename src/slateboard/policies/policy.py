@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from slateboard._internal.describe import describe, digest
 from slateboard.blackboard.view import BoardView
@@ -23,11 +22,11 @@ from slateboard.policies.context import PolicyContext, state_of
 from slateboard.state.projection import BoardState, live_proposals
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Verdict, Vote
-from slateboard.state.vocabulary import Effect
+from slateboard.state.vocabulary import POLICY_DEFAULTS, VETOES, Effect, PolicyDefault
 
 __all__ = ("Policy", "describe")
 
-_ORDER: tuple[Effect, ...] = ("deny", "escalate", "needs_approval")
+_ORDER = VETOES  # the order in which effects win: deny, then escalate, then needs_approval
 _REQUESTED = Vote(
     rule="proposal.requires_approval", effect="needs_approval", message="the proposal asks for a person's approval"
 )
@@ -39,8 +38,8 @@ class Policy:
     `default="allow"` makes a proposal that no rule allows pass (vetoes still win); the default is "deny".
     """
 
-    def __init__(self, *rules: PolicyRule, default: Literal["deny", "allow"] = "deny", source: str = "") -> None:
-        if default not in ("deny", "allow"):
+    def __init__(self, *rules: PolicyRule, default: PolicyDefault = "deny", source: str = "") -> None:
+        if default not in POLICY_DEFAULTS:
             raise PolicyError(f"default must be 'deny' or 'allow', got {default!r}", file=source or None)
         seen: set[str] = set()
         for position, rule in enumerate(rules, 1):
@@ -75,11 +74,11 @@ class Policy:
         return self._judge(view, state, live_proposals(state), proposal)
 
     def judge(self, view: BoardView, *, state: BoardState | None = None) -> tuple[Verdict, ...]:
-        """Verdicts for every live proposal on `view` that has none yet, in log order."""
+        """Verdicts for every live proposal on `view` that has none yet, in log order (`state`, when given, is the
+        projection of `view`: it says which proposals stand and which are judged)."""
         state = state if state is not None else state_of(view)
-        judged = {e.payload.proposal for e in view.entries(Verdict) if isinstance(e.payload, Verdict)}
         live = live_proposals(state)
-        return tuple(self._judge(view, state, live, v) for v in live if v not in judged)
+        return tuple(self._judge(view, state, live, v) for v in live if v not in state.keys.judged)
 
     def _judge(self, view: BoardView, state: BoardState, live: tuple[int, ...], version: int) -> Verdict:
         proposal = view.entry(version).payload

@@ -6,11 +6,12 @@ It sits above agents and below policies, the commit layer, the controller and `o
   commits), and `proposal`: the `Proposal` finding.
 - `vocabulary`: every status word, defined once.
 - `projection`: `BoardState`, folded entry by entry: the findings rules read, agent runs, decisions, live proposals.
-- `keys`: where each idempotency key stands, folded from the same entries.
+- `keys`: `KeyBook`, where each idempotency key stands, folded from the same entries one at a time; the controller,
+  the metrics and the audit all read it.
 """
 
-from slateboard.state.keys import KeyState, Settlement
+from slateboard.state.keys import KeyBook, KeyState
 from slateboard.state.projection import BoardState, append, live_proposals
 from slateboard.state.proposal import Proposal
 
-__all__ = ("BoardState", "KeyState", "Proposal", "Settlement", "append", "live_proposals")
+__all__ = ("BoardState", "KeyBook", "KeyState", "Proposal", "append", "live_proposals")

@@ -2,7 +2,8 @@
 
 The live controller and `replay` feed the same entries, in the same order, through `BoardState.ingest`, which
 is why decisions replay identically. Ingesting an entry costs the same however long the log is, and the
-lookups rules use (newest finding per kind, subject and author) do not scan it.
+lookups rules use (newest finding per kind, subject and author) do not scan it. Where each idempotency key stands
+(proposals, verdicts, approvals, commits) is `state.keys`, the `KeyBook` that `observe` also folds from stored rows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.view import BoardView
 from slateboard.errors import StaleVersionError
+from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted
 
@@ -45,7 +47,8 @@ class Provenance:
 
 
 class BoardState:
-    """Newest findings by kind, subject and author; agent runs; decisions; and what changed since last asked."""
+    """Newest findings by kind, subject and author; agent runs; decisions; where each key stands (`keys`); and
+    what changed since last asked."""
 
     def __init__(self, agents: Sequence[Agent]) -> None:
         self.agents = tuple(agents)
@@ -61,6 +64,7 @@ class BoardState:
         self.findings: dict[int, Finding] = {}
         self.provenance: dict[int, Provenance] = {}
         self.proposals: list[int] = []
+        self.keys = KeyBook()
         self.task_status: dict[TaskKey, str] = {}
         self.unresolved: dict[tuple[str, str], tuple[int, AgentRun]] = {}  # (agent, subject) -> last failed run
         self.candidates: set[tuple[int, str]] = set()  # (agent index, subject) that may have work
@@ -95,6 +99,7 @@ class BoardState:
             self.last_decision, self.last_decision_version = record, entry.version
         elif isinstance(record, RunStarted):
             self.started_at = entry.recorded_at
+        self.keys.ingest(entry.board, entry.version, entry.author, record)
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1
@@ -204,9 +209,4 @@ def live_proposals(state: BoardState) -> tuple[int, ...]:
 
     An agent that runs again on newer evidence supersedes its earlier proposal for the same action and target.
     """
-    newest: dict[tuple[str, str, str], int] = {}
-    for version in state.proposals:
-        proposal = state.findings[version]
-        if isinstance(proposal, Proposal):
-            newest[(state.author(version), proposal.action, proposal.target)] = version
-    return tuple(sorted(newest.values()))
+    return state.keys.live_versions()

@@ -2,6 +2,8 @@
 
 Code that needs the words at run time (a CLI choice, a metrics column, a YAML validator) reads the tuple; code that
 needs the type reads the `Literal`. Adding a status here is the whole change; nothing else spells the words out.
+The fixed relations between two vocabularies (which outcome a key's status counts as, which outcome is the most
+pressing) are here too, typed by both, so a misspelt word fails the type check.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ __all__ = (
     "EFFECTS",
     "Veto",
     "VETOES",
+    "PolicyDefault",
+    "POLICY_DEFAULTS",
     "ApprovalAnswer",
     "FailureStatus",
     "KeyStatus",
     "KEY_STATUSES",
     "OutcomeStatus",
     "OUTCOME_STATUSES",
+    "DECISION_OUTCOMES",
+    "KEY_OUTCOMES",
+    "PRESSING",
     "BoardStatus",
     "BOARD_STATUSES",
     "LedgerStatus",
@@ -47,6 +54,10 @@ EFFECTS: tuple[Effect, ...] = get_args(Effect)
 Veto = Literal["deny", "escalate", "needs_approval"]
 """The effects a rule may use against a proposal (every effect but "allow")."""
 VETOES: tuple[Veto, ...] = get_args(Veto)
+
+PolicyDefault = Literal["deny", "allow"]
+"""What a policy does with a proposal no rule allowed (`Policy(default=...)`)."""
+POLICY_DEFAULTS: tuple[PolicyDefault, ...] = get_args(PolicyDefault)
 
 ApprovalAnswer = Literal["approved", "rejected"]
 """A person's answer to an approval request."""
@@ -73,6 +84,31 @@ OutcomeStatus = Literal[
 ]
 """How a run ended (`Outcome.status`), most settled first."""
 OUTCOME_STATUSES: tuple[OutcomeStatus, ...] = get_args(OutcomeStatus)
+
+DECISION_OUTCOMES: dict[DecisionStatus, OutcomeStatus] = {
+    "sufficient": "sufficient",
+    "escalate": "escalated",
+    "insufficient": "insufficient",
+    "failed": "failed",
+}
+"""The outcome a run's last decision gives, before its proposals are looked at ("continue" never ends a run)."""
+
+KEY_OUTCOMES: dict[KeyStatus, OutcomeStatus] = {
+    "unjudged": "failed",
+    "authorized": "failed",
+    "rejected": "rejected",
+    "escalated": "escalated",
+    "in_doubt": "escalated",
+    "awaiting_approval": "awaiting_approval",
+    "committed": "committed",
+    "compensated": "committed",
+    "failed": "failed",
+}
+"""How one key's status counts toward its run's outcome (a key still unjudged or uncommitted when the run ends
+means the run could not finish its work)."""
+
+PRESSING: tuple[OutcomeStatus, ...] = ("escalated", "failed", "awaiting_approval", "committed", "rejected")
+"""When a run's keys count differently, the outcome that wins: the first of these that any key counts as."""
 
 BoardStatus = Literal[OutcomeStatus, "error"]
 """How one board of a batch ended: its outcome, or "error" when the run raised or overran its time."""

@@ -39,11 +39,12 @@ from slateboard.commit.sinks import Table, TransactionalSink
 from slateboard.errors import CommitError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit
+from slateboard.state.vocabulary import LEDGER_STATUSES
 from slateboard.testing.conformance import check, check_equal
 
 __all__ = ("LedgerConformance", "SinkConformance", "proposal")
 
-_STATUSES = ("pending", "applied", "failed", "dead", "in_doubt", "compensated")
+_STATUSES = LEDGER_STATUSES
 _LONG = 60.0  # a lease that outlives any test
 
 
