@@ -18,6 +18,7 @@ from slateboard import Blackboard, Proposal, scenarios, sinks
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Record, decode_record, encode_record
+from slateboard.cli import main
 from slateboard.controller import AgentRun, Decision
 from slateboard.errors import SlateboardError, UnknownFindingKindError
 from slateboard.observe.metrics import STATUSES, WorkflowMetrics, collect, metrics
@@ -331,15 +332,19 @@ def test_any_rows_give_consistent_metrics_that_add_up_across_boards(
     assert WorkflowMetrics.model_validate_json(both.model_dump_json()) == both
 
 
-def slateboard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slateboard.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+def slateboard(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The command in-process, as the console script runs it: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
 
 
-def test_the_command_prints_text_and_json(store: tuple[str, Blackboard], tmp_path: Path) -> None:
+def test_the_command_prints_text_and_json(store: tuple[str, Blackboard], capsys: pytest.CaptureFixture[str]) -> None:
     url, bb = store
-    text = slateboard("metrics", "--db", url, cwd=tmp_path)
-    assert text.returncode == 0, text.stderr
+    code, out, err = slateboard(capsys, "metrics", "--db", url)
+    assert code == 0, err
     for expected in (
         "boards: 10 (",
         "routed to a person: 8 of 10 (80.0%)",
@@ -352,10 +357,10 @@ def test_the_command_prints_text_and_json(store: tuple[str, Blackboard], tmp_pat
         "commits: 8 applied, 1 dead-lettered, 0 in doubt (0 ever), 1 compensated; rollback rate 12.5%",
         "sinks: support_cases: 5, tool-registry: 2, memory: 1",
     ):
-        assert expected in text.stdout, expected
-    chosen = slateboard("metrics", "--db", url, "--board", "timeout", "--board", "uncited", "--json", cwd=tmp_path)
-    assert chosen.returncode == 0, chosen.stderr
-    assert json.loads(chosen.stdout) == json.loads(metrics(bb, ["timeout", "uncited"]).model_dump_json())
+        assert expected in out, expected
+    code, out, err = slateboard(capsys, "metrics", "--db", url, "--board", "timeout", "--board", "uncited", "--json")
+    assert code == 0, err
+    assert json.loads(out) == json.loads(metrics(bb, ["timeout", "uncited"]).model_dump_json())
 
 
 _FOREIGN = """
@@ -383,7 +388,9 @@ _FOREIGN = """
 """
 
 
-def test_a_store_whose_kinds_are_not_importable_still_yields_metrics(tmp_path: Path) -> None:
+def test_a_store_whose_kinds_are_not_importable_still_yields_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'foreign.db'}"
     script = tmp_path / "foreign.py"
     script.write_text(textwrap.dedent(_FOREIGN))
@@ -400,6 +407,6 @@ def test_a_store_whose_kinds_are_not_importable_still_yields_metrics(tmp_path: P
     (sleuth,) = found.agents
     assert (sleuth.agent, sleuth.attempts, sleuth.by_status["ok"], sleuth.cycle_time.measured) == ("sleuth", 2, 2, 2)
     assert (found.citations.findings, found.citations.cited, found.citations.approved_cited) == (2, 2, 2)
-    shown = slateboard("metrics", "--db", url, "--json", cwd=tmp_path)  # the command knows these kinds no better
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout) == json.loads(found.model_dump_json())
+    code, out, err = slateboard(capsys, "metrics", "--db", url, "--json")  # this process knows the kinds no better
+    assert code == 0, err
+    assert json.loads(out) == json.loads(found.model_dump_json())
