@@ -10,9 +10,9 @@ import typer
 
 from slateboard import scenarios
 from slateboard.blackboard import DEFAULT_URL, Blackboard, Board
-from slateboard.blackboard.entries import StoredEntry
 from slateboard.controller import Controller
-from slateboard.errors import ConfigurationError, ScenarioError
+from slateboard.errors import ScenarioError
+from slateboard.observe.rows import board_rows
 
 __all__ = (
     "DbOption",
@@ -49,12 +49,7 @@ def store_url(db: str) -> str:
     return db or os.environ.get("SLATEBOARD_DB", DEFAULT_URL)
 
 
-def rows(blackboard: Blackboard, board: str) -> list[StoredEntry]:
-    """The board's stored rows (kinds need not be importable), or `ConfigurationError` when it has none."""
-    found = blackboard.store.read(board, after=0, upto=None, wait=True)
-    if not found:
-        raise ConfigurationError(f"board {board!r} has no entries in {blackboard.url}")
-    return found
+rows = board_rows
 
 
 def controller_for(blackboard: Blackboard, board: str, use: str, scenario: str | None) -> tuple[Controller, Board]:

@@ -1,5 +1,13 @@
 """Read-only views of stored boards, for the command line, notebooks and the review page alike.
 
+```python
+from slateboard import Blackboard, observe
+
+with Blackboard.open("sqlite:///slateboard.db") as bb:
+    audit = observe.board_audit(bb, "support-case")     # an Audit: timeline, agents, sources, waiting, committed
+    found = observe.workflow_metrics(bb)                 # a WorkflowMetrics over every board of the store
+```
+
 - `audit`: a board's timeline as a structured `Audit` (what each agent read and wrote, sources, verdicts,
   approvals, commits), from stored rows, so kinds need not be importable.
 - `metrics`: the workflow metrics of a store's boards as a structured `WorkflowMetrics`.
@@ -7,8 +15,19 @@
   of the above read, so they report every key as the run's outcome does.
 """
 
-from slateboard.observe.audit import Audit, AuditEvent, build_audit
-from slateboard.observe.metrics import WorkflowMetrics, collect, metrics
-from slateboard.observe.rows import key_book
+from slateboard.observe.audit import Audit, AuditEvent, board_audit, build_audit
+from slateboard.observe.metrics import WorkflowMetrics, collect
+from slateboard.observe.metrics import metrics as workflow_metrics
+from slateboard.observe.rows import board_rows, key_book
 
-__all__ = ("Audit", "AuditEvent", "WorkflowMetrics", "build_audit", "collect", "key_book", "metrics")
+__all__ = (
+    "Audit",
+    "AuditEvent",
+    "WorkflowMetrics",
+    "board_audit",
+    "board_rows",
+    "build_audit",
+    "collect",
+    "key_book",
+    "workflow_metrics",
+)

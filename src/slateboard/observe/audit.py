@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
-from slateboard.observe.rows import take
+from slateboard.observe.rows import board_rows, take
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
@@ -193,6 +194,12 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
             for (s, v, a, loc), by in sources.items()
         ),
     )
+
+
+def board_audit(blackboard: Blackboard, board: str) -> Audit:
+    """The audit of `board` in `blackboard`'s store: for a notebook or a page (`ConfigurationError` when the board
+    has no entries). Kinds need not be importable: their payloads are shown as stored."""
+    return build_audit(board, blackboard.url, board_rows(blackboard, board))
 
 
 def citations_of(payload: Any) -> list[dict[str, Any]]:

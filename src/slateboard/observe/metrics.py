@@ -20,8 +20,8 @@ from datetime import datetime
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record, decode_record
-from slateboard.errors import InvalidFindingError, SlateboardError, UnknownFindingKindError
-from slateboard.observe.rows import take
+from slateboard.errors import InvalidFindingError, UnknownFindingKindError
+from slateboard.observe.rows import board_rows, take
 from slateboard.state.keys import KeyBook, KeyState
 from slateboard.state.records import (
     COMMIT_LAYER,
@@ -368,8 +368,5 @@ def metrics(blackboard: Blackboard, boards: Sequence[str] | None = None) -> Work
     names = list(dict.fromkeys(boards)) if boards else blackboard.boards()
     tally = _Tally()
     for name in names:
-        rows = blackboard.store.read(name, after=0, upto=None, wait=True)
-        if not rows:
-            raise SlateboardError(f"board {name!r} has no entries in {blackboard.url}")
-        tally.add(rows)
+        tally.add(board_rows(blackboard, name))
     return tally.result()

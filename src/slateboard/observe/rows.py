@@ -16,14 +16,15 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Record, decode_record
-from slateboard.errors import InvalidFindingError, UnknownFindingKindError
+from slateboard.errors import ConfigurationError, InvalidFindingError, UnknownFindingKindError
 from slateboard.state.keys import KEYED, KeyBook
 from slateboard.state.proposal import Proposal
 
-__all__ = ("key_book", "proposal_from_json", "read_proposal", "take")
+__all__ = ("board_rows", "key_book", "proposal_from_json", "read_proposal", "take")
 
 _FIELDS = frozenset(Proposal.model_fields)
 _KEYED = frozenset(cls.kind_name for cls in KEYED)
@@ -80,3 +81,12 @@ def key_book(rows: Iterable[StoredEntry]) -> KeyBook:
                 continue
         take(book, row, record)
     return book
+
+
+def board_rows(blackboard: Blackboard, board: str) -> list[StoredEntry]:
+    """Every stored row of `board`, in version order (kinds need not be importable); `ConfigurationError` naming the
+    board and the store when it has none."""
+    found = blackboard.store.read(board, after=0, upto=None, wait=True)
+    if not found:
+        raise ConfigurationError(f"board {board!r} has no entries in {blackboard.url}")
+    return found
