@@ -25,16 +25,21 @@ from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
+from slateboard.commit.sinks import Sink, TransactionalSink
 from slateboard.controller.batch import BatchCase, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
+from slateboard.controller.rules import Rule
 from slateboard.errors import ConfigurationError, InvalidFindingError
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Task, Verdict
 
-__all__ = ("Controller", "INPUT_AUTHOR")
+__all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
+
+CommitTarget = Sink | TransactionalSink | CommitLayer
+"""What `Controller(sink=...)` takes: a sink, a sink inside the store's database, or a `CommitLayer` wrapping one."""
 
 
 class Controller:
@@ -43,11 +48,11 @@ class Controller:
     def __init__(
         self,
         agents: Iterable[Agent],
-        rules: Sequence[object] = (),
+        rules: Sequence[Rule] = (),
         *,
         inputs: Sequence[type[Finding]] | None = None,
         policy: Policy | None = None,
-        sink: object | None = None,
+        sink: CommitTarget | None = None,
         scenario: str | None = None,
     ) -> None:
         """`policy` judges proposals once the evidence suffices; `sink` (or a `CommitLayer` wrapping one, for its
@@ -57,7 +62,7 @@ class Controller:
         `scenario` names the scenario that built this controller (see `Scenario.ref`); it is recorded on the board."""
         self.registry = AgentRegistry(agents)
         self.registry.validate(inputs)
-        self.rules = tuple(rules)
+        self.rules: tuple[Rule, ...] = tuple(rules)
         split_rules(self.rules)  # refuse what is not a rule now, not at the first run
         if policy is not None and not isinstance(policy, Policy):
             raise ConfigurationError(f"policy must be a slateboard.policies.Policy, got {policy!r}")
@@ -87,7 +92,7 @@ class Controller:
         started = RunStarted(
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),
-            rules=tuple(getattr(r, "id", "budget") for r in self.rules),
+            rules=tuple(rule.id for rule in self.rules),
             scenario=self.scenario,
         )
         while True:  # until the inputs land; another writer may move the board on first
@@ -294,7 +299,7 @@ def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[
     return arguments
 
 
-def _fingerprint(agents: Sequence[Agent], rules: Sequence[object], policy: Policy | None = None) -> str:
+def _fingerprint(agents: Sequence[Agent], rules: Sequence[Rule], policy: Policy | None = None) -> str:
     described = [
         [
             a.name,
