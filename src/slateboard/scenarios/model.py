@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slateboard._internal.sync import run_sync
+from slateboard._internal.sync import sync_twin
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Finding, Record
@@ -105,11 +105,7 @@ class Scenario:
         outcome = await controller.run(target, *self.inputs(target.name))
         return ScenarioRun(self, target, controller, outcome)
 
-    def run_sync(
-        self, blackboard: Blackboard, *, board: str | None = None, sink: CommitTarget | None = None
-    ) -> ScenarioRun:
-        """`run` for scripts without an event loop."""
-        return run_sync(self.run, blackboard, board=board, sink=sink)
+    run_sync = sync_twin(run)
 
 
 @dataclass(frozen=True)
