@@ -1,6 +1,9 @@
 """Stepping through a run (`Controller.iter`): one `Cycle` per decision, the same log as `run`, resumable."""
 
+import importlib.util
 from contextlib import aclosing
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -11,6 +14,7 @@ from slateboard.controller import Cycle
 from tests.controller.kinds import Case, Entitlement, Intake, PolicyCheck, case, crm_entitlement, knowledge, proposer
 
 pytestmark = pytest.mark.anyio
+EXAMPLE = Path(__file__).parents[2] / "examples" / "03_step_through_a_run.py"
 
 RULES = [rules.sufficient(Entitlement, min_confidence=0.8), rules.sufficient(PolicyCheck), rules.sufficient(Proposal)]
 
@@ -155,3 +159,26 @@ def test_iter_sync_can_stop_early_and_resume() -> None:
         runs = [e.payload for e in board.history_sync() if isinstance(e.payload, AgentRun)]
     assert outcome.status == "sufficient"
     assert len(runs) == 3
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("step_through_a_run", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_notebook_example_steps_a_scenario_inside_a_running_event_loop() -> None:
+    example = load_example()
+    with Blackboard.open("memory://") as bb:
+        outcome = await example.step_through(bb)  # what a notebook's cells do with top-level await
+        assert outcome.status == "committed"
+        # A notebook already runs an event loop in this thread: run_sync cannot start one, iter_sync still works.
+        cycles = example.step_through_sync(bb)
+        with pytest.raises(RuntimeError):
+            controller().run_sync(bb.board("other"), case("other"))
+    assert [c.decision.status for c in cycles][-1] == "sufficient"
+    assert cycles[-1].outcome is not None
+    assert cycles[-1].outcome.status == "awaiting_approval"
