@@ -13,7 +13,7 @@ import json
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -336,6 +336,54 @@ async def test_the_progress_bar_shows_done_of_total_and_the_statuses(capsys: pyt
     assert "3/3" in err
     assert "committed 2" in err
     assert "escalated 1" in err
+
+
+@dataclass
+class Recorder:
+    """A `BatchProgress` of one's own: records what the batch told it."""
+
+    told: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def start(self, total: int | None) -> None:
+        self.told.append(("start", total))
+
+    def update(self, done: int, seconds: float, counts: Mapping[str, int]) -> None:
+        assert seconds >= 0
+        self.told.append(("update", done, dict(counts)))
+
+    def stop(self) -> None:
+        self.told.append(("stop",))
+
+
+async def test_a_progress_hook_of_ones_own_is_told_each_board_in_status_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recorder = Recorder()
+    with Blackboard.open("memory://") as bb:
+        cases = [ticket(0, "low"), ticket(1), ticket(2, "bad")]
+        await run_many(make_controller(), bb, cases, concurrency=1, progress=recorder)
+    assert recorder.told == [
+        ("start", 3),
+        ("update", 1, {"escalated": 1}),
+        ("update", 2, {"committed": 1, "escalated": 1}),
+        ("update", 3, {"committed": 1, "escalated": 1, "error": 1}),
+        ("stop",),
+    ]
+    assert list(recorder.told[3][2]) == ["committed", "escalated", "error"]  # the vocabulary's order
+    assert capsys.readouterr().err == ""  # no bar of its own
+
+
+async def test_a_progress_hook_hears_of_a_lazy_batch_without_a_total_and_of_its_end_when_it_fails() -> None:
+    recorder = Recorder()
+
+    def cases() -> Iterator[tuple[str, Any]]:
+        yield ticket(0)
+        raise KeyError("the source broke")
+
+    with Blackboard.open("memory://") as bb, pytest.raises(KeyError, match="the source broke"):
+        await run_many(make_controller(), bb, cases(), progress=recorder)
+    assert recorder.told[0] == ("start", None)
+    assert recorder.told[-1] == ("stop",)
 
 
 @pytest.mark.parametrize("options", [{"concurrency": 0}, {"concurrency": 2.5}, {"timeout": 0}, {"timeout": -1}])

@@ -97,7 +97,7 @@ CALLS = {"flaky": 0}
 async def flaky_retrieval(case: Case) -> PolicyCheck:
     CALLS["flaky"] += 1
     if CALLS["flaky"] == 1:
-        await anyio.sleep(5)
+        await anyio.sleep_forever()  # a hang: the runner's timeout ends it
     return PolicyCheck(subject=case.subject, excluded=False, confidence=0.9)
 
 
@@ -189,13 +189,16 @@ async def test_low_intake_confidence_goes_to_a_person() -> None:
 
 @pytest.mark.anyio
 async def test_findings_of_one_cycle_land_in_rating_then_declaration_order() -> None:
+    answered = anyio.Event()
+
     @agent(name="slow_first", rating=5)
     async def slow_first(case: Case) -> Intake:
-        await anyio.sleep(0.05)
+        await answered.wait()  # finishes after fast_second, whichever starts first
         return Intake(subject=case.subject, category="slow", confidence=1.0)
 
     @agent(name="fast_second", rating=5)
     async def fast_second(case: Case) -> PolicyCheck:
+        answered.set()
         return PolicyCheck(subject=case.subject, excluded=False, confidence=1.0)
 
     controller = Controller([slow_first, fast_second, crm_entitlement], [])

@@ -124,7 +124,8 @@ def test_whichever_tools_time_out_each_system_holds_one_record_per_call(hanging:
 
     async def main() -> tuple[Any, dict[str, list[str]], dict[str, list[str]]]:
         with Blackboard.open("memory://") as bb:
-            registry = h.ToolRegistry(h.Systems(hang=sorted(hanging)), timeout=0.05)  # a short wait: a fast test
+            # The scenario's own wait: a shorter one could also cut short a call that merely started late under load.
+            registry = h.ToolRegistry(h.Systems(hang=sorted(hanging)))
             controller = scenario.controller(sink=registry)
             outcome = await controller.run(bb.board(BOARD), *scenario.inputs(BOARD))
             return outcome, held(bb), calls(bb)

@@ -1,16 +1,21 @@
-"""`Blackboard` (a store opened from a URL) and `Board` (one case's versioned log on it)."""
+"""`Blackboard` (a store opened from a URL) and `Board` (one case's versioned log on it).
+
+Every public coroutine of `Board` has a blocking `<name>_sync` twin for scripts (`board.write_sync(...)`,
+`board.view_sync()`, ...); `watch_sync` is a plain iterator.
+"""
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 import anyio
 
+from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, PendingEntry, StoredEntry, seal
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, encode_record
 from slateboard.blackboard.stores.base import Store, call_store, open_store
@@ -136,7 +141,9 @@ class Board:
 
     async def view(self, *, at: int | None = None) -> BoardView:
         """An immutable snapshot: the latest, or the board as it was at version `at`."""
-        await self._catch_up()
+        known = isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= self._index.version
+        if not known:  # the first `at` entries never change: a version this process holds needs no read
+            await self._catch_up()
         head = self._index.version
         if at is None:
             at = head
@@ -211,7 +218,7 @@ class Board:
             if row.hash != head.hash:
                 raise TamperedLogError(self._name, head.version, "the hash differs from the exported head")
 
-    async def watch(self, *, after: int | None = None, poll_interval: float = 0.2) -> AsyncIterator[Entry]:
+    async def watch(self, *, after: int | None = None, poll_interval: float = 0.2) -> AsyncGenerator[Entry, None]:
         """New entries as they land, in version order, forever (break out of the loop to stop).
 
         Starts after the current head, or after version `after` (0 replays the whole log first). Writes
@@ -231,6 +238,15 @@ class Board:
                     await token[1].wait()
             finally:
                 self._changes.disarm(token)
+
+    write_sync = sync_twin(write)
+    write_many_sync = sync_twin(write_many)
+    write_each_sync = sync_twin(write_each)
+    view_sync = sync_twin(view)
+    history_sync = sync_twin(history)
+    head_sync = sync_twin(head)
+    verify_sync = sync_twin(verify)
+    watch_sync = sync_iter_twin(watch)
 
 
 class Blackboard:

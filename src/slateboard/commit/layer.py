@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import anyio
 import anyio.to_thread
 
+from slateboard._internal.sync import sync_twin
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
@@ -192,6 +193,11 @@ class CommitLayer:
         if row is None:
             raise CommitError(f"idempotency key {key!r} is not dead-lettered; there is nothing to retry")
         return row
+
+    commit_sync = sync_twin(commit)
+    compensate_sync = sync_twin(compensate)
+    resolve_sync = sync_twin(resolve)
+    revive_sync = sync_twin(revive)
 
     def _apply_in(self, proposal: Proposal, key: str, tx: Any) -> str:
         sink: TransactionalSink = self.sink

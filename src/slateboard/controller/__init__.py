@@ -1,8 +1,10 @@
-"""The rule-driven controller: rules, evidence pooling, the agenda, the control loop, decisions and replay."""
+"""The rule-driven controller: rules, evidence pooling, the agenda, the control loop (`iter` yields each `Cycle`,
+`run` drains it), decisions, batches and replay."""
 
 from slateboard.controller import rules
-from slateboard.controller.batch import BatchResult, BoardResult, run_many, run_many_sync
-from slateboard.controller.loop import Controller
+from slateboard.controller.batch import BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
+from slateboard.controller.cycle import Cycle
+from slateboard.controller.loop import CommitTarget, Controller
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
 from slateboard.state.projection import BoardState
@@ -10,10 +12,13 @@ from slateboard.state.records import AgentRun, Decision, Reason, RunStarted, Tas
 
 __all__ = (
     "AgentRun",
+    "BatchProgress",
     "BatchResult",
     "BoardResult",
     "BoardState",
+    "CommitTarget",
     "Controller",
+    "Cycle",
     "Decision",
     "Difference",
     "Outcome",

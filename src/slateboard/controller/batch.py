@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence, Sized
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
+from slateboard._internal.progress import RichProgress
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.records import Finding, FrozenModel
@@ -34,7 +35,7 @@ from slateboard.state.vocabulary import BOARD_STATUSES, BoardStatus
 if TYPE_CHECKING:  # loop.py delegates `Controller.run_many` here: a runtime import would be circular
     from slateboard.controller.loop import Controller
 
-__all__ = ("BatchCase", "BatchResult", "BoardResult", "BoardStatus", "run_many", "run_many_sync")
+__all__ = ("BatchCase", "BatchProgress", "BatchResult", "BoardResult", "BoardStatus", "run_many", "run_many_sync")
 
 _ORDER = BOARD_STATUSES
 
@@ -42,6 +43,22 @@ BatchCase = tuple[str, Finding | Sequence[Finding]]
 """One case of a batch: the board's name and its inputs (one finding or several)."""
 
 Row = dict[str, str | int | float | None]
+
+
+class BatchProgress(Protocol):
+    """How a batch reports its progress: pass one as `run_many(progress=...)`; `progress=True` uses a rich bar.
+
+    Its methods are called from the batch's own event loop, between boards; they should return quickly.
+    """
+
+    def start(self, total: int | None) -> None:
+        """The batch begins: `total` is the number of cases when `cases` has a length, else None."""
+
+    def update(self, done: int, seconds: float, counts: Mapping[str, int]) -> None:
+        """A board finished: `done` boards in `seconds`; `counts` per status, committed ... error, none at zero."""
+
+    def stop(self) -> None:
+        """The batch ended: finished, interrupted or failed (it may be called twice)."""
 
 
 class BoardResult(FrozenModel):
@@ -119,7 +136,7 @@ async def run_many(
     *,
     concurrency: int = 8,
     timeout: float | None = None,  # noqa: ASYNC109 - each board's limit, not the call's
-    progress: bool = False,
+    progress: bool | BatchProgress = False,
     on_result: Callable[[BoardResult], object] | None = None,
 ) -> BatchResult:
     """Run `controller` on one board of `blackboard` per case, at most `concurrency` at once.
@@ -128,8 +145,9 @@ async def run_many(
     (even endless) iterator or an async iterable, and is read only as boards finish. A board that raises, or runs
     longer than `timeout` seconds (it is cancelled), is recorded with status "error"; the others go on. A board
     name that comes again while its first run is still going waits for it, then resumes it. `progress=True` shows
-    a rich progress bar on stderr. `on_result` is called with each `BoardResult` as it lands (completion order);
-    an exception it raises stops the batch (the running boards are cancelled) and propagates.
+    a rich progress bar on stderr; a `BatchProgress` of one's own is told instead. `on_result` is called with each
+    `BoardResult` as it lands (completion order); an exception it raises stops the batch (the running boards are
+    cancelled) and propagates.
 
     Cancelling the caller (or Ctrl-C) stops the batch: no new board starts, the running ones are cancelled (a
     rerun resumes them from their logs), and the boards that finished are returned with `interrupted=True`.
@@ -147,7 +165,7 @@ def run_many_sync(
     *,
     concurrency: int = 8,
     timeout: float | None = None,
-    progress: bool = False,
+    progress: bool | BatchProgress = False,
     on_result: Callable[[BoardResult], object] | None = None,
 ) -> BatchResult:
     """`run_many` for scripts and notebooks without an event loop; Ctrl-C returns the boards that finished."""
@@ -157,7 +175,7 @@ def run_many_sync(
     except KeyboardInterrupt:
         # A first Ctrl-C cancels the batch, which returns normally. One that escapes the batch's tasks (a second
         # Ctrl-C, or one raised inside an asyncio task) leaves the event loop without a value: take what it collected.
-        batch.stop_display()
+        batch.stop_progress()
         return batch.result(interrupted=True)
 
 
@@ -167,7 +185,7 @@ class _Options:
 
     concurrency: int
     limit: float | None
-    progress: bool
+    progress: bool | BatchProgress
     on_result: Callable[[BoardResult], object] | None
 
     def __post_init__(self) -> None:
@@ -184,21 +202,30 @@ class _Batch:
     done: dict[int, BoardResult] = field(default_factory=dict)
     statuses: Counter[BoardStatus] = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
-    display: _Display | None = None
+    progress: BatchProgress | None = None
 
     def add(self, result: BoardResult) -> None:
         self.done[result.index] = result
         self.statuses[result.status] += 1
-        if self.display is not None:
-            self.display.advance(len(self.done), time.perf_counter() - self.started, self.statuses)
+        if self.progress is not None:
+            counts: dict[str, int] = {status: self.statuses[status] for status in _ORDER if self.statuses[status]}
+            self.progress.update(len(self.done), time.perf_counter() - self.started, counts)
 
     def result(self, *, interrupted: bool) -> BatchResult:
         ordered = tuple(self.done[i] for i in sorted(self.done))
         return BatchResult(results=ordered, interrupted=interrupted, seconds=time.perf_counter() - self.started)
 
-    def stop_display(self) -> None:
-        if self.display is not None:
-            self.display.stop()
+    def start_progress(self, chosen: bool | BatchProgress, total: int | None) -> None:
+        if isinstance(chosen, bool):
+            self.progress = RichProgress() if chosen else None
+        else:
+            self.progress = chosen
+        if self.progress is not None:
+            self.progress.start(total)
+
+    def stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 async def _execute(
@@ -245,8 +272,7 @@ async def _execute(
             except Exception as exc:  # the source failed, not a board: let the running boards finish first
                 failure.append(exc)
 
-    if options.progress:
-        batch.display = _Display(len(cases) if isinstance(cases, Sized) else None)
+    batch.start_progress(options.progress, len(cases) if isinstance(cases, Sized) else None)
     interrupted = False
     try:
         # Unbuffered: the feeder pulls the next case only when a worker is ready to take it.
@@ -261,7 +287,7 @@ async def _execute(
             raise
         interrupted = True  # returned, not re-raised: the caller's cancelled scope raises again at its next await
     finally:
-        batch.stop_display()
+        batch.stop_progress()
     if failure:
         raise failure[0]
     return batch.result(interrupted=interrupted)
@@ -320,52 +346,3 @@ def _interrupt(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return all(_interrupt(inner) for inner in exc.exceptions)
     return isinstance(exc, (anyio.get_cancelled_exc_class(), KeyboardInterrupt))
-
-
-class _Display:
-    """A rich progress bar on stderr: boards done (of the total, when known), rate and time; below it, the statuses.
-
-    The statuses get a line of their own so that a long list never squeezes the bar out of a narrow terminal.
-    """
-
-    def __init__(self, total: int | None) -> None:
-        # Imported here: rich costs tens of milliseconds to import, and most batches run without a bar.
-        from rich.console import Console  # noqa: PLC0415 - see above
-        from rich.live import Live  # noqa: PLC0415 - see above
-        from rich.progress import (  # noqa: PLC0415 - see above
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        console = Console(stderr=True)
-        self._progress = Progress(
-            TextColumn("boards"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self._task = self._progress.add_task("boards", total=total, rate="")
-        self._statuses = ""
-        self._live = Live(self, console=console, refresh_per_second=4)
-        self._live.start()
-
-    def __rich__(self) -> Any:
-        from rich.console import Group  # noqa: PLC0415 - see __init__
-
-        return Group(self._progress, self._statuses) if self._statuses else self._progress
-
-    def advance(self, done: int, seconds: float, statuses: Counter[BoardStatus]) -> None:
-        rate = f"{done / seconds:,.0f}/s" if seconds > 0 else ""
-        self._statuses = "  " + " · ".join(f"{status} {statuses[status]:,}" for status in _ORDER if statuses[status])
-        self._progress.update(self._task, completed=done, rate=rate)
-
-    def stop(self) -> None:
-        started = self._live.is_started
-        self._live.stop()
-        if started and not self._live.console.is_terminal:
-            self._live.console.line()  # rich ends a terminal's last frame with a newline, not a log file's

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slateboard.agents.spec import Agent
-from slateboard.controller.rules import Assessment, Budget, ConflictRule, SufficiencyRule
+from slateboard.controller.rules import Assessment, Budget, ConflictRule, OwnSubject, Rule, SufficiencyRule
 from slateboard.errors import ConfigurationError
 from slateboard.state.projection import BoardState
 from slateboard.state.records import Decision, Reason, Task
@@ -23,8 +23,8 @@ from slateboard.state.records import Decision, Reason, Task
 __all__ = ("Evaluator", "split_rules")
 
 
-def split_rules(rules: Sequence[object]) -> tuple[list[SufficiencyRule], list[ConflictRule], Budget]:
-    """Sort rules by what they do; `ConfigurationError` for anything that is not a rule."""
+def split_rules(rules: Sequence[Rule]) -> tuple[list[SufficiencyRule], list[ConflictRule], Budget]:
+    """Sort rules by what they do; `ConfigurationError` for anything that is not a rule (untyped callers pass any)."""
     sufficiency: list[SufficiencyRule] = []
     conflicts: list[ConflictRule] = []
     budgets: list[Budget] = []
@@ -45,9 +45,10 @@ def split_rules(rules: Sequence[object]) -> tuple[list[SufficiencyRule], list[Co
 class Evaluator:
     """Decides for one `BoardState`; keeps per-subject rule results between decisions."""
 
-    def __init__(self, agents: Sequence[Agent], rules: Sequence[object]) -> None:
+    def __init__(self, agents: Sequence[Agent], rules: Sequence[Rule]) -> None:
         self.agents = tuple(agents)
         self.sufficiency, self.conflicts, self.budget = split_rules(rules)
+        self._own = [rule.subject if isinstance(rule, OwnSubject) else None for rule in self.sufficiency]
         self._met: list[dict[str, Assessment]] = [{} for _ in self.sufficiency]
         self._triggered: list[dict[str, Reason]] = [{} for _ in self.conflicts]
         self._when_args = [
@@ -108,8 +109,7 @@ class Evaluator:
     def _sufficiency_reasons(self, state: BoardState) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
         """Met and unmet reasons. A rule must be met on every subject the inputs are about (or on its own subject)."""
         met, unmet = [], []
-        for rule, cache in zip(self.sufficiency, self._met, strict=True):
-            own = getattr(rule, "subject", None)
+        for rule, own, cache in zip(self.sufficiency, self._own, self._met, strict=True):
             required = [own] if own is not None else list(state.input_subjects) or sorted(cache)[:1]
             missing = [s for s in required if s not in cache or not cache[s].met]
             if required and not missing:

@@ -3,19 +3,22 @@
 A cycle is: decide (a decision entry on the board), then, on "continue", run the agenda's agents concurrently
 and append every attempt and finding as one atomic batch, in a deterministic order (rating, then declaration
 order). Decisions depend only on the log, so `replay` re-derives each one from the entries before it.
+
+`iter` is the one loop: it yields each cycle as a `Cycle`, the last one with the run's outcome, and `run` drains
+it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 import anyio
 
 from slateboard._internal.describe import canonical, describe
-from slateboard._internal.sync import run_sync
+from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
@@ -25,16 +28,22 @@ from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
 from slateboard.commit.layer import CommitLayer
-from slateboard.controller.batch import BatchCase, BatchResult, BoardResult, run_many, run_many_sync
+from slateboard.commit.sinks import Sink, TransactionalSink
+from slateboard.controller.batch import BatchCase, BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
+from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
-from slateboard.errors import ConfigurationError, InvalidFindingError
+from slateboard.controller.rules import Rule
+from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Task, Verdict
 
-__all__ = ("Controller", "INPUT_AUTHOR")
+__all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
+
+CommitTarget = Sink | TransactionalSink | CommitLayer
+"""What `Controller(sink=...)` takes: a sink, a sink inside the store's database, or a `CommitLayer` wrapping one."""
 
 
 class Controller:
@@ -43,11 +52,11 @@ class Controller:
     def __init__(
         self,
         agents: Iterable[Agent],
-        rules: Sequence[object] = (),
+        rules: Sequence[Rule] = (),
         *,
         inputs: Sequence[type[Finding]] | None = None,
         policy: Policy | None = None,
-        sink: object | None = None,
+        sink: CommitTarget | None = None,
         scenario: str | None = None,
     ) -> None:
         """`policy` judges proposals once the evidence suffices; `sink` (or a `CommitLayer` wrapping one, for its
@@ -57,7 +66,7 @@ class Controller:
         `scenario` names the scenario that built this controller (see `Scenario.ref`); it is recorded on the board."""
         self.registry = AgentRegistry(agents)
         self.registry.validate(inputs)
-        self.rules = tuple(rules)
+        self.rules: tuple[Rule, ...] = tuple(rules)
         split_rules(self.rules)  # refuse what is not a rule now, not at the first run
         if policy is not None and not isinstance(policy, Policy):
             raise ConfigurationError(f"policy must be a slateboard.policies.Policy, got {policy!r}")
@@ -82,12 +91,27 @@ class Controller:
         """Write new `inputs` (ones already on the board are skipped) and run cycles until a final decision.
 
         A board with entries is resumed from its log: agents never run twice on the same input versions.
+        `run` is `iter` drained: the outcome is the one its last cycle carries.
+        """
+        outcome: Outcome | None = None
+        async for cycle in self.iter(board, *inputs):
+            outcome = cycle.outcome
+        if outcome is None:  # `iter` ends only after the cycle that carries the outcome
+            raise SlateboardError(f"the run of board {board.name!r} ended without a final decision")
+        return outcome
+
+    async def iter(self, board: Board, *inputs: Finding) -> AsyncGenerator[Cycle, None]:
+        """`run`, one `Cycle` at a time: each decision with the agents it ran and what they wrote.
+
+        The last cycle carries the run's `outcome`. The board is written exactly as `run` writes it (`run` is this
+        loop, drained). Leaving the loop early stops the run after the cycle in hand; the board stays resumable
+        (wrap the iterator in `contextlib.aclosing` to close it at once rather than when it is collected).
         """
         state, evaluator = await self._load(board)
         started = RunStarted(
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),
-            rules=tuple(getattr(r, "id", "budget") for r in self.rules),
+            rules=tuple(rule.id for rule in self.rules),
             scenario=self.scenario,
         )
         while True:  # until the inputs land; another writer may move the board on first
@@ -96,23 +120,52 @@ class Controller:
             finished = last is not None and last.status != "continue"
             # Nothing new since a final decision (commits and approvals are not evidence): finish what it began.
             if not fresh and finished and last is not None and state.last_finding_version < state.last_decision_version:
-                return await self._finish(board, state, last, state.last_decision_version)
-            if await append(board, state, [(i, INPUT_AUTHOR) for i in fresh] + [(started, CONTROLLER)]):
+                yield await self._final(board, state, last, state.last_decision_version, resumed=True)
+                return
+            records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
+            if await append(board, state, [*records, (started, CONTROLLER)]):
                 break
         while True:
             decision = evaluator.decide(state)
             if not await append(board, state, [(decision, CONTROLLER)]):
                 continue  # another writer moved the board on: decide again on what it wrote
             if decision.status != "continue":
-                return await self._finish(board, state, decision, state.version)
-            view = await board.view()
-            # If another writer got in first, the cycle's results are dropped and its agents run again after
-            # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
-            await append(board, state, await self._run_agenda(view, decision.agenda))
+                yield await self._final(board, state, decision, state.version)
+                return
+            yield await self._work(board, state, decision)
 
-    def run_sync(self, board: Board, *inputs: Finding) -> Outcome:
-        """`run` for scripts and notebooks without an event loop."""
-        return run_sync(self.run, board, *inputs)
+    async def _work(self, board: Board, state: BoardState, decision: Decision) -> Cycle:
+        """Run a "continue" decision's agenda and append what the agents did after it."""
+        version = state.version
+        view = await board.view()
+        # If another writer got in first, the cycle's results are dropped and its agents run again after
+        # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
+        landed = await append(board, state, await self._run_agenda(view, decision.agenda))
+        written = (await board.view(at=state.version)).since(version) if landed else ()
+        return Cycle(
+            board=board.name,
+            number=decision.cycle,
+            decision=decision,
+            version=version,
+            runs=tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
+            findings=tuple(e for e in written if not isinstance(e.payload, AgentRun)),
+            board_version=state.version,
+            discarded=not landed,
+        )
+
+    async def _final(
+        self, board: Board, state: BoardState, decision: Decision, version: int, *, resumed: bool = False
+    ) -> Cycle:
+        outcome = await self._finish(board, state, decision, version)
+        return Cycle(
+            board=board.name,
+            number=decision.cycle,
+            decision=decision,
+            version=version,
+            board_version=state.version,
+            resumed=resumed,
+            outcome=outcome,
+        )
 
     async def run_many(
         self,
@@ -121,7 +174,7 @@ class Controller:
         *,
         concurrency: int = 8,
         timeout: float | None = None,  # noqa: ASYNC109 - a per-board limit, not this call's
-        progress: bool = False,
+        progress: bool | BatchProgress = False,
         on_result: Callable[[BoardResult], object] | None = None,
     ) -> BatchResult:
         """Run many boards, at most `concurrency` at once: `cases` are (board name, inputs) pairs, read lazily.
@@ -139,7 +192,7 @@ class Controller:
         *,
         concurrency: int = 8,
         timeout: float | None = None,
-        progress: bool = False,
+        progress: bool | BatchProgress = False,
         on_result: Callable[[BoardResult], object] | None = None,
     ) -> BatchResult:
         """`run_many` for scripts and notebooks (Ctrl-C returns what finished)."""
@@ -224,6 +277,18 @@ class Controller:
             same_controller=same,
         )
 
+    # The blocking twins, for scripts and notebooks without an event loop (`iter_sync` is a plain iterator).
+    run_sync = sync_twin(run)
+    iter_sync = sync_iter_twin(iter)
+    approve_sync = sync_twin(approve)
+    reject_sync = sync_twin(reject)
+    resolve_sync = sync_twin(resolve)
+    compensate_sync = sync_twin(compensate)
+    retry_sync = sync_twin(retry)
+    dead_letters_sync = sync_twin(dead_letters)
+    outcome_sync = sync_twin(outcome)
+    replay_sync = sync_twin(replay)
+
     async def _rejudge(self, board: Board, state: BoardState, verdict: Verdict) -> Verdict | None:
         if self.policy is None:
             return None
@@ -294,7 +359,7 @@ def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[
     return arguments
 
 
-def _fingerprint(agents: Sequence[Agent], rules: Sequence[object], policy: Policy | None = None) -> str:
+def _fingerprint(agents: Sequence[Agent], rules: Sequence[Rule], policy: Policy | None = None) -> str:
     described = [
         [
             a.name,

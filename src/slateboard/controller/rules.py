@@ -8,6 +8,9 @@
 - `escalate_below(Kind, confidence=)`: the newest finding of a kind is below a confidence gate.
 - `budget(max_cycles=, max_agent_runs=, deadline=)`: limits on a run.
 
+A `Controller` takes any mix of them as `Sequence[Rule]`: a `SufficiencyRule` or a `ConflictRule` (protocols, so a
+rule of one's own needs only an `id` and an `assess` or a `check`) or the `Budget`.
+
 Conflicts and gates escalate before sufficiency is even looked at: a conflict is never resolved silently.
 Rules see the controller's state (newest findings per subject and author), never the whole log.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from slateboard.blackboard.records import Finding
 from slateboard.controller.pooling import pool
@@ -29,6 +32,8 @@ __all__ = (
     "Assessment",
     "Budget",
     "ConflictRule",
+    "OwnSubject",
+    "Rule",
     "SufficiencyRule",
     "budget",
     "contradiction",
@@ -50,6 +55,21 @@ class Budget:
     deadline: float | None = None  # seconds since the run (or resume) started, by the log's own timestamps
 
     id: str = "budget"
+
+
+Rule = SufficiencyRule | ConflictRule | Budget
+"""What `Controller(rules=...)` takes: sufficiency rules, conflict rules, and at most one budget."""
+
+
+@runtime_checkable
+class OwnSubject(Protocol):
+    """A sufficiency rule that is judged on a subject of its own (`subject=`), not on the subjects of the inputs.
+
+    The controller reads it once, when it is built; a rule without it (or with None) follows the inputs.
+    """
+
+    @property
+    def subject(self) -> str | None: ...
 
 
 def _positive(name: str, value: float | None, *, allow_none: bool = False) -> None:

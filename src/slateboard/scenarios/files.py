@@ -40,6 +40,7 @@ from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.commit import sinks
 from slateboard.controller import rules as rule_kinds
+from slateboard.controller.loop import CommitTarget
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch
@@ -287,7 +288,7 @@ class _Builder:
         except SlateboardError as exc:
             raise self.where.error(path, str(exc)) from exc
 
-    def _rule(self, position: int, spec: _Rule) -> object:
+    def _rule(self, position: int, spec: _Rule) -> rule_kinds.Rule:
         path = ("rules", position)
         given = [name for name, value in spec if value is not None]
         if len(given) != 1:
@@ -337,7 +338,7 @@ class _Builder:
             detail = str(exc).split(": ", 1)[1] if exc.line is not None else str(exc).removeprefix("policy: ")
             raise ScenarioError(f"policy: {detail}", file=self.where.file, line=self.where.line(path)) from exc
 
-    def _sink(self, needed: bool) -> Callable[[], object] | None:
+    def _sink(self, needed: bool) -> Callable[[], CommitTarget] | None:
         chosen = self.spec.sink or ("memory" if needed else None)
         if chosen is None:
             return None

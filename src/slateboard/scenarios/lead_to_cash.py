@@ -183,7 +183,7 @@ def is_first_touch(proposal: Proposal) -> bool:
     return proposal.action == "queue_outreach" and proposal.changes.get("Touch") == "first"
 
 
-def _rules(variant: str) -> tuple[object, ...]:
+def _rules(variant: str) -> tuple[rules.Rule, ...]:
     # The run is sufficient once every specialist with work on this lead has reported: the last output of each
     # branch of the workflow. The post-call branches exist only once a call happened (and tickets came in).
     last: list[type[Finding]] = [ComplianceFlag, Assignment, OutreachDraft]
