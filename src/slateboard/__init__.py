@@ -44,6 +44,7 @@ from slateboard.controller import (
     BatchResult,
     BoardResult,
     Controller,
+    Cycle,
     Decision,
     Outcome,
     Reason,
@@ -76,6 +77,7 @@ __all__ = (
     "AgentRegistry",
     # the controller
     "Controller",
+    "Cycle",
     "Outcome",
     "BatchResult",
     "BoardResult",

@@ -243,8 +243,8 @@ class Controller:
         state = await self._state(board)
         if state.last_decision is None:
             raise ConfigurationError(f"board {board.name!r} has no decision yet: run the controller on it first")
-        version, view = state.last_decision_version, await board.view()
-        return build_outcome(board.name, state, state.last_decision, version=version, view=view, policy=self.policy)
+        version = state.last_decision_version
+        return build_outcome(board.name, state, state.last_decision, version=version, policy=self.policy)
 
     async def replay(self, board: Board) -> ReplayReport:
         """Re-derive every decision and verdict from the entries before it, without running anything, and compare."""
@@ -303,9 +303,7 @@ class Controller:
     async def _finish(self, board: Board, state: BoardState, decision: Decision, version: int) -> Outcome:
         if decision.status == "sufficient":
             await self.commits.settle(board, state)
-        return build_outcome(
-            board.name, state, decision, version=version, view=await board.view(at=state.version), policy=self.policy
-        )
+        return build_outcome(board.name, state, decision, version=version, policy=self.policy)
 
     @staticmethod
     async def _new_inputs(board: Board, inputs: Sequence[Finding]) -> list[Finding]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from slateboard.blackboard.records import FrozenModel
-from slateboard.blackboard.view import BoardView
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState
 from slateboard.state.proposal import Proposal
@@ -78,12 +77,10 @@ def build_outcome(
     decision: Decision,
     *,
     version: int,
-    view: BoardView | None = None,
     policy: Policy | None,
 ) -> Outcome:
-    """The outcome the log shows after `decision`: with a policy, the most pressing state of the live proposals.
-
-    Everything is read from `state` (its `keys`); `view` is accepted for callers that still pass one."""
+    """The outcome the log shows after `decision`: with a policy, the most pressing state of the live proposals
+    (everything is read from `state` and its `keys`)."""
     status: OutcomeStatus = DECISION_OUTCOMES[decision.status]
     reasons = list(map(str, decision.reasons))
     if decision.status != "sufficient" or policy is None:
