@@ -24,7 +24,7 @@ from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.layer import CommitLayer
+from slateboard.commit.layer import CommitLayer, CommitTarget
 from slateboard.controller.batch import BatchCase, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.decide import Evaluator, split_rules
@@ -47,7 +47,7 @@ class Controller:
         *,
         inputs: Sequence[type[Finding]] | None = None,
         policy: Policy | None = None,
-        sink: object | None = None,
+        sink: CommitTarget | None = None,
         scenario: str | None = None,
     ) -> None:
         """`policy` judges proposals once the evidence suffices; `sink` (or a `CommitLayer` wrapping one, for its

@@ -337,7 +337,7 @@ class _Builder:
             detail = str(exc).split(": ", 1)[1] if exc.line is not None else str(exc).removeprefix("policy: ")
             raise ScenarioError(f"policy: {detail}", file=self.where.file, line=self.where.line(path)) from exc
 
-    def _sink(self, needed: bool) -> Callable[[], object] | None:
+    def _sink(self, needed: bool) -> Callable[[], sinks.Sink | sinks.TransactionalSink] | None:
         chosen = self.spec.sink or ("memory" if needed else None)
         if chosen is None:
             return None

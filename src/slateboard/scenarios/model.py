@@ -15,6 +15,7 @@ from slateboard._internal.sync import run_sync
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Finding, Record
+from slateboard.commit.layer import CommitTarget
 from slateboard.controller.loop import Controller
 from slateboard.controller.outcomes import Outcome
 from slateboard.errors import ScenarioError
@@ -69,7 +70,7 @@ class Scenario:
     description: str = ""
     variant: str = "happy"
     policy: Policy | None = None
-    sink: Callable[[], object] | None = None
+    sink: Callable[[], CommitTarget] | None = None
     expect: Expectation | None = None
     kinds: tuple[type[Record], ...] = ()
     source: str = ""
@@ -87,7 +88,7 @@ class Scenario:
         """`name`, or `name/variant` for a variant other than the happy path."""
         return self.name if self.variant == "happy" else f"{self.name}/{self.variant}"
 
-    def controller(self, *, sink: object | None = None) -> Controller:
+    def controller(self, *, sink: CommitTarget | None = None) -> Controller:
         """A fresh controller for one run (with `sink`, or a fresh one from the scenario's factory)."""
         chosen = sink if sink is not None else (self.sink() if self.sink is not None else None)
         inputs = [k for k in self.kinds if issubclass(k, Finding)] or None
@@ -95,14 +96,18 @@ class Scenario:
             self.agents, self.rules, inputs=inputs, policy=self.policy, sink=chosen, scenario=self.ref, **self.options
         )
 
-    async def run(self, blackboard: Blackboard, *, board: str | None = None, sink: object | None = None) -> ScenarioRun:
+    async def run(
+        self, blackboard: Blackboard, *, board: str | None = None, sink: CommitTarget | None = None
+    ) -> ScenarioRun:
         """Run (or resume) the scenario on `board` (default: the scenario's title) of `blackboard`."""
         target = blackboard.board(board or self.title.replace("/", "-"))
         controller = self.controller(sink=sink)
         outcome = await controller.run(target, *self.inputs(target.name))
         return ScenarioRun(self, target, controller, outcome)
 
-    def run_sync(self, blackboard: Blackboard, *, board: str | None = None, sink: object | None = None) -> ScenarioRun:
+    def run_sync(
+        self, blackboard: Blackboard, *, board: str | None = None, sink: CommitTarget | None = None
+    ) -> ScenarioRun:
         """`run` for scripts without an event loop."""
         return run_sync(self.run, blackboard, board=board, sink=sink)
 

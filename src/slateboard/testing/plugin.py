@@ -30,6 +30,7 @@ import pytest
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard, Board
+from slateboard.commit.layer import CommitTarget
 from slateboard.errors import ConfigurationError, ScenarioError, TamperedLogError
 from slateboard.scenarios.catalog import resolve
 from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
@@ -187,7 +188,7 @@ class ScenarioFactory:
         *,
         expect: Expectation | str | None = None,
         board: str | None = None,
-        sink: object | None = None,
+        sink: CommitTarget | None = None,
     ) -> ScenarioRun:
         """Run `scenario` to its outcome on the fixture's store and return the run (its `problems` unchecked)."""
         try:
@@ -206,13 +207,13 @@ class ScenarioFactory:
         *,
         expect: Expectation | str | None = None,
         board: str | None = None,
-        sink: object | None = None,
+        sink: CommitTarget | None = None,
     ) -> ScenarioRun:
         """`__call__` for async tests."""
         return await self._run(scenario, expect, board, sink)
 
     async def _run(
-        self, scenario: str | Scenario, expect: Expectation | str | None, board: str | None, sink: object | None
+        self, scenario: str | Scenario, expect: Expectation | str | None, board: str | None, sink: CommitTarget | None
     ) -> ScenarioRun:
         chosen = resolve_scenario(scenario)
         if expect is not None:

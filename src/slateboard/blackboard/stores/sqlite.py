@@ -8,6 +8,7 @@ Writers serialize with BEGIN IMMEDIATE, so two processes on one file never read 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -26,7 +27,6 @@ from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntr
 from slateboard.blackboard.stores.base import WouldBlock, chain
 from slateboard.blackboard.stores.ledger import (
     ROW_COLUMNS,
-    Apply,
     LedgerRow,
     LedgerStatus,
     TargetLocked,
@@ -34,9 +34,21 @@ from slateboard.blackboard.stores.ledger import (
     check_params,
     lock_is_free,
 )
+from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
+from slateboard.blackboard.stores.tables import Apply, TableRow, sink_table
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
-__all__ = ("SQLiteStore", "SQLiteLedger", "EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION")
+__all__ = (
+    "SQLiteStore",
+    "SQLiteLedger",
+    "SQLiteTables",
+    "EntryRow",
+    "MetaRow",
+    "LedgerTable",
+    "LockTable",
+    "LAYOUT_VERSION",
+    "backend",
+)
 
 LAYOUT_VERSION = 1
 T = TypeVar("T")
@@ -304,6 +316,49 @@ def _parse_seconds(url: str, text: str) -> float:
     return seconds
 
 
+class SQLiteTables:
+    """The `TableTransaction` of a SQLite store: a thin wrapper over the connection in the ledger's transaction.
+
+    Each sink table (`sink_<name>`) holds one row per target, its fields as JSON text.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._created: set[str] = set()  # per transaction: a rollback also undoes a CREATE TABLE
+
+    def _table(self, table: str) -> str:
+        name = sink_table(table)
+        if name not in self._created:
+            self._conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{name}" '
+                "(target TEXT PRIMARY KEY, data TEXT NOT NULL, revision INTEGER NOT NULL, last_key TEXT NOT NULL)"
+            )
+            self._created.add(name)
+        return name
+
+    def read_row(self, table: str, target: str) -> TableRow | None:
+        query = f'SELECT data, revision, last_key FROM "{self._table(table)}" WHERE target = ?'  # noqa: S608 - an identifier
+        found = self._conn.execute(query, (target,)).fetchone()
+        return TableRow(json.loads(found[0]), found[1], found[2]) if found else None
+
+    def write_row(self, table: str, target: str, row: TableRow) -> None:
+        self._conn.execute(
+            f'INSERT OR REPLACE INTO "{self._table(table)}" (target, data, revision, last_key) VALUES (?, ?, ?, ?)',  # noqa: S608 - an identifier
+            (target, json.dumps(row.data, sort_keys=True), row.revision, row.last_key),
+        )
+
+    @staticmethod
+    def read_table(conn: sqlite3.Connection, table: str) -> dict[str, TableRow]:
+        """Every row of `table` on `conn`, outside any write transaction (empty when it was never written)."""
+        name = sink_table(table)
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone():
+            return {}
+        query = f'SELECT target, data, revision, last_key FROM "{name}" ORDER BY target'  # noqa: S608 - an identifier
+        return {
+            target: TableRow(json.loads(data), revision, key) for target, data, revision, key in conn.execute(query)
+        }
+
+
 _LEDGER_SELECT = f"SELECT {ROW_COLUMNS} FROM slateboard_ledger WHERE key = ?"  # noqa: S608
 _LEDGER_INSERT = f"INSERT INTO slateboard_ledger ({ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 
@@ -387,7 +442,7 @@ class SQLiteLedger:
             ).fetchone()
             if lock is not None and not lock_is_free(holder, "", lock, time.time()):
                 raise TargetLocked(row.target, str(lock[0]))
-            applied = replace(row, status="applied", attempts=1, receipt=apply(conn))
+            applied = replace(row, status="applied", attempts=1, receipt=apply(SQLiteTables(conn)))
             self._insert(conn, applied)
             return applied, True
 
@@ -399,6 +454,9 @@ class SQLiteLedger:
         return self._read(  # type: ignore[no-any-return]
             lambda conn: [LedgerRow(*r) for r in conn.execute(query + where + " ORDER BY key", args)], wait
         )
+
+    def table_rows(self, table: str, *, wait: bool) -> dict[str, TableRow]:
+        return self._read(lambda conn: SQLiteTables.read_table(conn, table), wait)  # type: ignore[no-any-return]
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
         def work(conn: sqlite3.Connection) -> tuple[int, str]:
@@ -426,3 +484,15 @@ class SQLiteLedger:
             ),
             wait,
         )
+
+
+def _open(url: str, options: StoreOptions) -> SQLiteStore:
+    return SQLiteStore.from_url(url, busy_timeout=options.busy_timeout)
+
+
+def _test_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'slateboard.db'}"
+
+
+backend = StoreBackend("sqlite", _open, test_url=_test_url)
+"""`sqlite:///path`: registered through the `slateboard.stores` entry point `sqlite`."""
