@@ -36,8 +36,7 @@ def test_the_built_ins_are_registered_by_scheme_and_make_test_urls(tmp_path: Pat
     assert (memory.scheme, memory.reopenable, sqlite.scheme, sqlite.reopenable) == ("memory", False, "sqlite", True)
     assert backend_for_tests("sqlite") is sqlite
     assert [b.scheme for b in backends_for_tests()] == registered_schemes()
-    url = sqlite.test_url(tmp_path) if sqlite.test_url else ""
-    with Blackboard.open(url) as bb:
+    with Blackboard.open(sqlite.fresh_url(tmp_path)) as bb:
         assert bb.store.path == tmp_path / "slateboard.db"  # type: ignore[attr-defined]
 
 
@@ -119,6 +118,8 @@ def test_an_unready_backend_is_not_testable() -> None:
     try:
         with pytest.raises(ConfigurationError, match="gives no test_url"):
             backend_for_tests("untestable")
+        with pytest.raises(ConfigurationError, match="gives no test_url"):
+            backend_for("untestable://").fresh_url(Path())
         assert "untestable" not in [b.scheme for b in backends_for_tests()]
     finally:
         unregister_store("untestable")

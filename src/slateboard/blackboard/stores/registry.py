@@ -96,6 +96,12 @@ class StoreBackend:
         if not callable(self.open):
             raise ConfigurationError(f"store backend {self.scheme!r}: open must be a function (url, options) -> Store")
 
+    def fresh_url(self, directory: Path) -> str:
+        """The URL of a fresh, empty store for a test (`directory`: a new, empty directory it may use)."""
+        if self.test_url is None:
+            raise ConfigurationError(f"the {self.scheme!r} store backend gives no test_url: tests cannot make stores")
+        return self.test_url(directory)
+
 
 class _Registry:
     """The backends known to this process: registered at run time, or loaded from an entry point when first used."""
