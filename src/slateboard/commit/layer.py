@@ -324,7 +324,7 @@ class CommitLayer:
             call.enter()
         try:
             result = fn(*args)
-            # A plain method that returns a coroutine (sinks.Callable around an async function) must be awaited:
+            # A plain method that returns a coroutine (sinks.Function around an async function) must be awaited:
             # otherwise the sink never runs, yet its key would be recorded as applied.
             return await result if inspect.isawaitable(result) else result
         finally:

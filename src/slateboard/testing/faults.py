@@ -249,7 +249,7 @@ class FaultySink:
                 faults._before()
                 result = apply(proposal, key)
                 if inspect.isawaitable(result):
-                    # A plain method returning a coroutine (sinks.Callable around an async function): the call
+                    # A plain method returning a coroutine (sinks.Function around an async function): the call
                     # has not happened until the commit layer awaits it, so neither has the boundary.
                     return _count_when_done("sink.apply", result, faults)
                 faults._after("sink.apply")
