@@ -7,7 +7,7 @@ registered under its URL scheme.
 - `ledger`: the `Ledger` protocol (idempotency keys and target locks) and its row.
 - `tables`: the `TableTransaction` protocol, through which a sink inside the store writes in the ledger's transaction.
 - `memory`: `memory://`, in this process.
-- `sqlite`: `sqlite:///path`, the embedded default.
+- `sqlite`: `sqlite:///path`, the embedded default (with `sqlite_ledger` and `sqlite_schema`).
 """
 
 from slateboard.blackboard.stores.base import Store, WouldBlock, call_store, chain
