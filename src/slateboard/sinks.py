@@ -1,7 +1,31 @@
-"""Sinks, the commit targets: `from slateboard import sinks`, then `sinks.Memory()`, `sinks.Callable(fn)`,
-`sinks.Table("cases")` (see slateboard.commit.sinks for the contract)."""
+"""Sinks, the commit targets: `from slateboard import sinks`, then `sinks.Memory()`, `sinks.Function(fn)`,
+`sinks.Table("cases")` (see slateboard.commit.sinks for the contract).
 
-from slateboard.commit.sinks import Applied, Memory, Sink, Table, TransactionalSink
-from slateboard.commit.sinks import Callable_ as Callable
+`sinks.Callable` is `sinks.Function` under its first name, kept for code that uses it; `Function` does not shadow
+`typing.Callable` in a module that imports it unqualified.
+"""
 
-__all__ = ("Sink", "TransactionalSink", "Memory", "Callable", "Table", "Applied")
+from slateboard.commit.sinks import (
+    Applied,
+    Function,
+    Memory,
+    Sink,
+    SinkCapabilities,
+    Table,
+    TransactionalSink,
+    capabilities_of,
+)
+
+Callable = Function
+
+__all__ = (
+    "Sink",
+    "TransactionalSink",
+    "SinkCapabilities",
+    "capabilities_of",
+    "Memory",
+    "Function",
+    "Callable",
+    "Table",
+    "Applied",
+)

@@ -1,29 +1,24 @@
-"""The store conformance suite, run against every store slateboard ships."""
+"""The store conformance suite, run on every registered store, and on a third party's store registered at run time."""
 
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 
-from slateboard import Blackboard
-from slateboard.testing.conformance import BlackboardConformance
+import pytest
 
-
-class TestMemoryStore(BlackboardConformance):
-    def open_blackboard(self) -> Blackboard:
-        return Blackboard.open("memory://")
+from slateboard.blackboard.stores import StoreBackend
+from slateboard.testing.conformance import BlackboardConformance, OnRegisteredStores
+from tests.blackboard import wrapped
 
 
-class TestSQLiteStore(BlackboardConformance):
-    def setup_method(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="slateboard-conf-"))
-        self.count = 0
+class TestStores(OnRegisteredStores, BlackboardConformance):
+    """Every store slateboard ships (memory, sqlite), one parametrized copy each, through `slateboard_store_kind`."""
 
-    def teardown_method(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
-    def open_blackboard(self) -> Blackboard:
-        self.count += 1
-        return Blackboard.open(f"sqlite:///{self.root / f'b{self.count}.db'}")
+@pytest.fixture(scope="module", autouse=True)
+def wrapped_store() -> Iterator[StoreBackend]:
+    with wrapped.registered() as backend:
+        yield backend
 
-    def reopen(self, blackboard: Blackboard) -> Blackboard | None:
-        return Blackboard.open(blackboard.url)
+
+@pytest.mark.parametrize("slateboard_store_kind", [wrapped.SCHEME])
+class TestThirdPartyStore(OnRegisteredStores, BlackboardConformance):
+    """`wrapped://`, registered through `register_store` as a third party would: the suite opens it by its URL."""

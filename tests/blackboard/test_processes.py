@@ -81,12 +81,16 @@ def test_a_writer_killed_mid_run_leaves_only_whole_batches(tmp_path: Path) -> No
     writer = start(url, "victim", 0, "batches", str(batch))
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "ready"
-    time.sleep(0.7)
+    for line in writer.stdout:  # kill on a line it read, not after a guessed time
+        if line.strip() == "batch 3":  # three whole batches are in; the fourth is under way
+            break
+    else:
+        pytest.fail(f"the writer ended before its third batch: {writer.communicate(timeout=30)[1]}")
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
     lines = history(url)
-    assert len(lines) >= batch  # it did write before it died
+    assert len(lines) >= 3 * batch  # it did write before it died
     sizes = Counter(line.subject for line in lines)
     assert set(sizes.values()) == {batch}
     assert sorted(sizes) == sorted(f"batch-{i}" for i in range(len(sizes)))

@@ -5,6 +5,7 @@ from functools import partial
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from slateboard import Blackboard, Finding
@@ -83,26 +84,30 @@ async def test_a_write_waits_in_a_thread_while_another_connection_holds_the_lock
         await board.write(fact("first"), author="a")
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
+        written, ticked = anyio.Event(), anyio.Event()
         ticks = 0
-        async with anyio.create_task_group() as tg:
 
-            async def ticker() -> None:
-                nonlocal ticks
-                while True:
-                    ticks += 1
-                    await anyio.sleep(0.01)
+        async def write() -> None:
+            await board.write(fact("second"), author="a")
+            written.set()
 
-            tg.start_soon(ticker)
-            await anyio.sleep(0.05)
-            with anyio.fail_after(10):
-                async with anyio.create_task_group() as writers:
-                    writers.start_soon(partial(board.write, fact("second"), author="a"))
-                    await anyio.sleep(0.3)
-                    ticks_while_blocked = ticks
-                    blocker.execute("COMMIT")
-            tg.cancel_scope.cancel()
+        async def ticker() -> None:
+            nonlocal ticks
+            while ticks < 10:
+                ticks += 1
+                await anyio.lowlevel.checkpoint()
+            ticked.set()
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(write)
+                await anyio.wait_all_tasks_blocked()  # the write waits for the lock, in a worker thread
+                tg.start_soon(ticker)
+                await ticked.wait()
+                assert not written.is_set()  # the event loop kept running while the write waited
+                blocker.execute("COMMIT")
         blocker.close()
-        assert ticks_while_blocked >= 10  # the event loop kept running while the write waited
+        assert written.is_set()
         assert [e.payload.text for e in await board.history()] == ["first", "second"]  # type: ignore[attr-defined]
 
 
@@ -141,17 +146,19 @@ async def test_watch_sees_another_handles_writes_by_polling(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'b.db'}"
     with Blackboard.open(url) as one, Blackboard.open(url) as two:
         seen: list[str] = []
+        saw_x = anyio.Event()
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
 
                 async def consume() -> None:
                     async for entry in one.board("b").watch(after=0, poll_interval=0.02):
                         seen.append(entry.payload.text)  # type: ignore[attr-defined]
+                        saw_x.set()
                         if len(seen) == 2:
                             break
 
                 tg.start_soon(consume)
                 await two.board("b").write(fact("x"), author="a")
-                await anyio.sleep(0.1)
+                await saw_x.wait()  # found by polling: the write came through another handle
                 await two.board("b").write(fact("y"), author="a")
         assert seen == ["x", "y"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import anyio
@@ -14,7 +13,7 @@ __all__ = ("Outside",)
 
 
 class Outside:
-    """An outside system behind `sinks.Callable`: it counts every call and every application per key.
+    """An outside system behind `sinks.Function`: it counts every call and every application per key.
 
     `script` says what each call does, in order (then "ok"): "ok"; "fail" (refuses, applies nothing);
     "hang-before" (never answers, applies nothing); "hang-after" (applies, then never answers).
@@ -32,6 +31,7 @@ class Outside:
         self.applications: list[str] = []
         self.receipts: dict[str, dict[str, Any]] = {}
         self.landed = threading.Event()  # set on the first application
+        self.release = threading.Event()  # lets a blocking "hang-before" call go on
         self._lock = threading.Lock()
 
     def _step(self, key: str) -> str:
@@ -60,20 +60,20 @@ class Outside:
         return receipt
 
     def apply_blocking(self, proposal: Proposal, key: str) -> dict[str, Any]:
-        """The same in a worker thread; "hang-before" sleeps a little, then applies (a slow, not dead, call)."""
+        """The same in a worker thread; "hang-before" waits for `release`, then applies (a slow, not dead, call)."""
         step = self._step(key)
         if step == "fail":
             raise RuntimeError(f"CRM refused {key}")
         if step == "hang-before":
-            time.sleep(0.3)
+            self.release.wait(30)
         return self._apply(proposal, key)
 
     def lookup(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             return self.receipts.get(key)
 
-    def sink(self, *, idempotent: bool = False, lookup: bool = False, blocking: bool = False) -> sinks.Callable:
-        return sinks.Callable(
+    def sink(self, *, idempotent: bool = False, lookup: bool = False, blocking: bool = False) -> sinks.Function:
+        return sinks.Function(
             self.apply_blocking if blocking else self.apply,
             name="outside",
             idempotent=idempotent,

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from slateboard import Blackboard, CommitFailure, CommitLayer, Proposal, sinks
+from slateboard.testing.faults import Faults
 
 pytestmark = pytest.mark.anyio
 
@@ -19,6 +20,7 @@ class SlowOutside:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.started = threading.Event()
+        self.finished = threading.Event()
         self.applied: list[str] = []
 
     def apply(self, proposal: Proposal, key: str) -> dict[str, Any]:
@@ -26,6 +28,7 @@ class SlowOutside:
         self.release.wait(10)
         if key not in self.applied:  # the outside system itself ignores a key it has seen
             self.applied.append(key)
+        self.finished.set()
         return {"ticket": self.applied.index(key) + 1}
 
     def lookup(self, key: str) -> dict[str, Any] | None:
@@ -59,7 +62,7 @@ async def test_a_cancelled_call_is_in_doubt_and_a_lookup_does_not_call_again(bb:
     assert row.status == "in_doubt"
     assert "cancelled during the sink's call" in row.error
     outside.release.set()  # the abandoned thread now lands its call
-    await anyio.sleep(0.05)
+    assert await anyio.to_thread.run_sync(outside.finished.wait, 10)
     again = await layer.commit(bb.board("b1"), proposal, key, version)
     assert isinstance(again, CommitFailure)
     assert again.status == "in_doubt"
@@ -87,23 +90,23 @@ async def test_a_call_that_times_out_before_its_thread_starts_is_a_plain_failure
     limiter = anyio.to_thread.current_default_thread_limiter()
     tokens, limiter.total_tokens = limiter.total_tokens, 1
     gate = threading.Event()
+    # The first attempt timed out once the layer marks the key failed: the fourth write boundary (after the
+    # proposal's append, the target's lock and the key's claim). Faults calls `kill` there: it frees the thread.
+    faults = Faults(kill_after=4, kill=gate.set)
+    watched = Blackboard(faults.store(bb.store))
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(anyio.to_thread.run_sync, gate.wait, 10)  # holds the only worker thread
-            await anyio.sleep(0.05)
-            board = bb.board("b1")
+            await anyio.wait_all_tasks_blocked()
+            board = watched.board("b1")
             proposal = Proposal(subject="c1", confidence=1.0, action="open", target="Ticket/c1", changes={"P": 1})
             entry = await board.write(proposal, author="agent")
-            layer = CommitLayer(sinks.Callable(outside.apply), timeout=0.05, backoff=0.2, attempts=2)
-
-            async def free_the_thread_after_the_first_timeout() -> None:
-                await anyio.sleep(0.1)
-                gate.set()
-
-            group.start_soon(free_the_thread_after_the_first_timeout)
+            # A timeout long enough for the second attempt's thread to start even on a loaded machine.
+            layer = CommitLayer(sinks.Function(outside.apply), timeout=0.5, backoff=0.01, attempts=2)
             result = await layer.commit(board, proposal, proposal.key("b1"), entry.version)
     finally:
         limiter.total_tokens = tokens
+    assert faults.boundaries[1:4] == ["ledger.acquire", "ledger.claim", "ledger.transition"]
     assert result.receipt == {"ticket": 1}  # type: ignore[union-attr]
     assert result.attempts == 2  # type: ignore[union-attr]
     assert outside.applied == [proposal.key("b1")]  # the first call never ran: no doubt, no second application

@@ -1,43 +1,36 @@
-"""The commit conformance suites, run against every store's ledger and every sink slateboard ships."""
+"""The commit conformance suites: every registered store's ledger (and a third party's), every sink slateboard ships."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from slateboard import Blackboard, Proposal, sinks
-from slateboard.testing.commit_conformance import LedgerConformance, SinkConformance
+from slateboard.blackboard.stores import StoreBackend
+from slateboard.sinks import Sink, TransactionalSink
+from slateboard.testing.commit_conformance import LedgerConformance, OnRegisteredStores, SinkConformance
+from tests.blackboard import wrapped
 
 
-class _Files:
-    """Fresh SQLite files in a temporary directory, removed after each test."""
-
-    def setup_method(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="slateboard-commit-conf-"))
-        self.count = 0
-
-    def teardown_method(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def open_blackboard(self) -> Blackboard:
-        self.count += 1
-        return Blackboard.open(f"sqlite:///{self.root / f'c{self.count}.db'}")
+class TestLedgers(OnRegisteredStores, LedgerConformance):
+    """Every store slateboard ships, one parametrized copy each, through `slateboard_store_kind`."""
 
 
-class TestMemoryLedger(LedgerConformance):
-    def open_blackboard(self) -> Blackboard:
-        return Blackboard.open("memory://")
+@pytest.fixture(scope="module", autouse=True)
+def wrapped_store() -> Iterator[StoreBackend]:
+    with wrapped.registered() as backend:
+        yield backend
 
 
-class TestSQLiteLedger(_Files, LedgerConformance):
-    def reopen(self, blackboard: Blackboard) -> Blackboard | None:
-        return Blackboard.open(blackboard.url)
+@pytest.mark.parametrize("slateboard_store_kind", [wrapped.SCHEME])
+class TestThirdPartyLedger(OnRegisteredStores, LedgerConformance):
+    """`wrapped://`, registered at run time: its ledger hands sinks a `TableTransaction` of its own class."""
 
 
-class TestMemorySink(SinkConformance):
-    def make_sink(self) -> object:
+class TestMemorySink(OnRegisteredStores, SinkConformance):
+    def make_sink(self) -> Sink | TransactionalSink:
         return sinks.Memory()
 
     def applications(self, sink: Any, blackboard: Blackboard, key: str) -> int | None:
@@ -60,19 +53,19 @@ class _Recorder:
         return self.apply(proposal, key)
 
 
-class TestCallableSink(SinkConformance):
-    def make_sink(self) -> object:
+class TestFunctionSink(OnRegisteredStores, SinkConformance):
+    def make_sink(self) -> Sink | TransactionalSink:
         self.recorder = _Recorder()
-        return sinks.Callable(self.recorder.apply)
+        return sinks.Function(self.recorder.apply)
 
     def applications(self, sink: Any, blackboard: Blackboard, key: str) -> int | None:
         return self.recorder.calls.count(key)
 
 
-class TestAsyncCallableSinkWithExtras(SinkConformance):
-    def make_sink(self) -> object:
+class TestAsyncFunctionSinkWithExtras(OnRegisteredStores, SinkConformance):
+    def make_sink(self) -> Sink | TransactionalSink:
         self.recorder = _Recorder()
-        return sinks.Callable(
+        return sinks.Callable(  # the first name of sinks.Function, kept
             self.recorder.apply_async,
             lookup=self.recorder.receipts.get,
             compensate=lambda proposal, receipt: {"undone": receipt},
@@ -82,13 +75,19 @@ class TestAsyncCallableSinkWithExtras(SinkConformance):
         return self.recorder.calls.count(key)
 
 
-class TestTableSinkOnMemory(SinkConformance):
-    def make_sink(self) -> object:
+class TestTableSink(OnRegisteredStores, SinkConformance):
+    def make_sink(self) -> Sink | TransactionalSink:
         return sinks.Table("cases")
 
     def applications(self, sink: Any, blackboard: Blackboard, key: str) -> int | None:
         return sum(row["revision"] for row in sink.rows(blackboard).values())  # type: ignore[no-any-return]
 
 
-class TestTableSinkOnSQLite(_Files, TestTableSinkOnMemory):
+@pytest.mark.parametrize("slateboard_store_kind", [wrapped.SCHEME])
+class TestTableSinkOnAThirdPartyStore(TestTableSink):
+    pass
+
+
+@pytest.mark.parametrize("slateboard_store_kind", [wrapped.SCHEME])
+class TestFunctionSinkOnAThirdPartyStore(TestAsyncFunctionSinkWithExtras):
     pass

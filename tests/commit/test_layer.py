@@ -1,10 +1,9 @@
-"""CommitLayer on real boards (memory and a SQLite file): once per key, retries, dead letters, doubt, locks."""
+"""CommitLayer on real boards (every registered store): once per key, retries, dead letters, doubt, locks."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,6 +13,7 @@ import pytest
 from slateboard import Blackboard, Proposal, sinks
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.ledger import LedgerRow
+from slateboard.blackboard.stores.registry import backend_for
 from slateboard.commit import Commit, CommitFailure, CommitLayer
 from slateboard.commit.layer import params_hash
 from slateboard.errors import CommitError
@@ -48,17 +48,6 @@ def fast(sink: object, **options: Any) -> CommitLayer:
 def status(board: Board, key: str) -> str | None:
     row = board.store.ledger.get(key, wait=True)
     return row.status if row else None
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'commits.db'}"
-
-
-@pytest.fixture
-def bb(url: str) -> Iterator[Blackboard]:
-    with Blackboard.open(url) as blackboard:
-        yield blackboard
 
 
 @pytest.fixture
@@ -177,12 +166,15 @@ async def test_a_timed_out_call_still_running_in_a_thread_is_not_repeated(board:
     """A sync sink cannot be cancelled: its thread may still apply after the lookup said "not applied"."""
     outside = Outside(("hang-before",))
     change, key, version = await propose(board)
-    layer = fast(outside.sink(lookup=True, blocking=True))
+    # Time enough for the worker thread to start (then it waits for `outside.release`), even on a loaded machine.
+    layer = fast(outside.sink(lookup=True, blocking=True), timeout=0.5)
     result = await layer.commit(board, change, key, version)
     assert isinstance(result, CommitFailure)
     assert result.status == "in_doubt"
     assert "still running" in result.error
+    assert outside.applications == []
     # The abandoned call lands later, as it would in production.
+    outside.release.set()
     assert await anyio.to_thread.run_sync(outside.landed.wait, 10)
     assert await layer.commit(board, change, key, version) == result
     assert (outside.calls, outside.applications) == ([key], [key])
@@ -351,12 +343,13 @@ class Gate:
 
 
 @pytest.fixture
-def second_board(bb: Blackboard, url: str) -> Iterator[Board]:
-    """Another board on the same target store: on SQLite through its own handle (its own connection)."""
-    if url == "memory://":
+def second_board(bb: Blackboard) -> Iterator[Board]:
+    """Another board on the same target store: through its own handle (its own connection) where the store's
+    backend reopens the same storage, as SQLite does."""
+    if not backend_for(bb.url).reopenable:
         yield bb.board("case-43")
         return
-    with Blackboard.open(url) as other:
+    with Blackboard.open(bb.url) as other:
         yield other.board("case-43")
 
 
@@ -374,8 +367,9 @@ async def test_two_boards_committing_to_one_target_serialize(board: Board, secon
         tg.start_soon(run, "first", board, first, first_key, v1)
         await gate.entered.wait()
         tg.start_soon(run, "second", second_board, second, second_key, v2)
-        await anyio.sleep(0.1)  # the second commit is now waiting for the lock
+        await anyio.wait_all_tasks_blocked()  # the second commit is now waiting for the lock
         assert gate.events == [f"start {first_key}"]
+        assert status(second_board, second_key) is None  # it claimed nothing while it waits
         gate.release.set()
     assert gate.events == [f"start {first_key}", f"end {first_key}", f"start {second_key}", f"end {second_key}"]
     assert results["second"].fence > results["first"].fence

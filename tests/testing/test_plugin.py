@@ -319,6 +319,8 @@ def test_teardown_verification_catches_a_board_file_edited_behind_its_back(pytes
     [
         ((), "", {"memory", "sqlite"}),
         (("--slateboard-store=both",), "", {"memory", "sqlite"}),
+        (("--slateboard-store=all",), "", {"memory", "sqlite"}),
+        ((), "sqlite, memory", {"memory", "sqlite"}),
         (("--slateboard-store=memory",), "", {"memory"}),
         (("--slateboard-store", "sqlite"), "", {"sqlite"}),
         ((), "sqlite", {"sqlite"}),
@@ -336,15 +338,98 @@ def test_the_command_line_option_and_the_ini_option_select_the_stores(
     result.assert_outcomes(passed=len(kinds))
 
 
-def test_a_bad_store_choice_stops_the_session(pytester: pytest.Pytester) -> None:
+def test_a_bad_store_choice_stops_the_session_naming_the_registered_stores(pytester: pytest.Pytester) -> None:
     inner(pytester, STORE_PROBE)
     bad_option = pytester.runpytest_inprocess("--slateboard-store=postgres")
     assert bad_option.ret == pytest.ExitCode.USAGE_ERROR
-    bad_option.stderr.fnmatch_lines(["*--slateboard-store: invalid choice: 'postgres'*"])
+    bad_option.stderr.fnmatch_lines(["*--slateboard-store 'postgres': choose one of memory, sqlite, all, both*"])
     pytester.makeini("[pytest]\nslateboard_store = mysql\n")
     bad_ini = pytester.runpytest_inprocess()
     assert bad_ini.ret == pytest.ExitCode.USAGE_ERROR
-    bad_ini.stderr.fnmatch_lines(["*slateboard_store = 'mysql': choose one of memory, sqlite, both*"])
+    bad_ini.stderr.fnmatch_lines(["*slateboard_store = 'mysql': choose one of memory, sqlite, all, both*"])
+
+
+# A third party's store, registered by a conftest.py through the registry's API (and forgotten when the inner
+# session ends, since it runs in this process).
+REGISTERING_CONFTEST = """
+from tests.blackboard import wrapped
+
+_registration = wrapped.registered()
+_registration.__enter__()
+
+
+def pytest_unconfigure(config):
+    _registration.__exit__(None, None, None)
+"""
+
+WRAPPED_PROBE = """
+    def test_probe(slateboard_store, slateboard_store_kind):
+        assert slateboard_store.url.startswith(slateboard_store_kind + ":")
+        assert write(slateboard_store.board("b"), 2).version == 2
+"""
+
+
+def test_a_store_a_conftest_registers_is_a_choice_and_part_of_all(pytester: pytest.Pytester) -> None:
+    inner(pytester, WRAPPED_PROBE)
+    pytester.makeconftest(REGISTERING_CONFTEST)
+    only = pytester.runpytest_inprocess("-v", "--slateboard-store=wrapped")
+    assert passed(only) == {"test_probe[wrapped]"}
+    every = pytester.runpytest_inprocess("-v")
+    assert passed(every) == {f"test_probe[{kind}]" for kind in ("memory", "sqlite", "wrapped")}
+    some = pytester.runpytest_inprocess("-v", "--slateboard-store", "wrapped", "--slateboard-store", "memory")
+    assert passed(some) == {"test_probe[wrapped]", "test_probe[memory]"}
+
+
+def test_a_conftest_fixture_runs_everything_on_its_own_store(pytester: pytest.Pytester) -> None:
+    """As with anyio's `anyio_backend`: a conftest's `slateboard_store_kind` replaces the plugin's, parameters and
+    all, for the fixtures, the marker and the conformance suites alike."""
+    inner(
+        pytester,
+        WRAPPED_PROBE
+        + """
+    def test_board(slateboard_board):
+        assert slateboard_board.store.url.startswith("wrapped://")
+
+    @pytest.mark.slateboard_scenario("support-case/conflict")
+    def test_marker(scenario_run):
+        assert scenario_run.board.store.url.startswith("wrapped://")
+
+    from slateboard.testing.commit_conformance import LedgerConformance
+    from slateboard.testing.conformance import BlackboardConformance, OnRegisteredStores
+
+    class TestStore(OnRegisteredStores, BlackboardConformance):
+        pass
+
+    class TestLedger(OnRegisteredStores, LedgerConformance):
+        pass
+    """,
+    )
+    pytester.makeconftest(
+        REGISTERING_CONFTEST
+        + """
+import pytest
+
+
+@pytest.fixture(params=["wrapped"])
+def slateboard_store_kind(request):
+    return request.param
+"""
+    )
+    # The stores the option names are ignored: the conftest's fixture decides.
+    result = pytester.runpytest_inprocess(
+        "-v",
+        "--slateboard-store=memory",
+        "-k",
+        "probe or board or marker or versions or reopened or second_handle or atomically",
+    )
+    names = passed(result)
+    assert {"test_probe[wrapped]", "test_board[wrapped]", "test_marker[wrapped]"} <= names
+    assert {
+        "TestStore::test_reopened_store_keeps_every_entry[asyncio-wrapped]",
+        "TestLedger::test_a_second_handle_sees_rows_and_locks[wrapped]",
+    } <= names
+    assert not any("memory" in name or "sqlite" in name for name in names)
+    result.assert_outcomes(passed=len(names))
 
 
 def test_a_test_can_pin_one_store_by_parametrizing_the_kind(pytester: pytest.Pytester) -> None:

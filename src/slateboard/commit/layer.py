@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any, NoReturn
@@ -27,13 +28,14 @@ from slateboard._internal.sync import sync_twin
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
+from slateboard.blackboard.stores.tables import TableTransaction
 from slateboard.commit.calls import HOST, SinkCall, error_text, holder_is_dead, receipt_text, run_tracked
-from slateboard.commit.sinks import TransactionalSink, describe
+from slateboard.commit.sinks import Sink, SinkCapabilities, TransactionalSink, capabilities_of
 from slateboard.errors import CommitError, ConfigurationError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit, CommitFailure
 
-__all__ = ("CommitLayer", "params_hash", "Settled")
+__all__ = ("CommitLayer", "CommitTarget", "params_hash", "Settled")
 
 Settled = Commit | CommitFailure
 
@@ -59,7 +61,7 @@ class CommitLayer:
 
     def __init__(
         self,
-        sink: object,
+        sink: Sink | TransactionalSink,
         *,
         attempts: int = 3,
         backoff: float = 0.05,
@@ -67,23 +69,42 @@ class CommitLayer:
         lock_wait: float = 10.0,
         lease: float | None = None,
     ) -> None:
-        if not (hasattr(sink, "apply") or isinstance(sink, TransactionalSink)):
-            raise ConfigurationError(f"sink {sink!r} has no apply(proposal, key) method")
+        capabilities = capabilities_of(sink)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ConfigurationError(f"commit attempts must be an int >= 1, got {attempts!r}")
         for name, value in (("backoff", backoff), ("timeout", timeout), ("lock_wait", lock_wait)):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigurationError(f"commit {name} must be a number of seconds >= 0, got {value!r}")
-        self.sink: Any = sink
-        self.sink_name = describe(sink)
+        self.sink = sink
+        self.capabilities: SinkCapabilities = capabilities
+        # One of the two, typed, so no call site needs to ask which kind of sink this is.
+        self._inside = sink if isinstance(sink, TransactionalSink) else None
+        self._outside = sink if self._inside is None and isinstance(sink, Sink) else None
         self.attempts = attempts
         self.backoff = float(backoff)
         self.timeout = float(timeout)
         self.lock_wait = float(lock_wait)
         self.lease = lease if lease is not None else (timeout + backoff * 2**attempts) * attempts * 2 + 1.0
-        self.transactional = isinstance(sink, TransactionalSink)
-        self.idempotent = bool(getattr(sink, "idempotent", False))
-        self.lookup = getattr(sink, "lookup", None)
+
+    @property
+    def sink_name(self) -> str:
+        """The sink's name, as commit entries record it."""
+        return self.capabilities.name
+
+    @property
+    def transactional(self) -> bool:
+        """Whether the sink is inside the store's transaction (exactly once)."""
+        return self.capabilities.transactional
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether the sink's outside system ignores a repeated key."""
+        return self.capabilities.idempotent
+
+    @property
+    def lookup(self) -> Callable[[str], object] | None:
+        """The sink's `lookup(key)`, when it offers one."""
+        return self.capabilities.lookup
 
     async def commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
         """Apply `proposal` (the entry at `version`) under `key`, or return how the key was settled before."""
@@ -152,7 +173,7 @@ class CommitLayer:
     async def compensate(self, board: Board, proposal: Proposal, key: str) -> object:
         """Undo an applied key through the sink's `compensate`; returns the sink's answer."""
         ledger: Ledger = board.store.ledger
-        undo = getattr(self.sink, "compensate", None)
+        undo = self.capabilities.compensate
         row = await self._compensable(ledger, proposal, key)
         if undo is None:
             raise CommitError(f"sink {self.sink_name!r} offers no compensate(proposal, receipt); {key!r} stays applied")
@@ -199,9 +220,10 @@ class CommitLayer:
     resolve_sync = sync_twin(resolve)
     revive_sync = sync_twin(revive)
 
-    def _apply_in(self, proposal: Proposal, key: str, tx: Any) -> str:
-        sink: TransactionalSink = self.sink
-        return receipt_text(sink.apply_in(tx, proposal, key))
+    def _apply_in(self, proposal: Proposal, key: str, tx: TableTransaction) -> str:
+        if self._inside is None:  # unreachable: only a transactional sink's commit comes here
+            raise CommitError(f"sink {self.sink_name!r} cannot write inside the store's transaction")
+        return receipt_text(self._inside.apply_in(tx, proposal, key))
 
     async def _interrupted(
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, *, running: bool = False
@@ -238,7 +260,7 @@ class CommitLayer:
             call = SinkCall()
             try:
                 with anyio.fail_after(self.timeout or None):
-                    receipt = await self._call(self.sink.apply, proposal, row.key, call=call)
+                    receipt = await self._call(self._apply, proposal, row.key, call=call)
             except TimeoutError:
                 if call.stop_unless_started():
                     error = f"no answer within {self.timeout:g} s (the call never started)"
@@ -300,7 +322,7 @@ class CommitLayer:
 
     async def _call(self, fn: Any, *args: Any, call: SinkCall | None = None) -> Any:
         """Call a sink's function (async, inline, or in a worker thread), tracking it in `call` when given."""
-        if getattr(self.sink, "blocking", True) and not inspect.iscoroutinefunction(fn):
+        if self.capabilities.blocking and not inspect.iscoroutinefunction(fn):
             # The thread marks `call` itself: it may run on after this wait was given up.
             result = await anyio.to_thread.run_sync(partial(run_tracked, fn, args, call), abandon_on_cancel=True)
             return await result if inspect.isawaitable(result) else result
@@ -308,12 +330,18 @@ class CommitLayer:
             call.enter()
         try:
             result = fn(*args)
-            # A plain method that returns a coroutine (sinks.Callable around an async function) must be awaited:
+            # A plain method that returns a coroutine (sinks.Function around an async function) must be awaited:
             # otherwise the sink never runs, yet its key would be recorded as applied.
             return await result if inspect.isawaitable(result) else result
         finally:
             if call is not None:
                 call.finished.set()
+
+    @property
+    def _apply(self) -> Callable[[Proposal, str], object]:
+        if self._outside is None:  # unreachable: a transactional sink's commit never calls apply
+            raise CommitError(f"sink {self.sink_name!r} has no apply(proposal, key)")
+        return self._outside.apply
 
     def _settled(self, row: LedgerRow, proposal: Proposal, version: int) -> Settled | None:
         """The board record for a key the ledger has settled; None while it still needs work."""
@@ -343,3 +371,7 @@ class CommitLayer:
     @staticmethod
     def _lost(key: str) -> NoReturn:
         raise CommitError(f"idempotency key {key!r} was settled by another worker while this one held it")
+
+
+# What a controller commits to: a sink, or a `CommitLayer` around one (for its retry and timeout options).
+CommitTarget = Sink | TransactionalSink | CommitLayer

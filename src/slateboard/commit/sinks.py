@@ -1,23 +1,25 @@
 """Sinks: where the commit layer applies proposals. Importable as `from slateboard import sinks`.
 
-A sink has `apply(proposal, key) -> receipt` (sync or async; the receipt must be JSON) and may offer:
+A sink is a `Sink` (`apply(proposal, key) -> receipt`, sync or async; the receipt must be JSON) or a
+`TransactionalSink` (`apply_in(tx, proposal, key)`, inside the store's own transaction). It may offer:
 
+- `name`: what the log calls it (default: its class name);
+- `blocking = False`: its sync `apply` never waits, so it runs inline instead of in a worker thread;
 - `compensate(proposal, receipt)`: undo an applied proposal (recorded as a forward entry, never a delete);
 - `lookup(key) -> receipt | None`: ask the outside system whether a key was applied, so a commit interrupted
   after the call is settled instead of being left in doubt;
 - `idempotent = True`: the outside system itself ignores a key it has seen (an idempotency-key API), so an
   interrupted or timed-out call may be repeated with the same key.
 
-A sink with neither that is interrupted between its call and the ledger's record is marked in doubt and goes
-to a person: it is never silently called again. `Table` is inside the store's own database and commits in the
-same transaction as the ledger: exactly once, with nothing in doubt.
+`capabilities_of(sink)` reads these once into `SinkCapabilities`, which is all the commit layer consults.
+A sink with neither `lookup` nor `idempotent` that is interrupted between its call and the ledger's record is
+marked in doubt and goes to a person: it is never silently called again. `Table` is inside the store's own
+database and commits in the same transaction as the ledger: exactly once, with nothing in doubt.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,33 +27,86 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
-from slateboard.blackboard.stores.memory import MemoryTables
-from slateboard.errors import CommitError, ConfigurationError
+from slateboard.blackboard.board import Blackboard
+from slateboard.blackboard.stores.base import Store
+from slateboard.blackboard.stores.tables import TableRow, TableTransaction
+from slateboard.errors import ConfigurationError
 from slateboard.state.proposal import Proposal
 
-__all__ = ("Sink", "TransactionalSink", "Applied", "Memory", "Callable_", "Table", "describe")
+__all__ = (
+    "Sink",
+    "TransactionalSink",
+    "SinkCapabilities",
+    "capabilities_of",
+    "Applied",
+    "Memory",
+    "Function",
+    "Table",
+    "describe",
+)
 
 
 @runtime_checkable
 class Sink(Protocol):
-    """The commit target: `apply` one proposal under its idempotency key and return a JSON receipt."""
+    """The commit target: `apply` one proposal under its idempotency key and return a JSON receipt (or an
+    awaitable of one). The optional parts are listed in the module docstring."""
 
-    def apply(self, proposal: Proposal, key: str) -> Any: ...
+    def apply(self, proposal: Proposal, key: str) -> object: ...
 
 
 @runtime_checkable
 class TransactionalSink(Protocol):
-    """A sink inside the store's own database: `apply_in` runs in the ledger's transaction."""
+    """A sink inside the store's own database: `apply_in` writes through the ledger's transaction, so the change
+    and the key's ledger row commit together."""
 
     name: str
 
-    def apply_in(self, tx: Any, proposal: Proposal, key: str) -> JsonValue: ...
+    def apply_in(self, tx: TableTransaction, proposal: Proposal, key: str) -> JsonValue: ...
+
+
+@dataclass(frozen=True)
+class SinkCapabilities:
+    """What a sink offers the commit layer, read once (`capabilities_of`) when the layer is built."""
+
+    name: str
+    transactional: bool  # apply_in, inside the store's transaction: exactly once
+    blocking: bool  # a sync apply, lookup or compensate runs in a worker thread
+    idempotent: bool  # the outside system ignores a repeated key: an interrupted call may be repeated
+    lookup: Callable[[str], object] | None
+    compensate: Callable[[Proposal, Any], object] | None
 
 
 def describe(sink: object) -> str:
     """A sink's name for the log: its `name` attribute, else its class name."""
     name = getattr(sink, "name", None)
     return name if isinstance(name, str) and name else type(sink).__name__
+
+
+def capabilities_of(sink: Sink | TransactionalSink) -> SinkCapabilities:
+    """Read a sink's optional parts once, refusing ones of the wrong type with a `ConfigurationError`."""
+    transactional = isinstance(sink, TransactionalSink)
+    if not transactional and not isinstance(sink, Sink):
+        raise ConfigurationError(f"sink {sink!r} has no apply(proposal, key) method")
+    flags = {}
+    for flag, default in (("blocking", True), ("idempotent", False)):
+        value = getattr(sink, flag, default)
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"sink {sink!r}: {flag} must be True or False, got {value!r}")
+        flags[flag] = value
+    hooks = {}
+    for hook in ("lookup", "compensate"):
+        function = getattr(sink, hook, None)
+        if function is not None and not callable(function):
+            raise ConfigurationError(f"sink {sink!r}: {hook} must be a function, got {function!r}")
+        hooks[hook] = function
+    return SinkCapabilities(
+        name=describe(sink),
+        transactional=transactional,
+        blocking=flags["blocking"],
+        idempotent=flags["idempotent"],
+        lookup=hooks["lookup"],
+        compensate=hooks["compensate"],
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,11 +168,12 @@ class Memory:
         return [a.key for a in self.applied]
 
 
-class Callable_:
+class Function:
     """A sink from a function `fn(proposal, key) -> receipt` (sync functions run in a worker thread).
 
     `idempotent=True` says the function's target ignores a repeated key; `lookup(key)` and
-    `compensate(proposal, receipt)` are passed through when given.
+    `compensate(proposal, receipt)` are passed through when given. Also reachable as `sinks.Callable`, its first
+    name, which shadows `typing.Callable` in a module that imports it unqualified.
     """
 
     def __init__(
@@ -130,14 +186,13 @@ class Callable_:
         compensate: Callable[[Proposal, Any], Any] | None = None,
     ) -> None:
         if not callable(fn):
-            raise ConfigurationError(f"sinks.Callable needs a function, got {fn!r}")
+            raise ConfigurationError(f"sinks.Function needs a function, got {fn!r}")
         self.fn = fn
+        # "callable", not "function": the name goes into commit entries, and logs written before the rename use it.
         self.name = name or getattr(fn, "__name__", "callable")
         self.idempotent = idempotent
-        if lookup is not None:
-            self.lookup = lookup
-        if compensate is not None:
-            self.compensate = compensate
+        self.lookup = lookup
+        self.compensate = compensate
 
     def apply(self, proposal: Proposal, key: str) -> Any:
         return self.fn(proposal, key)
@@ -148,60 +203,27 @@ class Callable_:
 
 
 class Table:
-    """A table in the store's own database, one row per target: changes merge into the row's JSON `data`.
+    """A table in the store's own database, one row per target: changes merge into the row's fields.
 
     The change and its ledger row commit in one transaction, so a proposal is applied exactly once whatever
-    crashes. Read it back with `sink.rows(blackboard)`. Works on SQLite and memory stores.
+    crashes. It works on every store, through the store's `TableTransaction`; read it back with
+    `sink.rows(blackboard)`.
     """
 
     def __init__(self, name: str) -> None:
         if not name.isidentifier():
             raise ConfigurationError(f"sinks.Table: table name must be an identifier, got {name!r}")
         self.name = name
-        self._table = f"sink_{name}"
 
-    def apply_in(self, tx: Any, proposal: Proposal, key: str) -> JsonValue:
-        if isinstance(tx, MemoryTables):
-            return self._apply_memory(tx, proposal, key)
-        if isinstance(tx, sqlite3.Connection):
-            return self._apply_sqlite(tx, proposal, key)
-        raise CommitError(f"sinks.Table {self.name!r} cannot write to a {type(tx).__name__} store")
-
-    def _apply_memory(self, tx: MemoryTables, proposal: Proposal, key: str) -> JsonValue:
-        data, revision, _ = tx.get(self._table, proposal.target) or ({}, 0, "")
-        tx.put(self._table, proposal.target, ({**data, **proposal.changes}, revision + 1, key))
+    def apply_in(self, tx: TableTransaction, proposal: Proposal, key: str) -> JsonValue:
+        """Merge the proposal's changes into its target's row, in the ledger's transaction `tx`."""
+        found = tx.read_row(self.name, proposal.target)
+        data, revision = (found.data, found.revision) if found is not None else ({}, 0)
+        tx.write_row(self.name, proposal.target, TableRow({**data, **proposal.changes}, revision + 1, key))
         return {"table": self.name, "target": proposal.target, "revision": revision + 1}
 
-    def _apply_sqlite(self, conn: sqlite3.Connection, proposal: Proposal, key: str) -> JsonValue:
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._table} "
-            "(target TEXT PRIMARY KEY, data TEXT NOT NULL, revision INTEGER NOT NULL, last_key TEXT NOT NULL)"
-        )
-        query = f"SELECT data, revision FROM {self._table} WHERE target = ?"  # noqa: S608 - the name is an identifier
-        found = conn.execute(query, (proposal.target,)).fetchone()
-        data, revision = (json.loads(found[0]), found[1]) if found else ({}, 0)
-        data.update(proposal.changes)
-        conn.execute(
-            f"INSERT OR REPLACE INTO {self._table} (target, data, revision, last_key) VALUES (?, ?, ?, ?)",  # noqa: S608 - the name is an identifier
-            (proposal.target, json.dumps(data, sort_keys=True), revision + 1, key),
-        )
-        return {"table": self.name, "target": proposal.target, "revision": revision + 1}
-
-    def rows(self, store: Any) -> dict[str, dict[str, Any]]:
+    def rows(self, store: Blackboard | Store) -> dict[str, dict[str, Any]]:
         """Every row of the table in `store` (a `Blackboard` or its `store`): target -> fields and revision."""
-        store = getattr(store, "store", store)
-        tables = getattr(store.ledger, "tables", None)
-        if isinstance(tables, MemoryTables):
-            table = tables.tables.get(self._table, {})
-            return {t: {"data": d, "revision": r, "last_key": k} for t, (d, r, k) in sorted(table.items())}
-
-        def read(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-            exists = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self._table,)
-            ).fetchone()
-            if not exists:
-                return {}
-            query = f"SELECT target, data, revision, last_key FROM {self._table} ORDER BY target"  # noqa: S608
-            return {t: {"data": json.loads(d), "revision": r, "last_key": k} for t, d, r, k in conn.execute(query)}
-
-        return store.query(read, wait=True)  # type: ignore[no-any-return]
+        ledger = (store.store if isinstance(store, Blackboard) else store).ledger
+        rows = ledger.table_rows(self.name, wait=True)
+        return {target: {"data": r.data, "revision": r.revision, "last_key": r.last_key} for target, r in rows.items()}

@@ -27,8 +27,7 @@ from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.view import BoardView
-from slateboard.commit.layer import CommitLayer
-from slateboard.commit.sinks import Sink, TransactionalSink
+from slateboard.commit.layer import CommitLayer, CommitTarget
 from slateboard.controller.batch import BatchCase, BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.cycle import Cycle
@@ -42,7 +41,6 @@ from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decisio
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
 
-CommitTarget = Sink | TransactionalSink | CommitLayer
 """What `Controller(sink=...)` takes: a sink, a sink inside the store's database, or a `CommitLayer` wrapping one."""
 
 

@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.commit import sinks
+from slateboard.commit.layer import CommitTarget
 from slateboard.controller import rules as rule_kinds
-from slateboard.controller.loop import CommitTarget
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch

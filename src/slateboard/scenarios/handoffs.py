@@ -35,6 +35,7 @@ from slateboard.agents.spec import Agent, agent
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.records import Citation, Finding
 from slateboard.commit.layer import CommitLayer, Settled
+from slateboard.commit.sinks import Sink, TransactionalSink
 from slateboard.controller import rules
 from slateboard.errors import CommitError, ScenarioError
 from slateboard.scenarios.model import Expectation, Scenario
@@ -149,7 +150,7 @@ class ToolRegistry(CommitLayer):
     whose outside systems keep their records beside the board's store (see the module docstring)."""
 
     def __init__(
-        self, sink: object, *, attempts: int = 3, backoff: float = 0.05, timeout: float = TOOL_TIMEOUT
+        self, sink: Sink | TransactionalSink, *, attempts: int = 3, backoff: float = 0.05, timeout: float = TOOL_TIMEOUT
     ) -> None:
         super().__init__(sink, attempts=attempts, backoff=backoff, timeout=timeout)
 

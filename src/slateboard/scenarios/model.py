@@ -15,7 +15,8 @@ from slateboard._internal.sync import sync_twin
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Finding, Record
-from slateboard.controller.loop import CommitTarget, Controller
+from slateboard.commit.layer import CommitTarget
+from slateboard.controller.loop import Controller
 from slateboard.controller.outcomes import Outcome
 from slateboard.controller.rules import Rule
 from slateboard.errors import ScenarioError

@@ -1,21 +1,25 @@
 """The commit conformance suites: what every store's ledger and every sink must do for the commit layer.
 
-Subclass `LedgerConformance` with a way to open a fresh blackboard on your store (its ledger is
-`blackboard.store.ledger`), and `SinkConformance` with a way to make your sink:
+Run `LedgerConformance` on every registered store (its ledger is `blackboard.store.ledger`) by mixing in
+`OnRegisteredStores`, or say how to open a fresh blackboard on yours; subclass `SinkConformance` with a way to
+make your sink (mixing in `OnRegisteredStores` too runs its commits on every registered store):
 
 ```python
+class TestLedgers(OnRegisteredStores, LedgerConformance):
+    pass
+
 class TestMyLedger(LedgerConformance):
     def open_blackboard(self) -> Blackboard:
         return Blackboard(MyStore(...))
 
-class TestMySink(SinkConformance):
-    def make_sink(self) -> object:
+class TestMySink(OnRegisteredStores, SinkConformance):
+    def make_sink(self) -> Sink | TransactionalSink:
         return MySink(...)
 ```
 
 The ledger suite writes through `sinks.Table` to check that a sink inside the store's database commits with its
-ledger row, so a store must give `apply_atomically` a transaction handle that `Table` can write to. Checks use
-`check`, never `assert`, so the suite cannot pass vacuously under `python -O`.
+ledger row, so a store's `apply_atomically` must hand `Table` a `TableTransaction` whose writes commit or roll
+back with the row. Checks use `check`, never `assert`, so the suite cannot pass vacuously under `python -O`.
 """
 
 from __future__ import annotations
@@ -34,15 +38,16 @@ from hypothesis import strategies as st
 
 from slateboard.blackboard import Blackboard
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow
+from slateboard.blackboard.stores.tables import TableTransaction
 from slateboard.commit.layer import CommitLayer
-from slateboard.commit.sinks import Table, TransactionalSink
+from slateboard.commit.sinks import Sink, Table, TransactionalSink, capabilities_of
 from slateboard.errors import CommitError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit
 from slateboard.state.vocabulary import LEDGER_STATUSES
-from slateboard.testing.conformance import check, check_equal
+from slateboard.testing.conformance import OnRegisteredStores, check, check_equal
 
-__all__ = ("LedgerConformance", "SinkConformance", "proposal")
+__all__ = ("LedgerConformance", "SinkConformance", "OnRegisteredStores", "proposal")
 
 _STATUSES = LEDGER_STATUSES
 _LONG = 60.0  # a lease that outlives any test
@@ -57,10 +62,10 @@ def _row(key: str, status: str = "pending", params: str = "h1", target: str = "C
     return LedgerRow(key, params, "b", target, status, fence=fence)  # type: ignore[arg-type]
 
 
-def _recording(calls: list[object]) -> Callable[[Any], str]:
+def _recording(calls: list[object]) -> Callable[[TableTransaction], str]:
     """An apply function that only records that it was called (it must not be, for a key already applied)."""
 
-    def apply(tx: Any) -> str:
+    def apply(tx: TableTransaction) -> str:
         calls.append(tx)
         return "null"
 
@@ -133,7 +138,7 @@ class LedgerConformance(ABC):
         with self.ledger() as (bb, ledger):
             done = proposal("Case/1", Status="open")
 
-            def apply(tx: Any) -> str:
+            def apply(tx: TableTransaction) -> str:
                 return json.dumps(table.apply_in(tx, done, "k1"))
 
             applied, created = ledger.apply_atomically(_row("k1"), apply, wait=True)
@@ -154,7 +159,7 @@ class LedgerConformance(ABC):
             )
             before = table.rows(bb)
 
-            def half_then_fail(tx: Any) -> str:
+            def half_then_fail(tx: TableTransaction) -> str:
                 table.apply_in(tx, proposal("Case/1", A=2), "k2")  # changes an existing row
                 table.apply_in(tx, proposal("Case/2", B=1), "k2")  # and adds one
                 Table("conformance_other").apply_in(tx, proposal("Case/3"), "k2")  # and a whole table
@@ -277,7 +282,7 @@ class SinkConformance(ABC):
     """
 
     @abstractmethod
-    def make_sink(self) -> object:
+    def make_sink(self) -> Sink | TransactionalSink:
         """A new sink with nothing applied."""
 
     def open_blackboard(self) -> Blackboard:
@@ -299,7 +304,7 @@ class SinkConformance(ABC):
     @pytest.mark.anyio
     async def test_apply_returns_a_json_receipt(self) -> None:
         with self.fresh() as (sink, _):
-            if isinstance(sink, TransactionalSink) and not hasattr(sink, "apply"):
+            if capabilities_of(sink).transactional:
                 pytest.skip("a sink inside the store's database has no apply; the commit test checks its receipt")
             receipt = sink.apply(proposal("Direct/1", A=1), "direct-key")
             if inspect.isawaitable(receipt):
@@ -332,7 +337,7 @@ class SinkConformance(ABC):
     @pytest.mark.anyio
     async def test_lookup_when_offered_knows_applied_keys(self) -> None:
         with self.fresh() as (sink, bb):
-            lookup = getattr(sink, "lookup", None)
+            lookup = capabilities_of(sink).lookup
             if lookup is None:
                 pytest.skip("the sink offers no lookup")
             board = bb.board("sink-conformance")
@@ -354,7 +359,7 @@ class SinkConformance(ABC):
             key = change.key(board.name)
             layer = CommitLayer(sink)
             await layer.commit(board, change, key, 1)
-            if getattr(sink, "compensate", None) is None:
+            if capabilities_of(sink).compensate is None:
                 with pytest.raises(CommitError, match="compensate"):
                     await layer.compensate(board, change, key)
                 check_equal(bb.store.ledger.get(key, wait=True).status, "applied")  # type: ignore[union-attr]

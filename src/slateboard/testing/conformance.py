@@ -1,6 +1,15 @@
 """The store conformance suite: one set of tests that every blackboard store must pass.
 
-Subclass `BlackboardConformance` in a test module and say how to open a fresh blackboard on your store:
+Run it on every registered store (slateboard's own and any a package registers under `slateboard.stores`), one
+parametrized copy per store, by mixing in `OnRegisteredStores`:
+
+```python
+class TestStores(OnRegisteredStores, BlackboardConformance):
+    pass
+```
+
+The stores come from the pytest plugin's `slateboard_store_kind` fixture: `--slateboard-store mystore`, or a
+`conftest.py` fixture of that name, narrows them to yours. Or say yourself how to open a fresh blackboard:
 
 ```python
 class TestMyStore(BlackboardConformance):
@@ -17,6 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
@@ -25,9 +35,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slateboard.blackboard import Blackboard, Citation, Finding
-from slateboard.errors import InvalidFindingError, StaleVersionError, UnknownVersionError
+from slateboard.blackboard.stores.registry import StoreBackend, backend_for_tests
+from slateboard.errors import ConfigurationError, InvalidFindingError, StaleVersionError, UnknownVersionError
 
-__all__ = ("BlackboardConformance", "Note", "Vote", "ConformanceVote", "check", "check_equal")
+__all__ = (
+    "BlackboardConformance",
+    "OnRegisteredStores",
+    "Note",
+    "Vote",
+    "ConformanceVote",
+    "check",
+    "check_equal",
+)
 
 
 class Note(Finding):
@@ -64,6 +83,36 @@ def check_equal(actual: object, expected: object) -> None:
 
 def note(text: str = "n", subject: str = "s") -> Note:
     return Note(subject=subject, text=text, confidence=0.5)
+
+
+class OnRegisteredStores:
+    """Mix in before a conformance suite to run it on each store `slateboard_store_kind` names (by default every
+    registered one): `open_blackboard` makes a fresh store through the backend's `test_url`, and `reopen` opens
+    the same URL again where the backend is `reopenable`."""
+
+    _backend: StoreBackend
+    _directory: Path
+    _opened: int
+
+    @pytest.fixture(autouse=True)
+    def _slateboard_conformance_store(self, slateboard_store_kind: str, tmp_path: Path) -> None:
+        try:
+            self._backend = backend_for_tests(slateboard_store_kind)
+        except ConfigurationError as exc:
+            pytest.fail(f"slateboard conformance: {exc}", pytrace=False)
+        self._directory = tmp_path
+        self._opened = 0
+
+    def open_blackboard(self) -> Blackboard:
+        """A blackboard on a fresh store of the backend (a new directory each time, for backends with files)."""
+        self._opened += 1
+        directory = self._directory / f"store-{self._opened}"
+        directory.mkdir()
+        return Blackboard.open(self._backend.fresh_url(directory))
+
+    def reopen(self, blackboard: Blackboard) -> Blackboard | None:
+        """A second handle on the same storage: the same URL opened again, where the backend keeps it."""
+        return Blackboard.open(blackboard.url) if self._backend.reopenable else None
 
 
 # One operation of a random script: (board index, kind of write, batch size, stale?)
@@ -230,7 +279,7 @@ class BlackboardConformance(ABC):
                                 break
 
                     tg.start_soon(consume)
-                    await anyio.sleep(0.05)
+                    await anyio.wait_all_tasks_blocked()  # the watcher is waiting for what comes next
                     await board.write(note("one"), author="a")
                     await board.write_many([note("two"), note("three")], author="a")
             check_equal(seen, ["one", "two", "three"])

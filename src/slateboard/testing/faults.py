@@ -21,7 +21,7 @@ Enumerate a run's crash points by running it once with `Faults()`, then once per
 fresh process and database each time) with `Faults(kill_after=k)`, and resume each from what it left behind.
 The kill is `os.kill(os.getpid(), SIGKILL)`: no `finally`, no `atexit`, no flush; exactly what the OS keeps.
 Without a kill point the wrappers only count: they call through with the same arguments and results, and
-pass every other attribute (`transact`, `tables`, a sink's `name`, `lookup`, `idempotent`, ...) through.
+pass every other attribute (a store's `path`, a sink's `name`, `lookup`, `idempotent`, ...) through.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from pydantic import Field, model_validator
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel
 from slateboard.blackboard.stores.base import Store
-from slateboard.blackboard.stores.ledger import Apply, Ledger, LedgerRow, LedgerStatus
-from slateboard.commit.sinks import TransactionalSink
+from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, LedgerStatus
+from slateboard.blackboard.stores.tables import Apply, TableRow, TableTransaction
+from slateboard.commit.sinks import Sink, TransactionalSink
 from slateboard.errors import ConfigurationError, ConflictError
 from slateboard.state.proposal import Proposal
 
@@ -108,7 +109,7 @@ class Faults:
         """`store` with its appends and its ledger's writes counted; build `Blackboard(faults.store(...))`."""
         return FaultyStore(store, self)
 
-    def sink(self, sink: Any) -> Any:
+    def sink(self, sink: Sink | TransactionalSink) -> FaultySink | FaultyTransactionalSink:
         """`sink` with its call counted: `FaultyTransactionalSink` for a sink inside the store, else `FaultySink`."""
         if isinstance(sink, TransactionalSink):
             return FaultyTransactionalSink(sink, self)
@@ -154,6 +155,9 @@ class FaultyLedger:
 
     def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
         return self.inner.rows(status, wait=wait)
+
+    def table_rows(self, table: str, *, wait: bool) -> dict[str, TableRow]:
+        return self.inner.table_rows(table, wait=wait)
 
     def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
         return self.faults.call("ledger.claim", self.inner.claim, row, wait=wait)
@@ -212,7 +216,7 @@ class FaultyStore:
         self.inner.close()
 
     def __getattr__(self, name: str) -> Any:
-        # e.g. SQLiteStore.transact, which sinks.Table.rows reads through.
+        # Store-specific extras (SQLiteStore.path) stay reachable; `inner` itself is never delegated.
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
@@ -245,7 +249,7 @@ class FaultySink:
                 faults._before()
                 result = apply(proposal, key)
                 if inspect.isawaitable(result):
-                    # A plain method returning a coroutine (sinks.Callable around an async function): the call
+                    # A plain method returning a coroutine (sinks.Function around an async function): the call
                     # has not happened until the commit layer awaits it, so neither has the boundary.
                     return _count_when_done("sink.apply", result, faults)
                 faults._after("sink.apply")
@@ -281,7 +285,7 @@ class FaultyTransactionalSink:
         """The wrapped sink's name (the commit entries name it)."""
         return self.inner.name
 
-    def apply_in(self, tx: Any, proposal: Proposal, key: str) -> Any:
+    def apply_in(self, tx: TableTransaction, proposal: Proposal, key: str) -> Any:
         return self.faults.call("sink.apply_in", self.inner.apply_in, tx, proposal, key)
 
     def __getattr__(self, name: str) -> Any:

@@ -4,9 +4,12 @@ Fixtures (all function-scoped: every test gets its own store, so no test sees an
 
 - `slateboard_memory`, `slateboard_sqlite`: an open `Blackboard` on a fresh memory store or on a SQLite file in
   `tmp_path`.
-- `slateboard_store`: an open `Blackboard` on each store that `--slateboard-store` (or the `slateboard_store` ini
-  option) selects; the default is both, so a test using it runs once per store (`test_x[memory]`, `test_x[sqlite]`).
-- `slateboard_store_kind`: the kind `slateboard_store` runs on, `"memory"` or `"sqlite"`.
+- `slateboard_store_kind`: the registered store backend (its URL scheme) the test runs on. Like anyio's
+  `anyio_backend`, it is parametrized by default, over the stores `--slateboard-store` (or the `slateboard_store`
+  ini option) selects, every registered one unless told otherwise; override it in a `conftest.py` to run everything
+  on one store of your own.
+- `slateboard_store`: an open `Blackboard` on a fresh store of `slateboard_store_kind`, so a test using it runs once
+  per store (`test_x[memory]`, `test_x[sqlite]`).
 - `slateboard_board`: a fresh board on `slateboard_store`, verified at teardown.
 - `slateboard_scenario`: a `ScenarioFactory`; `slateboard_scenario("support-case/conflict")` runs a scenario on
   `slateboard_store` and returns the `ScenarioRun`; the boards it ran on are verified at teardown.
@@ -17,7 +20,8 @@ the scenario runs on `slateboard_store` before the test body, and the test fails
 outcome differs from the expectation. The body runs only when the outcome matches.
 
 Every piece a collector of scenario files needs is a plain function here (`resolve_scenario`, `store_kinds`,
-`open_blackboard`, `verify_boards`, `expectation_failure`), so such a collector is a thin layer over them.
+`store_choices`, `open_blackboard`, `verify_boards`, `expectation_failure`), so such a collector is a thin layer
+over them.
 """
 
 from __future__ import annotations
@@ -30,39 +34,40 @@ import pytest
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard, Board
-from slateboard.controller.loop import CommitTarget
+from slateboard.blackboard.stores.registry import BUILTIN_SCHEMES, backend_for_tests, registered_schemes
+from slateboard.commit.layer import CommitTarget
 from slateboard.errors import ConfigurationError, ScenarioError, TamperedLogError
 from slateboard.scenarios.catalog import resolve
 from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
 
 __all__ = (
-    "STORE_KINDS",
     "ScenarioFactory",
     "expectation_failure",
     "open_blackboard",
     "resolve_scenario",
+    "store_choices",
     "store_kinds",
     "verify_boards",
 )
 
-STORE_KINDS = ("memory", "sqlite")
-_CHOICES = (*STORE_KINDS, "both")
-_DEFAULT_CHOICE = "both"
+_ALL, _BOTH = "all", "both"  # every registered store; the two built-ins (memory and sqlite)
+_OPTION, _INI = "--slateboard-store", "slateboard_store"
 _MARKER = "slateboard_scenario"
-_KIND_FIXTURE = "slateboard_store_kind"
 _RUN_KEY = pytest.StashKey[ScenarioRun]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("slateboard")
+    # Checked in pytest_configure, not by argparse: a conftest.py may register a store after options are read.
     group.addoption(
-        "--slateboard-store",
-        choices=_CHOICES,
+        _OPTION,
+        action="append",
         default=None,
-        help="the store(s) the slateboard_store fixture runs on: memory, sqlite or both (default: the "
-        "slateboard_store ini option, else both)",
+        metavar="STORE",
+        help=f"a store the slateboard_store fixture runs on (repeat for several): one of {', '.join(store_choices())} "
+        f"(default: the {_INI} ini option, else all)",
     )
-    parser.addini("slateboard_store", help="default for --slateboard-store: memory, sqlite or both", default="")
+    parser.addini(_INI, help=f"default for {_OPTION}: store names separated by spaces, or all, or both", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,29 +77,51 @@ def pytest_configure(config: pytest.Config) -> None:
         "module:attribute or a Scenario) on slateboard_store and fail the test when its outcome differs from the "
         "expectation; the test receives the ScenarioRun as the scenario_run fixture",
     )
-    store_kinds(config)  # a bad ini value fails the session at once, not in the first test that uses a store
+    # A bad choice fails the session at once, not in the first test that uses a store.
+    config.pluginmanager.register(_store_kind_plugin(store_kinds(config)), "slateboard-store-kind")
+
+
+def store_choices() -> tuple[str, ...]:
+    """What `--slateboard-store` accepts: every registered store backend, `all`, and `both` (memory and sqlite)."""
+    return (*registered_schemes(), _ALL, _BOTH)
 
 
 def store_kinds(config: pytest.Config) -> tuple[str, ...]:
-    """The store kinds `slateboard_store` runs on: `--slateboard-store`, else the ini option, else both."""
-    choice = config.getoption("--slateboard-store") or str(config.getini("slateboard_store")).strip()
-    choice = choice or _DEFAULT_CHOICE
-    if choice not in _CHOICES:
-        raise pytest.UsageError(f"slateboard_store = {choice!r}: choose one of {', '.join(_CHOICES)}")
-    return STORE_KINDS if choice == "both" else (choice,)
+    """The stores `slateboard_store` runs on: `--slateboard-store`, else the ini option, else all registered."""
+    chosen: list[str] = config.getoption(_OPTION) or []
+    source = _OPTION
+    if not chosen:
+        chosen = str(config.getini(_INI)).replace(",", " ").split()
+        source = f"{_INI} ="
+    known = registered_schemes()
+    kinds: list[str] = []
+    for choice in chosen or [_ALL]:
+        if choice == _ALL:
+            kinds += known
+        elif choice == _BOTH:
+            kinds += BUILTIN_SCHEMES
+        elif choice in known:
+            kinds.append(choice)
+        else:
+            raise pytest.UsageError(f"{source} {choice!r}: choose one of {', '.join(store_choices())}")
+    return tuple(dict.fromkeys(kinds))
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if _KIND_FIXTURE not in metafunc.fixturenames:
-        return
-    # A test that parametrizes the kind itself (to pin one store) keeps its own choice.
-    for mark in metafunc.definition.iter_markers("parametrize"):
-        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
-        if isinstance(names, str):
-            names = [name.strip() for name in names.split(",")]
-        if _KIND_FIXTURE in names:
-            return
-    metafunc.parametrize(_KIND_FIXTURE, store_kinds(metafunc.config), indirect=True)
+def _store_kind_plugin(kinds: tuple[str, ...]) -> object:
+    """The default `slateboard_store_kind` fixture, made once the session's options say which stores to run on.
+
+    The parameters are the fixture's own (as with anyio's `anyio_backend`), so a `conftest.py` fixture of the same
+    name replaces it whole, and a test that parametrizes `slateboard_store_kind` itself keeps its own choice.
+    """
+
+    class StoreKind:
+        @pytest.fixture(params=kinds)
+        def slateboard_store_kind(self, request: pytest.FixtureRequest) -> str:
+            """The registered store (its URL scheme: "memory", "sqlite", ...) slateboard_store runs on in this
+            test; parametrized over --slateboard-store's stores. Override it in conftest.py to choose your own."""
+            return str(request.param)
+
+    return StoreKind()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -120,12 +147,13 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 def open_blackboard(kind: str, directory: Path) -> Blackboard:
-    """A fresh `Blackboard` of `kind` ("memory", or "sqlite" in a file under `directory`)."""
-    if kind == "memory":
-        return Blackboard.open("memory://")
-    if kind == "sqlite":
-        return Blackboard.open(f"sqlite:///{directory / 'slateboard.db'}")
-    raise pytest.UsageError(f"slateboard: no store kind {kind!r}; kinds: {', '.join(STORE_KINDS)}")
+    """A fresh `Blackboard` on the registered store `kind` ("memory", "sqlite", ...), its files (if any) under
+    `directory`."""
+    try:
+        url = backend_for_tests(kind).fresh_url(directory)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"slateboard: {exc}") from exc
+    return Blackboard.open(url)
 
 
 def resolve_scenario(scenario: str | Path | Scenario) -> Scenario:
@@ -228,34 +256,48 @@ class ScenarioFactory:
         return list({id(run.board): run.board for run in self._runs}.values())
 
 
+class _Blackboards:
+    """The blackboards one test opened, one per store kind, all closed at its end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.opened: dict[str, Blackboard] = {}
+
+    def get(self, kind: str) -> Blackboard:
+        if kind not in self.opened:
+            self.opened[kind] = open_blackboard(kind, self.directory)
+        return self.opened[kind]
+
+    def close(self) -> None:
+        for blackboard in self.opened.values():
+            blackboard.close()
+
+
 @pytest.fixture
-def slateboard_memory() -> Iterator[Blackboard]:
+def _slateboard_blackboards(tmp_path: Path) -> Iterator[_Blackboards]:
+    # One per kind and test: slateboard_sqlite and slateboard_store[sqlite] are the same blackboard.
+    blackboards = _Blackboards(tmp_path)
+    yield blackboards
+    blackboards.close()
+
+
+@pytest.fixture
+def slateboard_memory(_slateboard_blackboards: _Blackboards) -> Blackboard:
     """An open `Blackboard` on a fresh in-memory store, closed after the test."""
-    with open_blackboard("memory", Path()) as blackboard:
-        yield blackboard
+    return _slateboard_blackboards.get("memory")
 
 
 @pytest.fixture
-def slateboard_sqlite(tmp_path: Path) -> Iterator[Blackboard]:
+def slateboard_sqlite(_slateboard_blackboards: _Blackboards) -> Blackboard:
     """An open `Blackboard` on a fresh SQLite file in `tmp_path` (`slateboard.db`), closed after the test."""
-    with open_blackboard("sqlite", tmp_path) as blackboard:
-        yield blackboard
+    return _slateboard_blackboards.get("sqlite")
 
 
 @pytest.fixture
-def slateboard_store_kind(request: pytest.FixtureRequest) -> str:
-    """The store kind `slateboard_store` runs on in this test: "memory" or "sqlite" (see `--slateboard-store`)."""
-    kind = getattr(request, "param", None)
-    return str(kind) if kind is not None else store_kinds(request.config)[0]
-
-
-@pytest.fixture
-def slateboard_store(request: pytest.FixtureRequest, slateboard_store_kind: str) -> Blackboard:
-    """An open `Blackboard` on each store `--slateboard-store` selects (default both: the test runs per store)."""
-    if slateboard_store_kind not in STORE_KINDS:
-        raise pytest.UsageError(f"slateboard_store_kind {slateboard_store_kind!r}: choose one of {STORE_KINDS}")
-    blackboard: Blackboard = request.getfixturevalue(f"slateboard_{slateboard_store_kind}")
-    return blackboard
+def slateboard_store(_slateboard_blackboards: _Blackboards, slateboard_store_kind: str) -> Blackboard:
+    """An open `Blackboard` on a fresh store of `slateboard_store_kind` (by default the test runs once per store
+    --slateboard-store selects), closed after the test."""
+    return _slateboard_blackboards.get(slateboard_store_kind)
 
 
 @pytest.fixture

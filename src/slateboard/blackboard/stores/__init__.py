@@ -1,14 +1,27 @@
-"""Stores: where a blackboard's log and its ledger live. One module per backend, each a `Store` and `Ledger` pair.
+"""Stores: where a blackboard's log and its ledger live. One module per backend, each a `Store` and `Ledger` pair
+registered under its URL scheme.
 
-- `base`: the `Store` protocol, opening a store from its URL, and `call_store` (async code reaching a sync store).
+- `base`: the `Store` protocol and `call_store` (async code reaching a sync store).
+- `registry`: `open_store(url)` finds the backend by the URL's scheme: `register_store` at run time, or the
+  entry-point group `slateboard.stores` (how the built-ins and third parties are found alike).
 - `ledger`: the `Ledger` protocol (idempotency keys and target locks) and its row.
+- `tables`: the `TableTransaction` protocol, through which a sink inside the store writes in the ledger's transaction.
 - `memory`: `memory://`, in this process.
-- `sqlite`: `sqlite:///path`, the embedded default.
+- `sqlite`: `sqlite:///path`, the embedded default (with `sqlite_ledger` and `sqlite_schema`).
 """
 
-from slateboard.blackboard.stores.base import Store, WouldBlock, call_store, chain, open_store
+from slateboard.blackboard.stores.base import Store, WouldBlock, call_store, chain
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, LedgerStatus, TargetLocked
 from slateboard.blackboard.stores.memory import MemoryLedger, MemoryStore, MemoryTables
+from slateboard.blackboard.stores.registry import (
+    StoreBackend,
+    StoreOptions,
+    open_store,
+    register_store,
+    registered_schemes,
+    unregister_store,
+)
+from slateboard.blackboard.stores.tables import TableRow, TableTransaction
 
 __all__ = (
     "Store",
@@ -17,10 +30,17 @@ __all__ = (
     "LedgerStatus",
     "TargetLocked",
     "WouldBlock",
+    "TableRow",
+    "TableTransaction",
+    "StoreBackend",
+    "StoreOptions",
     "MemoryStore",
     "MemoryLedger",
     "MemoryTables",
     "open_store",
+    "register_store",
+    "registered_schemes",
+    "unregister_store",
     "call_store",
     "chain",
 )

@@ -1,8 +1,9 @@
-"""The store plug point: a `Store` protocol, the in-memory store, and opening a store from its URL.
+"""The store plug point: the `Store` protocol, and `call_store` (how async code reaches a synchronous store).
 
 Stores are synchronous: their drivers are. `Board` reaches them from async code through `call_store`,
 which runs an operation inline when the store can do it without waiting and moves it to a worker thread
 only when it would block (another writer holds the lock), so the event loop never waits on a lock.
+`open_store` (a store from its URL) lives in `registry` and is re-exported here for its callers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import anyio.to_thread
 
 from slateboard.blackboard.entries import PendingEntry, StoredEntry, encode_field, header, sealed
 from slateboard.blackboard.stores.ledger import Ledger
-from slateboard.errors import ConfigurationError, StaleVersionError
+from slateboard.blackboard.stores.registry import open_store
+from slateboard.errors import StaleVersionError
 
 __all__ = ("Store", "WouldBlock", "open_store", "call_store", "chain")
 
@@ -86,18 +88,3 @@ async def call_store(operation: Callable[..., T], *args: object, **kwargs: objec
     # Every store call is a scheduling point, even when it finished inline.
     await anyio.lowlevel.checkpoint()
     return result
-
-
-def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
-    """Open the store a URL names: "memory://" or "sqlite:///path" (relative) / "sqlite:////path" (absolute)."""
-    if url == "memory://" or url.startswith("memory://"):
-        from slateboard.blackboard.stores.memory import MemoryStore  # noqa: PLC0415 - the registry comes next
-
-        return MemoryStore(url)
-    if url.startswith("sqlite:"):
-        from slateboard.blackboard.stores.sqlite import SQLiteStore  # noqa: PLC0415 - keeps memory:// import-light
-
-        return SQLiteStore.from_url(url, busy_timeout=busy_timeout)
-    if url.startswith(("postgresql:", "postgres:")):
-        raise ConfigurationError(f"store URL {url!r}: PostgreSQL is not supported yet; use sqlite:/// or memory://")
-    raise ConfigurationError(f"store URL {url!r} is not understood: use 'sqlite:///path/to/file.db' or 'memory://'")

@@ -15,10 +15,11 @@ died loses the lock when its lease runs out, to a successor whose token is highe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from slateboard.blackboard.stores.tables import Apply, TableRow
 from slateboard.errors import CommitError
 
 __all__ = (
@@ -34,8 +35,6 @@ __all__ = (
 )
 
 LedgerStatus = Literal["pending", "applied", "failed", "dead", "in_doubt", "compensated"]
-# A transaction handle for sinks inside the store: a sqlite3 connection, or the memory store's tables.
-Apply = Callable[[Any], str]
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,16 @@ class Ledger(Protocol):
         self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool
     ) -> LedgerRow | None: ...
 
-    def apply_atomically(
-        self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool
-    ) -> tuple[LedgerRow, bool]: ...
+    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
+        """Claim `row`, run `apply` with the store's `TableTransaction`, and settle it "applied" with the receipt
+        `apply` returns, in one transaction; (the existing row, False) when the key is known."""
+        ...
 
     def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]: ...
+
+    def table_rows(self, table: str, *, wait: bool) -> dict[str, TableRow]:
+        """Every row of a sink's table (see `tables`), by target in sorted order; empty if never written."""
+        ...
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]: ...
 

@@ -9,12 +9,12 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import chain
 from slateboard.blackboard.stores.ledger import (
-    Apply,
     LedgerRow,
     LedgerStatus,
     TargetLocked,
@@ -22,32 +22,42 @@ from slateboard.blackboard.stores.ledger import (
     check_params,
     lock_is_free,
 )
+from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
+from slateboard.blackboard.stores.tables import Apply, TableRow, sink_table
+from slateboard.errors import ConfigurationError
 
-__all__ = ("MemoryStore", "MemoryLedger", "MemoryTables")
+__all__ = ("MemoryStore", "MemoryLedger", "MemoryTables", "backend")
 
 _Row = tuple[dict[str, Any], int, str]
 _ABSENT: Any = object()
 
 
 class MemoryTables:
-    """The tables of in-database sinks (`sinks.Table`) when the store is `memory://`.
+    """The tables of sinks inside the store (`sinks.Table`) on `memory://`: the store's `TableTransaction`.
 
-    Write through `put`: inside `apply_atomically` it journals the row it replaces, so a sink that raises halfway
-    is undone row by row, at a cost that does not grow with the tables.
+    Inside `apply_atomically`, `write_row` journals the row it replaces, so a sink that raises halfway is undone
+    row by row, at a cost that does not grow with the tables.
     """
 
     def __init__(self) -> None:
+        # table -> target -> (data, revision, last key); plain tuples, which the benchmarks fill directly.
         self.tables: dict[str, dict[str, _Row]] = {}
         self._journal: list[tuple[str, str, Any]] | None = None
 
-    def get(self, table: str, target: str) -> _Row | None:
-        return self.tables.get(table, {}).get(target)
+    def read_row(self, table: str, target: str) -> TableRow | None:
+        found = self.tables.get(sink_table(table), {}).get(target)
+        return TableRow(*found) if found is not None else None
 
-    def put(self, table: str, target: str, row: _Row) -> None:
-        rows = self.tables.setdefault(table, {})
+    def write_row(self, table: str, target: str, row: TableRow) -> None:
+        name = sink_table(table)
+        rows = self.tables.setdefault(name, {})
         if self._journal is not None:
-            self._journal.append((table, target, rows.get(target, _ABSENT)))
-        rows[target] = row
+            self._journal.append((name, target, rows.get(target, _ABSENT)))
+        rows[target] = (row.data, row.revision, row.last_key)
+
+    def rows(self, table: str) -> dict[str, TableRow]:
+        """Every row of `table`, by target in sorted order."""
+        return {target: TableRow(*row) for target, row in sorted(self.tables.get(sink_table(table), {}).items())}
 
     def begin(self) -> None:
         self._journal = []
@@ -117,6 +127,10 @@ class MemoryLedger:
     def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
         with self._mutex:
             return [r for _, r in sorted(self._rows.items()) if status is None or r.status == status]
+
+    def table_rows(self, table: str, *, wait: bool) -> dict[str, TableRow]:
+        with self._mutex:
+            return self.tables.rows(table)
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
         """(fencing token, holder) when acquired; (0, current holder) when another holds the lease."""
@@ -189,3 +203,17 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release; the entries stay readable until the store is dropped."""
+
+
+def _open(url: str, options: StoreOptions) -> MemoryStore:
+    if not url.startswith("memory://"):
+        raise ConfigurationError(f"store URL {url!r}: write 'memory://' for a store in this process's memory")
+    return MemoryStore(url)
+
+
+def _test_url(directory: Path) -> str:
+    return "memory://"
+
+
+backend = StoreBackend("memory", _open, test_url=_test_url, reopenable=False)
+"""`memory://`: registered through the `slateboard.stores` entry point `memory`. Every open is a new store."""

@@ -1,135 +1,62 @@
-"""The embedded default store: one SQLite file in WAL mode, its tables declared with SQLModel.
+"""The embedded default store, `sqlite:///path`: one SQLite file in WAL mode, holding the log, the ledger and the
+tables of sinks inside the store.
 
-The schema (tables, the unique (board, version) constraint that guards optimistic concurrency, and the
-triggers that refuse UPDATE and DELETE on the log) is generated from the SQLModel declarations. Rows are
-then written through the driver connection directly: the ORM would cost more per entry than SQLite does.
-Writers serialize with BEGIN IMMEDIATE, so two processes on one file never read the same head.
+Its tables are declared with SQLModel (`sqlite_schema`); its ledger and sink tables are `sqlite_ledger`. Rows
+are written through the driver connection directly: the ORM would cost more per entry than SQLite does. Writers
+serialize with BEGIN IMMEDIATE, so two processes on one file never read the same head.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
-
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
-from sqlmodel import Field, SQLModel
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import WouldBlock, chain
-from slateboard.blackboard.stores.ledger import (
-    ROW_COLUMNS,
-    Apply,
-    LedgerRow,
-    LedgerStatus,
-    TargetLocked,
-    check_columns,
-    check_params,
-    lock_is_free,
+from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
+from slateboard.blackboard.stores.sqlite_ledger import SQLiteLedger, SQLiteTables
+from slateboard.blackboard.stores.sqlite_schema import (
+    ENTRIES,
+    LAYOUT_VERSION,
+    EntryRow,
+    LedgerTable,
+    LockTable,
+    MetaRow,
+    schema_statements,
 )
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
-__all__ = ("SQLiteStore", "SQLiteLedger", "EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION")
+__all__ = (
+    "SQLiteStore",
+    "SQLiteLedger",
+    "SQLiteTables",
+    "EntryRow",
+    "MetaRow",
+    "LedgerTable",
+    "LockTable",
+    "LAYOUT_VERSION",
+    "schema_statements",
+    "backend",
+)
 
-LAYOUT_VERSION = 1
 T = TypeVar("T")
 _SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 _BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)}
-
-
-class EntryRow(SQLModel, table=True):
-    """One log entry. (board, version) is unique: the guard that makes a stale writer fail."""
-
-    __tablename__: ClassVar[str] = "slateboard_entries"
-    __table_args__ = (UniqueConstraint("board", "version", name="slateboard_entries_board_version"),)
-
-    seq: int | None = Field(default=None, primary_key=True)
-    board: str
-    version: int
-    kind: str
-    schema_version: int
-    author: str
-    recorded_at: str
-    payload: str
-    hash: str
-
-
-class MetaRow(SQLModel, table=True):
-    """Facts about the file itself, such as the layout version that wrote it."""
-
-    __tablename__: ClassVar[str] = "slateboard_meta"
-
-    key: str = Field(primary_key=True)
-    value: str
-
-
-class LedgerTable(SQLModel, table=True):
-    """One row per idempotency key."""
-
-    __tablename__: ClassVar[str] = "slateboard_ledger"
-
-    key: str = Field(primary_key=True)
-    params_hash: str
-    board: str
-    target: str
-    status: str
-    attempts: int
-    receipt: str
-    error: str
-    fence: int
-
-
-class LockTable(SQLModel, table=True):
-    """One lease per target record, with its fencing token."""
-
-    __tablename__: ClassVar[str] = "slateboard_target_locks"
-
-    target: str = Field(primary_key=True)
-    holder: str
-    token: int
-    expires_at: float
-
-
-_ENTRIES = EntryRow.__tablename__
 _COLUMNS = "seq, board, version, kind, schema_version, author, recorded_at, payload, hash"
 _INSERT = (
-    f"INSERT INTO {_ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
+    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_HEAD = f"SELECT version, hash FROM {_ENTRIES} WHERE board = ? ORDER BY version DESC LIMIT 1"  # noqa: S608
+_HEAD = f"SELECT version, hash FROM {ENTRIES} WHERE board = ? ORDER BY version DESC LIMIT 1"  # noqa: S608
 _READ = (
-    f"SELECT {_COLUMNS} FROM {_ENTRIES} WHERE board = ? AND version > ? AND version <= ? "  # noqa: S608
+    f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE board = ? AND version > ? AND version <= ? "  # noqa: S608
     "ORDER BY version"
 )
-_APPEND_ONLY = "slateboard: the entry log is append-only"
-
-
-def schema_statements() -> list[str]:
-    """The DDL for a fresh file, generated from the SQLModel tables, plus the append-only triggers."""
-    dialect = sqlite_dialect.dialect()
-    statements = []
-    tables: tuple[Table, ...] = (
-        EntryRow.__table__,  # type: ignore[attr-defined]
-        MetaRow.__table__,  # type: ignore[attr-defined]
-        LedgerTable.__table__,  # type: ignore[attr-defined]
-        LockTable.__table__,  # type: ignore[attr-defined]
-    )
-    for table in tables:
-        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
-        statements += [str(CreateIndex(i, if_not_exists=True).compile(dialect=dialect)) for i in table.indexes]
-    for event in ("UPDATE", "DELETE"):
-        statements.append(
-            f"CREATE TRIGGER IF NOT EXISTS {_ENTRIES}_no_{event.lower()} BEFORE {event} ON {_ENTRIES} "
-            f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        )
-    return statements
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -285,7 +212,7 @@ class SQLiteStore:
 
     def boards(self) -> list[str]:
         with self._connection(True) as conn:
-            return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {_ENTRIES} ORDER BY board")]  # noqa: S608
+            return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
 
     def close(self) -> None:
         with self._lock:
@@ -304,125 +231,13 @@ def _parse_seconds(url: str, text: str) -> float:
     return seconds
 
 
-_LEDGER_SELECT = f"SELECT {ROW_COLUMNS} FROM slateboard_ledger WHERE key = ?"  # noqa: S608
-_LEDGER_INSERT = f"INSERT INTO slateboard_ledger ({ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+def _open(url: str, options: StoreOptions) -> SQLiteStore:
+    return SQLiteStore.from_url(url, busy_timeout=options.busy_timeout)
 
 
-class SQLiteLedger:
-    """The ledger of a SQLite store: tables in the same file, so a table sink commits with its ledger row."""
+def _test_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'slateboard.db'}"
 
-    def __init__(self, transact: Callable[..., Any], query: Callable[..., Any] | None = None) -> None:
-        self._transact = transact
-        self._query = query or transact
 
-    def _run(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
-        return self._transact(work, wait=wait)
-
-    def _read(self, work: Callable[[sqlite3.Connection], Any], wait: bool) -> Any:
-        # A read needs no write lock: in WAL mode it sees the last committed state and blocks no writer.
-        return self._query(work, wait=wait)
-
-    @staticmethod
-    def _select(conn: sqlite3.Connection, key: str) -> LedgerRow | None:
-        found = conn.execute(_LEDGER_SELECT, (key,)).fetchone()
-        return LedgerRow(*found) if found else None
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, row: LedgerRow) -> None:
-        conn.execute(
-            _LEDGER_INSERT,
-            (
-                row.key,
-                row.params_hash,
-                row.board,
-                row.target,
-                row.status,
-                row.attempts,
-                row.receipt,
-                row.error,
-                row.fence,
-            ),
-        )
-
-    def get(self, key: str, *, wait: bool) -> LedgerRow | None:
-        return self._read(lambda conn: self._select(conn, key), wait)  # type: ignore[no-any-return]
-
-    def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
-        def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
-            existing = self._select(conn, row.key)
-            if existing is not None:
-                check_params(existing, row)
-                return existing, False
-            self._insert(conn, row)
-            return row, True
-
-        return self._run(work, wait)  # type: ignore[no-any-return]
-
-    def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
-        check_columns(changes)
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        marks = ", ".join("?" for _ in expect)
-        statement = f"UPDATE slateboard_ledger SET {assignments} WHERE key = ? AND status IN ({marks})"  # noqa: S608
-
-        def work(conn: sqlite3.Connection) -> LedgerRow | None:
-            updated = conn.execute(statement, (*changes.values(), key, *expect)).rowcount
-            return self._select(conn, key) if updated else None
-
-        return self._run(work, wait)  # type: ignore[no-any-return]
-
-    def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
-        """Claim, apply and settle in one transaction: the change and its ledger row commit together or not at all.
-
-        The target's lock is only read, not written: the transaction itself keeps other writers out, so an
-        exactly-once commit is one transaction. Another live holder of the lock (not `holder`) refuses it.
-        """
-
-        def work(conn: sqlite3.Connection) -> tuple[LedgerRow, bool]:
-            existing = self._select(conn, row.key)
-            if existing is not None:
-                check_params(existing, row)
-                return existing, False
-            lock = conn.execute(
-                "SELECT holder, token, expires_at FROM slateboard_target_locks WHERE target = ?", (row.target,)
-            ).fetchone()
-            if lock is not None and not lock_is_free(holder, "", lock, time.time()):
-                raise TargetLocked(row.target, str(lock[0]))
-            applied = replace(row, status="applied", attempts=1, receipt=apply(conn))
-            self._insert(conn, applied)
-            return applied, True
-
-        return self._run(work, wait)  # type: ignore[no-any-return]
-
-    def rows(self, status: LedgerStatus | None, *, wait: bool) -> list[LedgerRow]:
-        query = f"SELECT {ROW_COLUMNS} FROM slateboard_ledger"  # noqa: S608
-        where, args = (" WHERE status = ?", (status,)) if status else ("", ())
-        return self._read(  # type: ignore[no-any-return]
-            lambda conn: [LedgerRow(*r) for r in conn.execute(query + where + " ORDER BY key", args)], wait
-        )
-
-    def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
-        def work(conn: sqlite3.Connection) -> tuple[int, str]:
-            now = time.time()
-            found = conn.execute(
-                "SELECT holder, token, expires_at FROM slateboard_target_locks WHERE target = ?", (target,)
-            ).fetchone()
-            if found is not None and not lock_is_free(holder, steal, found, now):
-                return 0, str(found[0])
-            token = (found[1] if found else 0) + 1
-            conn.execute(
-                "INSERT OR REPLACE INTO slateboard_target_locks (target, holder, token, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (target, holder, token, now + lease),
-            )
-            return token, holder
-
-        return self._run(work, wait)  # type: ignore[no-any-return]
-
-    def release(self, target: str, token: int, *, wait: bool) -> None:
-        # The row stays with an expired lease, so the next holder's token is higher: tokens never go back.
-        self._run(
-            lambda conn: conn.execute(
-                "UPDATE slateboard_target_locks SET expires_at = 0 WHERE target = ? AND token = ?", (target, token)
-            ),
-            wait,
-        )
+backend = StoreBackend("sqlite", _open, test_url=_test_url)
+"""`sqlite:///path`: registered through the `slateboard.stores` entry point `sqlite`."""

@@ -1,0 +1,265 @@
+"""The store registry: which backend opens a URL, found by the URL's scheme.
+
+Built-in and third-party backends are found the same way, through the entry-point group `slateboard.stores`: one
+entry point per URL scheme, naming the backend's `StoreBackend`:
+
+```toml
+[project.entry-points."slateboard.stores"]
+mystore = "mypackage.store:backend"        # opens "mystore://..."
+```
+
+A backend's module is imported only when a URL of its scheme is opened, so `memory://` never imports a database
+driver. `register_store` adds a backend at run time (a test, a notebook); it takes precedence over an entry point
+of the same scheme.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from slateboard.errors import ConfigurationError
+
+if TYPE_CHECKING:  # the Store protocol's module re-exports open_store from here
+    from slateboard.blackboard.stores.base import Store
+
+__all__ = (
+    "GROUP",
+    "StoreBackend",
+    "StoreOpener",
+    "StoreOptions",
+    "FreshURL",
+    "backend_for",
+    "open_store",
+    "register_store",
+    "registered_schemes",
+    "scheme_of",
+    "backend_for_tests",
+    "backends_for_tests",
+    "BUILTIN_SCHEMES",
+    "unregister_store",
+)
+
+GROUP = "slateboard.stores"
+# A source checkout that was never installed has no entry-point metadata: it still opens the built-ins.
+_BUILTIN = {
+    "memory": "slateboard.blackboard.stores.memory:backend",
+    "sqlite": "slateboard.blackboard.stores.sqlite:backend",
+}
+# Schemes the design names whose backend has not landed yet: a clearer error than "unknown".
+_PLANNED = {"postgresql": "PostgreSQL", "postgres": "PostgreSQL"}
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What `Blackboard.open` passes to every backend; a backend ignores the options it has no use for."""
+
+    busy_timeout: float = 10.0  # seconds a write may wait for another writer's lock
+
+
+class StoreOpener(Protocol):
+    """Opens (creating if needed) the store a URL names; raises `ConfigurationError` naming a bad URL."""
+
+    def __call__(self, url: str, options: StoreOptions, /) -> Store: ...
+
+
+class FreshURL(Protocol):
+    """The URL of a fresh, empty store for one test; `directory` is a new, empty directory it may use."""
+
+    def __call__(self, directory: Path, /) -> str: ...
+
+
+@dataclass(frozen=True)
+class StoreBackend:
+    """A store backend: the URL scheme it opens, how, and how tests get a fresh store of it.
+
+    `reopenable`: opening the same URL again reaches the same storage (not so for `memory://`, where each open is
+    a new store); the conformance suites then also check a second handle. `aliases`: other schemes it opens.
+    """
+
+    scheme: str
+    open: StoreOpener
+    test_url: FreshURL | None = None
+    reopenable: bool = True
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for scheme in (self.scheme, *self.aliases):
+            if not _SCHEME.fullmatch(scheme):
+                raise ConfigurationError(f"store backend: {scheme!r} is not a URL scheme (lowercase, like 'sqlite')")
+        if not callable(self.open):
+            raise ConfigurationError(f"store backend {self.scheme!r}: open must be a function (url, options) -> Store")
+
+    def fresh_url(self, directory: Path) -> str:
+        """The URL of a fresh, empty store for a test (`directory`: a new, empty directory it may use)."""
+        if self.test_url is None:
+            raise ConfigurationError(f"the {self.scheme!r} store backend gives no test_url: tests cannot make stores")
+        return self.test_url(directory)
+
+
+class _Registry:
+    """The backends known to this process: registered at run time, or loaded from an entry point when first used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._registered: dict[str, StoreBackend] = {}
+        self._loaded: dict[str, StoreBackend] = {}
+        self._points: dict[str, EntryPoint] | None = None
+
+    def register(self, backend: StoreBackend) -> None:
+        with self._lock:
+            taken = [s for s in (backend.scheme, *backend.aliases) if s in self._registered]
+            if taken:
+                raise ConfigurationError(
+                    f"store scheme(s) {', '.join(taken)} already registered; unregister_store them first"
+                )
+            for scheme in (backend.scheme, *backend.aliases):
+                self._registered[scheme] = backend
+
+    def unregister(self, scheme: str) -> None:
+        with self._lock:
+            backend = self._registered.get(scheme)
+            if backend is None:
+                raise ConfigurationError(f"no store is registered at run time for the scheme {scheme!r}")
+            for name in (backend.scheme, *backend.aliases):
+                self._registered.pop(name, None)
+
+    def entry_points(self) -> dict[str, EntryPoint]:
+        """The group's entry points by scheme (read once), with the built-ins filled in where metadata lacks them."""
+        with self._lock:
+            if self._points is None:
+                found = {point.name: point for point in entry_points(group=GROUP)}
+                for scheme, value in _BUILTIN.items():
+                    found.setdefault(scheme, EntryPoint(scheme, value, GROUP))
+                self._points = found
+            return self._points
+
+    def schemes(self) -> list[str]:
+        """Every backend's own scheme, known without importing any backend (entry points are named by scheme)."""
+        points = self.entry_points()
+        with self._lock:
+            known = {b.scheme for b in self._registered.values()} | {b.scheme for b in self._loaded.values()}
+        return sorted(known | set(points))
+
+    def find(self, scheme: str) -> StoreBackend | None:
+        with self._lock:
+            backend = self._registered.get(scheme) or self._loaded.get(scheme)
+        if backend is not None:
+            return backend
+        points = self.entry_points()
+        if scheme in points:
+            return self._load(points[scheme])
+        # Perhaps another backend's alias: load the others (only on this miss) and look again.
+        for point in points.values():
+            with contextlib.suppress(ConfigurationError):  # a broken one says so when its own scheme is opened
+                self._load(point)
+        with self._lock:
+            return self._loaded.get(scheme)
+
+    def _load(self, point: EntryPoint) -> StoreBackend:
+        with self._lock:
+            if point.name in self._loaded:
+                return self._loaded[point.name]
+        where = f"entry point {point.name} = {point.value!r} (group {GROUP})"
+        try:
+            backend = point.load()
+        except Exception as exc:
+            raise ConfigurationError(f"store backend for {point.name}:// failed to load from {where}: {exc}") from exc
+        if not isinstance(backend, StoreBackend):
+            raise ConfigurationError(f"{where} names {backend!r}, not a slateboard StoreBackend")
+        if backend.scheme != point.name:
+            raise ConfigurationError(f"{where} names the backend of {backend.scheme!r}, not of {point.name!r}")
+        with self._lock:
+            for scheme in (backend.scheme, *backend.aliases):
+                self._loaded.setdefault(scheme, backend)
+        return backend
+
+
+_REGISTRY = _Registry()
+
+
+def register_store(
+    scheme: str,
+    opener: StoreOpener,
+    *,
+    test_url: FreshURL | None = None,
+    reopenable: bool = True,
+    aliases: tuple[str, ...] = (),
+) -> StoreBackend:
+    """Open URLs of `scheme` with `opener(url, options)`; `test_url` lets the pytest plugin and the conformance
+    suites run on it. Takes precedence over an entry point of the same scheme; returns the registered backend."""
+    backend = StoreBackend(scheme, opener, test_url, reopenable, aliases)
+    _REGISTRY.register(backend)
+    return backend
+
+
+def unregister_store(scheme: str) -> None:
+    """Forget a backend `register_store` added (by any of its schemes); entry points are not affected."""
+    _REGISTRY.unregister(scheme)
+
+
+def registered_schemes() -> list[str]:
+    """The scheme of every known backend (its aliases aside), sorted, without importing any backend."""
+    return _REGISTRY.schemes()
+
+
+BUILTIN_SCHEMES: tuple[str, ...] = tuple(_BUILTIN)
+"""The backends slateboard ships ("memory", "sqlite")."""
+
+
+def backend_for_tests(scheme: str) -> StoreBackend:
+    """The backend of `scheme` that tests can open fresh stores of, or a `ConfigurationError` saying why not."""
+    backend = _REGISTRY.find(scheme)
+    if backend is None:
+        raise ConfigurationError(
+            f"no store backend is registered for {scheme!r} (known: {', '.join(registered_schemes())})"
+        )
+    if backend.test_url is None:
+        raise ConfigurationError(f"the {scheme!r} store backend gives no test_url, so tests cannot make fresh stores")
+    return backend
+
+
+def scheme_of(url: str) -> str:
+    """The scheme of a store URL ("sqlite" for "sqlite:///x.db"); `ConfigurationError` when it has none."""
+    scheme, colon, _ = url.partition(":")
+    scheme = scheme.lower()
+    if not colon or not _SCHEME.fullmatch(scheme):
+        raise ConfigurationError(
+            f"store URL {url!r} is not understood: it needs a scheme, such as 'sqlite:///path/to/file.db' or "
+            f"'memory://' (known schemes: {', '.join(registered_schemes())})"
+        )
+    return scheme
+
+
+def backend_for(url: str) -> StoreBackend:
+    """The backend that opens `url` (importing its module if it was not yet), or a `ConfigurationError`."""
+    scheme = scheme_of(url)
+    backend = _REGISTRY.find(scheme)
+    if backend is not None:
+        return backend
+    planned = _PLANNED.get(scheme.split("+", 1)[0])
+    if planned is not None:
+        raise ConfigurationError(f"store URL {url!r}: {planned} is not supported yet; use sqlite:/// or memory://")
+    raise ConfigurationError(
+        f"store URL {url!r} is not understood: no store is registered for the scheme {scheme!r} (known schemes: "
+        f"{', '.join(registered_schemes())}); a backend registers through the entry-point group {GROUP!r} or "
+        "slateboard.blackboard.stores.register_store"
+    )
+
+
+def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
+    """Open the store a URL names: "memory://", "sqlite:///path" (relative) / "sqlite:////path" (absolute), or a
+    URL of any registered scheme."""
+    return backend_for(url).open(url, StoreOptions(busy_timeout=busy_timeout))
+
+
+def backends_for_tests() -> list[StoreBackend]:
+    """Every known backend that can make fresh stores for tests, by scheme (imports them all)."""
+    found = (_REGISTRY.find(scheme) for scheme in registered_schemes())
+    return [backend for backend in found if backend is not None and backend.test_url is not None]
