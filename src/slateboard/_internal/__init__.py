@@ -1,1 +1,2 @@
-"""Private helpers shared by the layers: the sync facade, describing rules and policies. Not public."""
+"""Private helpers any layer may use: the sync facade, describing rules and policies, the batch progress bar,
+YAML line positions. Not public; they import no layer above `blackboard`."""

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from slateboard._internal.yamlpos import Locator, dotted, line_of
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.commit import sinks
@@ -45,7 +46,6 @@ from slateboard.errors import KindConflictError, PolicyError, ScenarioError, Sla
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch
 from slateboard.scenarios import scripted
-from slateboard.scenarios._yamlpos import Locator, dotted, line_of
 from slateboard.scenarios.model import Expectation, Scenario
 from slateboard.state.vocabulary import OutcomeStatus
 
