@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from slateboard.controller.outcomes import build_outcome
@@ -21,6 +21,8 @@ from slateboard.state.records import Decision, Reason
 from slateboard.state.vocabulary import KEY_STATUSES, KeyStatus
 from tests.state import logs
 
+# Reaching a status needs one example, not the smallest: no shrinking.
+FIRST_FOUND = settings(max_examples=5000, database=None, phases=[Phase.generate])
 SUFFICIENT = Decision(cycle=1, status="sufficient", reasons=(Reason(rule="r", message="m"),))
 
 
@@ -98,7 +100,7 @@ def _statuses(ops: list[tuple[Any, ...]]) -> set[str]:
 
 @pytest.mark.parametrize("status", KEY_STATUSES)
 def test_the_log_strategy_reaches_every_key_status(status: KeyStatus) -> None:
-    example = find(logs.OPS, lambda ops: status in _statuses(ops), settings=settings(max_examples=5000, database=None))
+    example = find(logs.OPS, lambda ops: status in _statuses(ops), settings=FIRST_FOUND)
     assert status in _statuses(example)
 
 
@@ -112,4 +114,4 @@ def test_the_log_strategy_reaches_shared_superseded_and_orphan_keys(case: str) -
             return any(k.proposals and not k.live and k.verdict is not None for k in keys)
         return any(not k.proposals and k.verdict is not None for k in keys)  # no proposal of it was read
 
-    assert reached(find(logs.OPS, reached, settings=settings(max_examples=5000, database=None)))
+    assert reached(find(logs.OPS, reached, settings=FIRST_FOUND))
