@@ -32,8 +32,10 @@ from pydantic import JsonValue
 
 from slateboard import policies
 from slateboard.agents.spec import Agent, agent
-from slateboard.blackboard.board import Board
+from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Citation, Finding
+from slateboard.blackboard.stores import Store
+from slateboard.blackboard.stores.sqlite import database_file
 from slateboard.commit.layer import CommitLayer, Settled
 from slateboard.commit.sinks import Sink, TransactionalSink
 from slateboard.controller import rules
@@ -119,18 +121,16 @@ class _Place:
             yield shared
 
 
-_MEMORY: weakref.WeakKeyDictionary[object, _Place] = weakref.WeakKeyDictionary()
+_MEMORY: weakref.WeakKeyDictionary[Store, _Place] = weakref.WeakKeyDictionary()
 _MEMORY_LOCK = threading.Lock()
 _PLACE: ContextVar[_Place] = ContextVar("slateboard_handoffs_place")
 
 
-def _place_of(store: object) -> _Place:
-    store = getattr(store, "store", store)  # a Blackboard: its store
-    path = getattr(store, "path", None)
-    if isinstance(path, Path):
-        return _Place(path.with_name(path.name + ".systems"))
-    while (inner := getattr(store, "inner", None)) is not None:  # a wrapped store (testing.faults): the real one
-        store = inner
+def _place_of(where: Blackboard | Store) -> _Place:
+    store = where.store if isinstance(where, Blackboard) else where
+    file = database_file(store.url)
+    if file is not None:  # beside the store's file, where another process (a resumed run) finds them too
+        return _Place(file.with_name(file.name + ".systems"))
     with _MEMORY_LOCK:
         place = _MEMORY.get(store)
         if place is None:
@@ -224,7 +224,7 @@ def _call(place: _Place, system: str, proposal: Proposal, key: str) -> tuple[int
     return int(found[0]), new
 
 
-def _read(store: object, system: str, query: str) -> list[tuple[Any, ...]]:
+def _read(store: Blackboard | Store, system: str, query: str) -> list[tuple[Any, ...]]:
     if system not in _IDS:
         raise ScenarioError(f"no outside system {system!r}; systems: {', '.join(_IDS)}")
     with _place_of(store).connect(system) as conn:
@@ -232,7 +232,7 @@ def _read(store: object, system: str, query: str) -> list[tuple[Any, ...]]:
         return conn.execute(query).fetchall() if exists else []
 
 
-def records(store: object, system: str) -> list[dict[str, Any]]:
+def records(store: Blackboard | Store, system: str) -> list[dict[str, Any]]:
     """What `system` ("crm", "ticketing" or "warehouse") holds for `store` (a Blackboard or its store): one record
     per idempotency key, in the order they were created, each with its `id`, `key`, `action`, `target`, `changes`."""
     rows = _read(store, system, "SELECT seq, key, action, target, changes FROM records ORDER BY seq")
@@ -242,7 +242,7 @@ def records(store: object, system: str) -> list[dict[str, Any]]:
     ]
 
 
-def received(store: object, system: str) -> list[str]:
+def received(store: Blackboard | Store, system: str) -> list[str]:
     """The key of every call `system` received for `store`, in order (a repeated call shows its key again)."""
     return [key for (key,) in _read(store, system, "SELECT key FROM received ORDER BY n")]
 

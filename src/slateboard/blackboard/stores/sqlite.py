@@ -33,6 +33,7 @@ from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
 
 __all__ = (
     "SQLiteStore",
+    "database_file",
     "SQLiteLedger",
     "SQLiteTables",
     "EntryRow",
@@ -83,8 +84,8 @@ class SQLiteStore:
     @classmethod
     def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> SQLiteStore:
         parts = urlsplit(url)
-        raw_path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if parts.netloc or not raw_path or raw_path == ":memory:":
+        file = database_file(url)
+        if file is None:
             raise ConfigurationError(
                 f"store URL {url!r}: write 'sqlite:///relative/file.db' or 'sqlite:////absolute/file.db' "
                 "(and 'memory://' for a store that is not a file)"
@@ -97,7 +98,7 @@ class SQLiteStore:
             busy_timeout = _parse_seconds(url, options.pop("busy_timeout"))
         if options:
             raise ConfigurationError(f"store URL {url!r}: unknown option(s) {', '.join(sorted(options))}")
-        path = Path(raw_path)
+        path = file
         if not path.parent.is_dir():
             raise ConfigurationError(f"store URL {url!r}: directory {path.parent} does not exist")
         return cls(path, url=url, synchronous=synchronous, busy_timeout=busy_timeout)
@@ -229,6 +230,16 @@ def _parse_seconds(url: str, text: str) -> float:
     if not seconds >= 0:
         raise ConfigurationError(f"store URL {url!r}: busy_timeout must be a number of seconds >= 0, got {text!r}")
     return seconds
+
+
+def database_file(url: str) -> Path | None:
+    """The file a `sqlite:` URL names (relative to the working directory unless it starts with a fourth slash), or
+    None when the URL is of another scheme or names no file."""
+    parts = urlsplit(url)
+    raw_path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if parts.scheme != "sqlite" or parts.netloc or not raw_path or raw_path == ":memory:":
+        return None
+    return Path(raw_path)
 
 
 def _open(url: str, options: StoreOptions) -> SQLiteStore:
