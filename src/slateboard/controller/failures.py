@@ -79,7 +79,7 @@ def agent_failures(state: BoardState, decision: Decision) -> tuple[AgentFailure,
         kinds = outputs.get(agent, ())
         missing = tuple(k.kind_name for k in kinds)
         others = sorted({a for k in kinds for a in state.newest_per_author(k, subject) if a != agent})
-        detail = f" ({run.error})" if run.error else ""
+        detail = f": {run.error}" if run.error else ""
         said = f"agent {agent} {how_it_failed(run)} on {subject!r} (v{version}{detail})"
         # An answer it gave on earlier inputs still stands, but it is not an answer to the current ones.
         stale = sorted(v for k in kinds if (v := state.newest_per_author(k, subject).get(agent, 0)))
