@@ -8,8 +8,9 @@ Rule results are cached per subject and recomputed only for subjects that change
 so the cost of a decision follows what changed, not the length of the log.
 
 A person's settlement is an authoritative answer, not one more source: a case closed by a person is decided
-"closed"; while a settlement stands on a subject (no newer finding of its kinds), the conflicts it settled do not
-fire there, and a sufficiency rule on the kind of the finding it chose is met by that choice.
+"closed"; while a settlement stands on a subject (no newer finding of its kinds), the conflicts it settled, and any
+conflict over findings of the kinds it judged, do not fire there, and a sufficiency rule on the kind of the finding
+it chose is met by that choice.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Evaluator:
                     cache[subject] = assessment
             for conflict, triggered in zip(self.conflicts, self._triggered, strict=True):
                 reason = conflict.check(state, subject)
-                if reason is not None and any(conflict.id in s.rules for _, s in standing):
+                if reason is not None and any(_settles(state, s, conflict.id, reason) for _, s in standing):
                     reason = None  # settled by a person, and no new evidence since
                 if reason is None:
                     triggered.pop(subject, None)
@@ -199,6 +200,14 @@ class Evaluator:
             return bool(agent.when(**{name: values[name] for name in self._when_args[index]}))
         except Exception:  # a precondition that cannot be evaluated does not hold; the agent does not run
             return False
+
+
+def _settles(state: BoardState, settlement: Settlement, rule: str, reason: Reason) -> bool:
+    """Whether a standing settlement answers this conflict: it settled the rule, or the person has already judged
+    every finding the rule names (all of the settled kinds, e.g. a confidence gate on the finding chosen)."""
+    if rule in settlement.rules:
+        return True
+    return bool(reason.findings) and all(state.finding(v).kind_name in settlement.kinds for v in reason.findings)
 
 
 def _settled(
