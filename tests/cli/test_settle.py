@@ -27,6 +27,11 @@ def test_a_corrected_finding_settles_the_contradiction_and_the_run_goes_on_to_it
     audit = json.loads(slateboard("audit", "c1", "--json").stdout)
     answer = next(e for e in audit["timeline"] if e["kind"] == "slateboard.Settlement")
     assert (answer["author"], answer["payload"]["action"], answer["payload"]["set_aside"]) == ("ana", "correct", [13])
+    assert answer["type"] == "settlement"
+    text = slateboard("audit", "c1").stdout
+    assert "settled   ana corrected with v15 on 'c1' (escalation v14)" in text, text
+    assert "set aside: v13" in text
+    assert "note: kb updated" in text
 
 
 def test_choosing_a_side_is_recorded_and_the_run_never_escalates_on_it_again(slateboard: Invoke) -> None:

@@ -24,13 +24,14 @@ from slateboard.state.records import (
     CommitFailure,
     Decision,
     RunStarted,
+    Settlement,
     Verdict,
 )
 
 __all__ = ("dump", "entry_line", "outcome_lines", "history_table", "render_audit")
 
 _LABELS = {"approval_request": "request", "commit_failure": "failure", "doubt_resolved": "resolved",
-           "compensation": "undo"}  # fmt: skip
+           "compensation": "undo", "settlement": "settled"}  # fmt: skip
 
 
 def dump(value: object) -> str:
@@ -116,7 +117,24 @@ def _event_lines(e: AuditEvent) -> list[str]:  # noqa: PLR0911, PLR0912 - one ca
         return [
             f"{p['target']} undone by {p['reviewer']} (key {p['key']}): {p['reason']}; receipt {dump(p['receipt'])}"
         ]
+    if e.type == "settlement":
+        return _settlement_lines(p)
     return [f"{e.kind} by {e.author}: {dump(p) if not isinstance(p, str) else p!r}"]
+
+
+def _settlement_lines(p: dict[str, Any]) -> list[str]:
+    """A person's answer to an escalation: what they chose or closed, and what was set aside."""
+    if p["action"] == "close":
+        head = f"closed by {p['reviewer']} (escalation v{p['escalation']}): {p['reason']}"
+    else:
+        verb = "chose" if p["action"] == "choose" else "corrected with"
+        head = f"{p['reviewer']} {verb} v{p['chosen']} on {p['subject']!r} (escalation v{p['escalation']})"
+    lines = [head]
+    if p["set_aside"]:
+        lines.append("set aside: " + ", ".join(f"v{v}" for v in p["set_aside"]))
+    if p["rules"]:
+        lines.append("settles: " + ", ".join(p["rules"]))
+    return lines + ([f"note: {p['note']}"] if p["note"] else [])
 
 
 def render_audit(audit: Audit) -> list[str]:
@@ -172,6 +190,8 @@ def entry_line(entry: Entry) -> str:
     if line is not None:
         return line
     v = f"  v{entry.version:<3}"
+    if isinstance(record, Settlement):
+        return f"{v} [bold]settled[/bold]  {escape(record.describe(entry.version))}"
     if isinstance(record, Decision):
         why = "; ".join(str(r) for r in record.reasons)
         return f"{v} [bold]decision[/bold] {escape(f'{record.status}: {why}')}"

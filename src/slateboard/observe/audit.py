@@ -31,6 +31,7 @@ from slateboard.state.records import (
     Decision,
     DoubtResolved,
     RunStarted,
+    Settlement,
     Verdict,
 )
 
@@ -48,12 +49,13 @@ __all__ = (
 
 EventType = Literal[
     "input", "finding", "start", "run", "decision", "proposal", "verdict", "approval_request", "approval",
-    "commit", "commit_failure", "doubt_resolved", "compensation", "record",
+    "commit", "commit_failure", "doubt_resolved", "compensation", "settlement", "record",
 ]  # fmt: skip
 _TYPES: tuple[tuple[type[Record], EventType], ...] = (
     (RunStarted, "start"), (AgentRun, "run"), (Decision, "decision"), (Proposal, "proposal"), (Verdict, "verdict"),
     (ApprovalRequest, "approval_request"), (ApprovalDecision, "approval"), (Commit, "commit"),
     (CommitFailure, "commit_failure"), (DoubtResolved, "doubt_resolved"), (Compensation, "compensation"),
+    (Settlement, "settlement"),
 )  # fmt: skip
 
 
