@@ -9,23 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from slateboard import Blackboard, Finding
+from slateboard import Blackboard
 from slateboard._internal.sync import run_sync
 from slateboard.errors import ConfigurationError
 from slateboard.observe import board_audit
 from slateboard.web import create_app, review_token
 from slateboard.web.auth import COOKIE, csrf_token
-from tests.web.conftest import CONFLICT, SCRIPT, TOKEN, WAITING, waiting_key
+from tests.web.conftest import CONFLICT, SCRIPT, TOKEN, WAITING, Note, waiting_key
 
 with warnings.catch_warnings():  # Starlette's TestClient warns about httpx's future; the client still works
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
-
-
-class Note(Finding):
-    """A finding whose text is whatever an agent (or an attacker behind it) wrote."""
-
-    text: str
 
 
 @pytest.fixture
