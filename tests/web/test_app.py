@@ -133,6 +133,9 @@ def test_conflict_timeline_and_metrics_screens(client: TestClient) -> None:
     assert "exception 4.2" in conflict
     timeline = client.get(f"/boards/{WAITING}/timeline").text
     assert "approval_request" in timeline
+    assert "knew: v1 support.Case by input" in timeline  # what each agent read
+    assert "verdict: needs_approval for send_reply" in timeline
+    assert "fired contradiction(" in client.get(f"/boards/{CONFLICT}/timeline").text
     metrics = client.get("/metrics").text
     assert metrics.count("<svg") == 2
     assert "routed to a person" in metrics

@@ -23,7 +23,7 @@ from slateboard.blackboard import Blackboard
 from slateboard.errors import ApprovalError, SlateboardError
 from slateboard.observe import board_audit
 from slateboard.scenarios import controller_for
-from slateboard.web import charts, screens
+from slateboard.web import charts, screens, timeline
 from slateboard.web.auth import SECURITY_HEADERS, TokenGate, csrf_matches, csrf_token
 
 __all__ = ("create_app", "templates")
@@ -128,7 +128,8 @@ class _Pages:
         board = self.board(request)
         if board is None:
             return self.missing("no such board in this store")
-        return self.render("timeline.html", audit=board_audit(self.blackboard, board))
+        audit = board_audit(self.blackboard, board)
+        return self.render("timeline.html", audit=audit, rows=timeline.timeline_rows(audit.timeline))
 
     async def conflict(self, request: Request) -> Response:
         board = self.board(request)
