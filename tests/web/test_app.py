@@ -139,3 +139,17 @@ def test_conflict_timeline_and_metrics_screens(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert metrics.count("<svg") == 2
     assert "routed to a person" in metrics
+
+
+def test_edited_fields_keep_their_type_and_only_the_requests_fields_are_read() -> None:
+    from starlette.datastructures import FormData  # noqa: PLC0415
+
+    from slateboard.web.app import _edits  # noqa: PLC0415
+    from slateboard.web.screens import DecisionScreen, FieldChange  # noqa: PLC0415
+
+    fields = (FieldChange("Status", None, "Working", True), FieldChange("Score", None, "0.9", False))
+    screen = DecisionScreen("b", "k", {}, fields, False, None, None, ())
+    form = FormData({"field:Status": "12", "field:Score": "0.5", "field:Other": "x"})
+    assert _edits(screen, form) == {"Status": "12", "Score": 0.5}
+    assert _edits(screen, FormData({"field:Score": "not json"})) == {"Score": "not json"}
+    assert _edits(screen, FormData({"field:Status": "Working"})) == {}  # unchanged: no edit

@@ -104,8 +104,8 @@ class _Pages:
         form: FormData,
     ) -> Response:  # fmt: skip
         """Send the answer to the board's controller, on this loop; a key answered meanwhile says by whom."""
-        controller, target = controller_for(self.blackboard, board)
         try:
+            controller, target = controller_for(self.blackboard, board)
             if action == "approve":
                 edits = _edits(screen, form)
                 await controller.approve(target, screen.key, reviewer=reviewer, edits=edits, note=note)
@@ -115,7 +115,7 @@ class _Pages:
             # Answered between the page's read and this answer (another reviewer, another tab): say by whom.
             fresh = screens.decision_screen(self.blackboard, board, screen.key)
             return self._answered(fresh or screen)
-        except SlateboardError as exc:  # a deny rule refusing it now (PolicyError), a sink failing: in words
+        except SlateboardError as exc:  # no scenario to rebuild it, a deny rule now, a sink failing: in words
             return self.render("decision.html", status=409, screen=screen, notice="", error=str(exc))
         done = "approved" if action == "approve" else "rejected"
         return RedirectResponse(f"{request.url.path}?notice={done}", status_code=303)
