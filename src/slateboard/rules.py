@@ -9,6 +9,7 @@ from slateboard.controller.rules import (
     contradiction,
     disagreement,
     escalate_below,
+    quorum,
     sufficient,
 )
 
@@ -21,5 +22,6 @@ __all__ = (
     "contradiction",
     "disagreement",
     "escalate_below",
+    "quorum",
     "sufficient",
 )

@@ -5,12 +5,13 @@ from slateboard.controller import rules
 from slateboard.controller.batch import BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.cycle import Cycle
 from slateboard.controller.loop import CommitTarget, Controller
-from slateboard.controller.outcomes import Difference, Outcome, ReplayReport
+from slateboard.controller.outcomes import AgentFailure, Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
 from slateboard.state.projection import BoardState
 from slateboard.state.records import AgentRun, Decision, Reason, RunStarted, Task
 
 __all__ = (
+    "AgentFailure",
     "AgentRun",
     "BatchProgress",
     "BatchResult",

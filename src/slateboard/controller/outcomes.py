@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from slateboard.blackboard.records import FrozenModel
+from slateboard.controller.failures import AgentFailure, agent_failures
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import ApprovalRequest, Commit, CommitFailure, Decision, Verdict
 from slateboard.state.vocabulary import DECISION_OUTCOMES, OutcomeStatus
 
-__all__ = ("Outcome", "OutcomeStatus", "Difference", "ReplayReport", "build_outcome")
+__all__ = ("AgentFailure", "Outcome", "OutcomeStatus", "Difference", "ReplayReport", "build_outcome")
 
 
 class Outcome(FrozenModel):
     """How a run ended: `status`, the `reasons` (rule: sentence), the deciding entry, and the proposals.
 
-    `reasons` is `decision_reasons` (why the controller decided as it did: the rules) followed by `key_reasons`
-    (where each live proposal stands and why: verdicts, approvals, commits). A person's answer changes only the
-    second part.
+    `reasons` is `decision_reasons` (why the controller decided as it did: the rules), then `failure_reasons`
+    (every agent that failed for good, and what its missing findings mean for the decision: `agent_failures`),
+    then `key_reasons` (where each live proposal stands and why: verdicts, approvals, commits). A person's answer
+    changes only the last part. Nothing fails silently: whatever the status, a failed agent is named.
 
     `proposals` are the live proposals; `verdicts` the policy's judgements of them; `commits` what was applied;
     `approvals` the requests still waiting for a person (approve one with `controller.approve(board, key)`);
@@ -30,6 +32,8 @@ class Outcome(FrozenModel):
     decision: Decision
     decision_reasons: tuple[str, ...] = ()
     key_reasons: tuple[str, ...] = ()
+    failure_reasons: tuple[str, ...] = ()
+    agent_failures: tuple[AgentFailure, ...] = ()
     version: int
     proposals: tuple[Proposal, ...] = ()
     verdicts: tuple[Verdict, ...] = ()
@@ -83,14 +87,18 @@ def build_outcome(
     (everything is read from `state` and its `keys`)."""
     status: OutcomeStatus = DECISION_OUTCOMES[decision.status]
     reasons = list(map(str, decision.reasons))
+    failures = agent_failures(state, decision)
+    failure_reasons = tuple(map(str, failures))
     if decision.status != "sufficient" or policy is None:
         proposals = tuple(p for v in state.proposals if isinstance(p := state.findings[v], Proposal))
         return Outcome(
             board=board,
             status=status,
-            reasons=tuple(reasons),
+            reasons=(*reasons, *failure_reasons),
             decision=decision,
             decision_reasons=tuple(reasons),
+            failure_reasons=failure_reasons,
+            agent_failures=failures,
             version=version,
             proposals=proposals,
         )
@@ -102,10 +110,12 @@ def build_outcome(
     return Outcome(
         board=board,
         status=status,
-        reasons=(*reasons, *key_reasons),
+        reasons=(*reasons, *failure_reasons, *key_reasons),
         decision=decision,
         decision_reasons=tuple(reasons),
         key_reasons=tuple(key_reasons),
+        failure_reasons=failure_reasons,
+        agent_failures=failures,
         version=version,
         proposals=tuple(k.proposal for k in keys),
         verdicts=tuple(k.verdict for k in keys if k.verdict is not None),

@@ -1,8 +1,10 @@
 """Rules the controller evaluates after every change: when evidence suffices, and when a person must decide.
 
-- `sufficient(Kind, min_confidence=, min_sources=)`: enough independent sources agree, their confidence pooled
-  (see `pooling`). Two findings are not independent when one agent wrote both, when one derives from the other
-  or both from the same agent-written finding, or when each cites one single source and it is the same one.
+- `sufficient(Kind, min_confidence=, min_sources=, min_source_confidence=)`: enough independent sources agree,
+  their confidence pooled (see `pooling`). Two findings are not independent when one agent wrote both, when one
+  derives from the other or both from the same agent-written finding, or when each cites one single source and it
+  is the same one. With `min_source_confidence`, a source below it is left out (named in the reason).
+- `quorum(Kind, agents=, min_answers=)`: at least `min_answers` of the named agents have answered (see `quorum`).
 - `contradiction(A, B, when=, reason=)`: the newest A and B on a subject contradict each other.
 - `disagreement(Kind, field=)`: agents' newest findings of a kind on a subject differ in a field.
 - `escalate_below(Kind, confidence=)`: the newest finding of a kind is below a confidence gate.
@@ -23,6 +25,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from slateboard.blackboard.records import Finding
 from slateboard.controller.pooling import pool
+from slateboard.controller.quorum import quorum
 from slateboard.errors import ConfigurationError
 from slateboard.state.projection import BoardState
 from slateboard.state.records import Reason
@@ -39,6 +42,7 @@ __all__ = (
     "contradiction",
     "disagreement",
     "escalate_below",
+    "quorum",
     "sufficient",
 )
 
@@ -111,15 +115,36 @@ class _Sufficient:
         newest = state.newest_per_author(self.kind, subject)
         if not newest:
             return None
-        chosen = state.independent(sorted(newest.values()))
+        counted, note = self._eligible(state, sorted(newest.values()))
+        chosen = state.independent(counted)
         pooled = pool(state.finding(v).confidence for v in chosen)
         met = len(chosen) >= self.min_sources and pooled >= self.min_confidence
         message = (
             f"{len(chosen)} independent source(s) of {self.kind.kind_name} on {subject!r} (needs {self.min_sources}), "
-            f"pooled confidence {pooled:.3f} (needs {self.min_confidence:.2f})"
+            f"pooled confidence {pooled:.3f} (needs {self.min_confidence:.2f}){note}"
         )
         agents = tuple(state.author(v) for v in chosen)
         return Assessment(met, Reason(rule=self.id, message=message, findings=tuple(chosen), agents=agents))
+
+    def _eligible(self, state: BoardState, versions: list[int]) -> tuple[list[int], str]:
+        """The findings that may count as sources, and a note on any left out (for the reason)."""
+        return versions, ""
+
+
+@dataclass(frozen=True)
+class _SufficientPerSource(_Sufficient):
+    """`sufficient` with a per-source minimum confidence. A class of its own, so that the plain rule describes (and
+    fingerprints) exactly as it did before the option existed."""
+
+    min_source_confidence: float = 0.0
+
+    def _eligible(self, state: BoardState, versions: list[int]) -> tuple[list[int], str]:
+        kept = [v for v in versions if state.finding(v).confidence >= self.min_source_confidence]
+        below = [v for v in versions if v not in kept]
+        if not below:
+            return kept, f"; every source reaches the per-source minimum of {self.min_source_confidence:.2f}"
+        named = ", ".join(f"{state.author(v)} ({state.finding(v).confidence:.2f}, v{v})" for v in below)
+        return kept, f"; left out below the per-source minimum of {self.min_source_confidence:.2f}: {named}"
 
 
 def sufficient(
@@ -129,14 +154,29 @@ def sufficient(
     min_sources: int = 1,
     subject: str | None = None,
     id: str | None = None,
+    min_source_confidence: float | None = None,
 ) -> SufficiencyRule:
     """Evidence of `kind` suffices on a subject with `min_sources` independent sources whose pooled confidence
-    reaches `min_confidence`. All sufficiency rules must be met (on some subject, or on `subject`)."""
+    reaches `min_confidence`. All sufficiency rules must be met (on some subject, or on `subject`).
+
+    `min_source_confidence`: a source whose own confidence is below it does not count (neither toward
+    `min_sources` nor in the pooled confidence); the reason names every source left out."""
     _check_kind("sufficient", kind)
     _check_confidence("sufficient", min_confidence)
     if isinstance(min_sources, bool) or not isinstance(min_sources, int) or min_sources < 1:
         raise ConfigurationError(f"rules.sufficient: min_sources must be an int >= 1, got {min_sources!r}")
-    return _Sufficient(kind, min_confidence, min_sources, subject, id or f"sufficient({kind.kind_name})")
+    rule_id = id or f"sufficient({kind.kind_name})"
+    if min_source_confidence is None:
+        return _Sufficient(kind, min_confidence, min_sources, subject, rule_id)
+    if isinstance(min_source_confidence, bool) or not isinstance(min_source_confidence, int | float):
+        raise ConfigurationError(
+            f"rules.sufficient: min_source_confidence must be a number in [0, 1], got {min_source_confidence!r}"
+        )
+    if not 0.0 <= min_source_confidence <= 1.0:
+        raise ConfigurationError(
+            f"rules.sufficient: min_source_confidence must be in [0, 1], got {min_source_confidence!r}"
+        )
+    return _SufficientPerSource(kind, min_confidence, min_sources, subject, rule_id, float(min_source_confidence))
 
 
 @dataclass(frozen=True)

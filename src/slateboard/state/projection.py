@@ -104,6 +104,8 @@ class BoardState:
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1
         self.task_status[(run.agent, run.subject, run.inputs)] = run.status
+        # Rules may read how an agent's attempts went (a quorum names a failed agent), so a run touches its subject.
+        self.touched.add(run.subject)
         key = (run.agent, run.subject)
         if run.status == "ok":
             self.unresolved.pop(key, None)
