@@ -24,6 +24,7 @@ __all__ = (
     "ScenarioError",
     "CommitError",
     "ApprovalError",
+    "SettlementError",
     "AgentTimeoutError",
     "ConflictError",
 )
@@ -159,6 +160,17 @@ class ApprovalError(CommitError, LookupError):
         super().__init__(f"board {board!r}, key {key!r}: {problem}")
         self.board = board
         self.key = key
+
+
+class SettlementError(SlateboardError, ValueError):
+    """A person's answer to an escalation cannot be taken: the board is not escalated, the version chosen is not one
+    of the conflict's findings, or the answer is not exactly one of choose, a corrected finding, or close."""
+
+    def __init__(self, board: str, problem: str, *, version: int | None = None) -> None:
+        at = f", v{version}" if version is not None else ""
+        super().__init__(f"board {board!r}{at}: {problem}")
+        self.board = board
+        self.version = version
 
 
 class AgentTimeoutError(SlateboardError, TimeoutError):

@@ -14,6 +14,7 @@ import typer
 from slateboard.cli import answers, inspection, review, runs
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
+from slateboard.cli.settle import settle
 from slateboard.errors import SlateboardError
 
 __all__ = ("app", "main", "COMMANDS")
@@ -32,6 +33,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "demo": runs.demo,
     "approve": answers.approve,
     "reject": answers.reject,
+    "settle": settle,
     "audit": inspection.audit,
     "replay": inspection.replay,
     "verify": inspection.verify,

@@ -6,6 +6,11 @@ with nothing left to run the run is insufficient, or failed when an agent failed
 
 Rule results are cached per subject and recomputed only for subjects that changed since the last decision,
 so the cost of a decision follows what changed, not the length of the log.
+
+A person's settlement is an authoritative answer, not one more source: a case closed by a person is decided
+"closed"; while a settlement stands on a subject (no newer finding of its kinds), the conflicts it settled, and any
+conflict over findings of the kinds it judged, do not fire there, and a sufficiency rule on the kind of the finding
+it chose is met by that choice.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from slateboard.agents.spec import Agent
 from slateboard.controller.rules import Assessment, Budget, ConflictRule, OwnSubject, Rule, SufficiencyRule
 from slateboard.errors import ConfigurationError
 from slateboard.state.projection import BoardState
-from slateboard.state.records import Decision, Reason, Task
+from slateboard.state.records import Decision, Reason, Settlement, Task
+from slateboard.state.rules import OfKind
 
 __all__ = ("Evaluator", "split_rules")
 
@@ -49,6 +55,7 @@ class Evaluator:
         self.agents = tuple(agents)
         self.sufficiency, self.conflicts, self.budget = split_rules(rules)
         self._own = [rule.subject if isinstance(rule, OwnSubject) else None for rule in self.sufficiency]
+        self._kinds = [rule.kind if isinstance(rule, OfKind) else None for rule in self.sufficiency]
         self._met: list[dict[str, Assessment]] = [{} for _ in self.sufficiency]
         self._triggered: list[dict[str, Reason]] = [{} for _ in self.conflicts]
         self._when_args = [
@@ -58,6 +65,10 @@ class Evaluator:
     def decide(self, state: BoardState) -> Decision:  # noqa: PLR0911 - one return per kind of decision
         """The next decision; call it exactly where a decision entry is (or will be) on the log."""
         cycle = state.decisions + 1
+        if state.closed is not None:
+            version, settlement = state.closed
+            closed = Reason(rule="settled", message=settlement.describe(version), agents=(settlement.reviewer,))
+            return Decision(cycle=cycle, status="closed", reasons=(closed,))
         self._refresh(state)
         conflicts = self._conflict_reasons(state)
         if conflicts:
@@ -85,14 +96,17 @@ class Evaluator:
 
     def _refresh(self, state: BoardState) -> None:
         for subject in state.take_touched():
-            for rule, cache in zip(self.sufficiency, self._met, strict=True):
-                assessment = rule.assess(state, subject)
+            standing = state.standing(subject)
+            for rule, kind, cache in zip(self.sufficiency, self._kinds, self._met, strict=True):
+                assessment = _settled(rule.id, kind, state, standing) or rule.assess(state, subject)
                 if assessment is None:
                     cache.pop(subject, None)
                 else:
                     cache[subject] = assessment
             for conflict, triggered in zip(self.conflicts, self._triggered, strict=True):
                 reason = conflict.check(state, subject)
+                if reason is not None and any(_settles(state, s, conflict.id, reason) for _, s in standing):
+                    reason = None  # settled by a person, and no new evidence since
                 if reason is None:
                     triggered.pop(subject, None)
                 else:
@@ -186,3 +200,27 @@ class Evaluator:
             return bool(agent.when(**{name: values[name] for name in self._when_args[index]}))
         except Exception:  # a precondition that cannot be evaluated does not hold; the agent does not run
             return False
+
+
+def _settles(state: BoardState, settlement: Settlement, rule: str, reason: Reason) -> bool:
+    """Whether a standing settlement answers this conflict: it settled the rule, or the person has already judged
+    every finding the rule names (all of the settled kinds, e.g. a confidence gate on the finding chosen)."""
+    if rule in settlement.rules:
+        return True
+    return bool(reason.findings) and all(state.finding(v).kind_name in settlement.kinds for v in reason.findings)
+
+
+def _settled(
+    rule: str, kind: type | None, state: BoardState, standing: tuple[tuple[int, Settlement], ...]
+) -> Assessment | None:
+    """A sufficiency rule met by the newest standing settlement that chose a finding of its kind, if any."""
+    if kind is None:
+        return None
+    for version, settlement in reversed(standing):
+        chosen = settlement.chosen
+        if chosen is not None and isinstance(state.finding(chosen), kind):
+            message = f"{settlement.describe(version)}: an authoritative answer"
+            return Assessment(
+                True, Reason(rule=rule, message=message, findings=(chosen,), agents=(settlement.reviewer,))
+            )
+    return None

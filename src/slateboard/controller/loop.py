@@ -34,10 +34,11 @@ from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.rules import Rule
+from slateboard.controller.settle import settle
 from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
-from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Task, Verdict
+from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
 
@@ -116,8 +117,9 @@ class Controller:
             fresh = await self._new_inputs(board, inputs)
             last = state.last_decision
             finished = last is not None and last.status != "continue"
-            # Nothing new since a final decision (commits and approvals are not evidence): finish what it began.
-            if not fresh and finished and last is not None and state.last_finding_version < state.last_decision_version:
+            # Nothing new (a finding or a settlement) since a final decision: finish what it began.
+            news = max(state.last_finding_version, state.last_answer_version)
+            if not fresh and finished and last is not None and news < state.last_decision_version:
                 yield await self._final(board, state, last, state.last_decision_version, resumed=True)
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
@@ -231,6 +233,20 @@ class Controller:
         await self.commits.retry(board, key)
         return await self.outcome(board)
 
+    async def settle(
+        self,
+        board: Board,
+        *,
+        reviewer: str,
+        choose: int | None = None,
+        close: str | None = None,
+        finding: Finding | None = None,
+        note: str = "",
+    ) -> Settlement:
+        """Answer the board's escalation: `choose` a finding's version (the conflict's others are set aside), give
+        a corrected `finding`, or `close` the case with a reason. The next `run` goes on from the answer."""
+        return await settle(board, reviewer=reviewer, choose=choose, close=close, finding=finding, note=note)
+
     async def dead_letters(self, board: Board) -> list[LedgerRow]:
         """The keys of `board` whose commits failed for good, with their errors (from the store's ledger)."""
         rows = await call_store(board.store.ledger.rows, "dead")
@@ -283,6 +299,7 @@ class Controller:
     resolve_sync = sync_twin(resolve)
     compensate_sync = sync_twin(compensate)
     retry_sync = sync_twin(retry)
+    settle_sync = sync_twin(settle)
     dead_letters_sync = sync_twin(dead_letters)
     outcome_sync = sync_twin(outcome)
     replay_sync = sync_twin(replay)

@@ -4,6 +4,10 @@ The live controller and `replay` feed the same entries, in the same order, throu
 is why decisions replay identically. Ingesting an entry costs the same however long the log is, and the
 lookups rules use (newest finding per kind, subject and author) do not scan it. Where each idempotency key stands
 (proposals, verdicts, approvals, commits) is `state.keys`, the `KeyBook` that `observe` also folds from stored rows.
+
+A person's `Settlement` is folded here too, so every rule sees it the same way: the findings it sets aside leave
+every lookup (they are no longer evidence, for or against, nor input to an agent), and it stands on its subject
+until a newer finding of the settled kinds arrives there (`standing`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from slateboard.blackboard.view import BoardView
 from slateboard.errors import StaleVersionError
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
-from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted
+from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement
 
 __all__ = ("BoardState", "Provenance", "TaskKey", "append", "live_proposals")
 
@@ -70,6 +74,10 @@ class BoardState:
         self.candidates: set[tuple[int, str]] = set()  # (agent index, subject) that may have work
         self.touched: set[str] = set()
         self.input_subjects: dict[str, None] = {}  # ordered: the subjects the run's inputs are about
+        self.last_answer_version = 0  # the newest Settlement: like a finding, it gives the controller news
+        self.closed: tuple[int, Settlement] | None = None
+        self.settlements: dict[str, list[tuple[int, Settlement]]] = {}  # subject -> standing (version, settlement)
+        self.aside: set[int] = set()
         self._newest: dict[_Key, int] = {}
         self._per_author: dict[_Key, dict[str, int]] = {}
         self._all: dict[_Key, list[int]] = {}
@@ -99,6 +107,8 @@ class BoardState:
             self.last_decision, self.last_decision_version = record, entry.version
         elif isinstance(record, RunStarted):
             self.started_at = entry.recorded_at
+        elif isinstance(record, Settlement):
+            self._ingest_settlement(entry.version, record)
         self.keys.ingest(entry.board, entry.version, entry.author, record)
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
@@ -136,6 +146,7 @@ class BoardState:
         self.provenance[version] = Provenance(author, produced, upstream, sources)
         self.findings[version] = finding
         key = (finding.kind_name, finding.subject)
+        self._reopen(finding)
         self._newest[key] = version
         self._per_author.setdefault(key, {})[author] = version
         self._all.setdefault(key, []).append(version)
@@ -144,6 +155,45 @@ class BoardState:
         self.touched.add(finding.subject)
         for index in self._readers_of(type(finding)):
             self.candidates.add((index, finding.subject))
+
+    def _ingest_settlement(self, version: int, settlement: Settlement) -> None:
+        self.last_answer_version = version
+        if settlement.action == "close":
+            self.closed = (version, settlement)
+            return
+        self.settlements.setdefault(settlement.subject, []).append((version, settlement))
+        self.touched.add(settlement.subject)
+        keys: set[_Key] = set()
+        for v in settlement.set_aside:
+            finding = self.findings.get(v)
+            if finding is not None and v not in self.aside:
+                self.aside.add(v)
+                keys.add((finding.kind_name, finding.subject))
+                # What its readers see changed: they may run again on what stands now.
+                for index in self._readers_of(type(finding)):
+                    self.candidates.add((index, finding.subject))
+        for key in keys:
+            self._reindex(key)
+
+    def _reindex(self, key: _Key) -> None:
+        """Rebuild one (kind, subject)'s lookups without the findings set aside."""
+        kept = [v for v in self._all.get(key, []) if v not in self.aside]
+        self._all[key] = kept
+        per_author: dict[str, int] = {}
+        for v in kept:
+            per_author[self.provenance[v].author] = v
+        self._per_author[key] = per_author
+        if kept:
+            self._newest[key] = kept[-1]
+        else:
+            self._newest.pop(key, None)
+
+    def _reopen(self, finding: Finding) -> None:
+        """New evidence of a settled kind on a settled subject: the settlement no longer stands there."""
+        standing = self.settlements.get(finding.subject)
+        if standing:
+            kept = [(v, s) for v, s in standing if finding.kind_name not in s.kinds]
+            self.settlements[finding.subject] = kept
 
     def _readers_of(self, kind: type[Record]) -> tuple[int, ...]:
         readers = self._readers.get(kind)
@@ -185,6 +235,14 @@ class BoardState:
             if all(origin.independent_of(version, self.provenance[c], c) for c in chosen):
                 chosen.append(version)
         return chosen
+
+    def visible(self, kind_name: str, subject: str) -> tuple[int, ...]:
+        """Versions of the findings of exactly `kind_name` on `subject` not set aside, oldest first."""
+        return tuple(self._all.get((kind_name, subject), ()))
+
+    def standing(self, subject: str) -> tuple[tuple[int, Settlement], ...]:
+        """The settlements that still stand on `subject` (no newer finding of their kinds since), oldest first."""
+        return tuple(self.settlements.get(subject, ()))
 
     def take_touched(self) -> list[str]:
         """Subjects that changed since the last call, sorted."""

@@ -10,7 +10,14 @@ from __future__ import annotations
 from pydantic import Field, JsonValue
 
 from slateboard.blackboard.records import Citation, FrozenModel, Record
-from slateboard.state.vocabulary import AgentRunStatus, ApprovalAnswer, DecisionStatus, Effect, FailureStatus
+from slateboard.state.vocabulary import (
+    AgentRunStatus,
+    ApprovalAnswer,
+    DecisionStatus,
+    Effect,
+    FailureStatus,
+    SettlementAction,
+)
 
 __all__ = (
     "AgentRun",
@@ -26,6 +33,7 @@ __all__ = (
     "CommitFailure",
     "DoubtResolved",
     "Compensation",
+    "Settlement",
     "CONTROLLER",
     "COMMIT_LAYER",
     "INPUT_AUTHOR",
@@ -213,3 +221,42 @@ class Compensation(Record):
     reviewer: str
     reason: str
     receipt: JsonValue = None
+
+
+class Settlement(Record):
+    """A person's answer to an escalated decision (the entry at `escalation`), authored by the `reviewer`.
+
+    "choose" picks `chosen`, one of the conflict's `findings`: every other finding of the conflict's `kinds` on
+    `subject` known then is `set_aside`. "correct" picks a finding the reviewer wrote just before this entry
+    (`chosen`), which sets aside the findings of its own kind there. What is set aside leaves the rules' and the
+    agents' sight (no longer evidence, for or against), though the log keeps it. `rules` are the
+    conflicts settled, which do not escalate again on `subject` until a newer finding of those kinds arrives.
+    "close" ends the case with `reason`. `note` says why, for the audit trail.
+    """
+
+    kind_name = "slateboard.Settlement"
+
+    reviewer: str
+    action: SettlementAction
+    escalation: int
+    subject: str = ""
+    rules: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    findings: tuple[int, ...] = ()
+    chosen: int | None = None
+    set_aside: tuple[int, ...] = ()
+    reason: str = ""
+    note: str = ""
+
+    def describe(self, version: int) -> str:
+        """One sentence: who answered, at which version, and what."""
+        said = f"settled by {self.reviewer} (v{version})"
+        if self.action == "close":
+            said = f"closed by {self.reviewer} (v{version}): {self.reason}"
+        elif self.action == "correct":
+            said += f": corrected finding v{self.chosen} on {self.subject!r}"
+        else:
+            said += f": chose v{self.chosen} on {self.subject!r}"
+        if self.set_aside:
+            said += f", set aside {', '.join(f'v{v}' for v in self.set_aside)}"
+        return f"{said} ({self.note})" if self.note and self.action != "close" else said

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from slateboard.blackboard.records import Finding
 from slateboard.state.projection import BoardState
 from slateboard.state.records import Reason
 
-__all__ = ("Assessment", "ConflictRule", "SufficiencyRule")
+__all__ = ("Assessment", "ConflictRule", "OfKind", "SufficiencyRule")
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,15 @@ class ConflictRule(Protocol):
     def id(self) -> str: ...
 
     def check(self, state: BoardState, subject: str) -> Reason | None: ...
+
+
+@runtime_checkable
+class OfKind(Protocol):
+    """A sufficiency rule that judges the findings of one `kind` (the built-in `sufficient` does).
+
+    Read once, when the controller is built: where a person's settlement chose a finding of that kind on a subject,
+    the rule is met there by that authoritative answer rather than by pooling sources again.
+    """
+
+    @property
+    def kind(self) -> type[Finding]: ...

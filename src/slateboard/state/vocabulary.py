@@ -25,6 +25,8 @@ __all__ = (
     "PolicyDefault",
     "POLICY_DEFAULTS",
     "ApprovalAnswer",
+    "SettlementAction",
+    "SETTLEMENT_ACTIONS",
     "FailureStatus",
     "KeyStatus",
     "KEY_STATUSES",
@@ -43,8 +45,8 @@ AgentRunStatus = AttemptStatus
 """How one attempt of an agent ended (`AgentRun.status`)."""
 AGENT_RUN_STATUSES: tuple[AgentRunStatus, ...] = get_args(AttemptStatus)
 
-DecisionStatus = Literal["continue", "sufficient", "escalate", "insufficient", "failed"]
-"""What the controller decided after a change (`Decision.status`)."""
+DecisionStatus = Literal["continue", "sufficient", "escalate", "insufficient", "failed", "closed"]
+"""What the controller decided after a change (`Decision.status`); "closed": a person closed the case."""
 DECISION_STATUSES: tuple[DecisionStatus, ...] = get_args(DecisionStatus)
 
 Effect = Literal["allow", "deny", "escalate", "needs_approval"]
@@ -61,6 +63,10 @@ POLICY_DEFAULTS: tuple[PolicyDefault, ...] = get_args(PolicyDefault)
 
 ApprovalAnswer = Literal["approved", "rejected"]
 """A person's answer to an approval request."""
+
+SettlementAction = Literal["choose", "correct", "close"]
+"""A person's answer to an escalation (`Settlement.action`): choose a side, supply a corrected finding, or close."""
+SETTLEMENT_ACTIONS: tuple[SettlementAction, ...] = get_args(SettlementAction)
 
 FailureStatus = Literal["dead", "in_doubt"]
 """A commit that did not happen for sure: dead-lettered, or in doubt until a person checks."""
@@ -80,7 +86,7 @@ KeyStatus = Literal[
 KEY_STATUSES: tuple[KeyStatus, ...] = get_args(KeyStatus)
 
 OutcomeStatus = Literal[
-    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient"
+    "committed", "awaiting_approval", "escalated", "rejected", "insufficient", "failed", "sufficient", "closed"
 ]
 """How a run ended (`Outcome.status`), most settled first."""
 OUTCOME_STATUSES: tuple[OutcomeStatus, ...] = get_args(OutcomeStatus)
@@ -90,6 +96,7 @@ DECISION_OUTCOMES: dict[DecisionStatus, OutcomeStatus] = {
     "escalate": "escalated",
     "insufficient": "insufficient",
     "failed": "failed",
+    "closed": "closed",
 }
 """The outcome a run's last decision gives, before its proposals are looked at ("continue" never ends a run)."""
 
