@@ -153,3 +153,29 @@ def test_edited_fields_keep_their_type_and_only_the_requests_fields_are_read() -
     assert _edits(screen, form) == {"Status": "12", "Score": 0.5}
     assert _edits(screen, FormData({"field:Score": "not json"})) == {"Score": "not json"}
     assert _edits(screen, FormData({"field:Status": "Working"})) == {}  # unchanged: no edit
+
+
+def test_settle_a_conflict_and_the_run_goes_on_once(client: TestClient, blackboard: Blackboard) -> None:
+    page = client.get(f"/boards/{CONFLICT}/conflict").text
+    assert 'value="choose:11"' in page
+    form = {"csrf": csrf_token(TOKEN), "reviewer": "ana", "note": "the contract rules", "choice": "choose:11"}
+    assert client.post(f"/boards/{CONFLICT}/conflict", data={**form, "choice": "choose:99"}).status_code == 400
+    assert client.post(f"/boards/{CONFLICT}/conflict", data={**form, "reviewer": ""}).status_code == 400
+    done = client.post(f"/boards/{CONFLICT}/conflict", data=form)
+    assert done.status_code == 200
+    assert "Settled by ana" in done.text
+    audit = board_audit(blackboard, CONFLICT)
+    assert audit.status != "escalate"  # the run went on from the answer
+    settlement = next(e for e in audit.timeline if e.kind == "slateboard.Settlement")
+    assert (settlement.payload["reviewer"], settlement.payload["chosen"]) == ("ana", 11)
+    again = client.post(f"/boards/{CONFLICT}/conflict", data={**form, "reviewer": "bob"})
+    assert again.status_code == 409
+    assert "already settled by ana" in again.text
+
+
+def test_close_a_conflict_needs_a_reason(client: TestClient, blackboard: Blackboard) -> None:
+    form = {"csrf": csrf_token(TOKEN), "reviewer": "ana", "choice": "close"}
+    assert client.post(f"/boards/{CONFLICT}/conflict", data=form).status_code == 400
+    assert client.post(f"/boards/{CONFLICT}/conflict", data={**form, "reason": "duplicate case"}).status_code == 200
+    assert board_audit(blackboard, CONFLICT).status == "closed"
+    assert client.post(f"/boards/{CONFLICT}/conflict", data={"choice": "close"}).status_code == 403  # no CSRF

@@ -1,5 +1,6 @@
 """The review page in a real browser (Debian's chromium through Playwright): open a waiting approval, edit a field,
-accept it and find the commit in the store; reject with a reason; no token, no page; a `<script>` stays text.
+accept it and find the commit in the store; reject with a reason; settle a conflict and see the run go on; no
+token, no page; a `<script>` stays text.
 
 `SLATEBOARD_SCREENSHOTS=DIR` also saves the inbox, decision and conflict screens there (docs/ holds the ones the
 documentation shows).
@@ -84,13 +85,20 @@ def test_reject_with_a_reason(page: tuple[Page, str], blackboard: Blackboard) ->
     assert key not in in_thread(board_audit, blackboard, WAITING).committed
 
 
-def test_the_conflict_screen_shows_both_sides(page: tuple[Page, str]) -> None:
+def test_settle_a_conflict_and_see_the_run_go_on(page: tuple[Page, str], blackboard: Blackboard) -> None:
     tab, base = page
     tab.goto(f"{base}/boards/{CONFLICT}/conflict")
     text = tab.inner_text("main")
     assert "contradiction" in text
     assert "exception 4.2" in text
+    tab.fill("input[name='reviewer']", "ana")
+    tab.fill("input[name='note']", "the contract's warranty applies")
     _shot(tab, "review-conflict.png")
+    tab.click("button[value='choose:11']")
+    assert "Settled by ana" in tab.inner_text("main")
+    audit = in_thread(board_audit, blackboard, CONFLICT)
+    assert audit.status not in (None, "escalate")  # the run went on to its outcome
+    assert "status now: escalate" not in tab.inner_text("main")
 
 
 def test_without_the_token_the_page_is_refused(browser: Browser, blackboard: Blackboard) -> None:

@@ -135,7 +135,35 @@ class _Pages:
         board = self.board(request)
         if board is None:
             return self.missing("no such board in this store")
-        return self.render("conflict.html", screen=screens.conflict_screen(self.blackboard, board))
+        screen = screens.conflict_screen(self.blackboard, board)
+        return self.render("conflict.html", screen=screen, notice=request.query_params.get("notice", ""))
+
+    async def settle(self, request: Request) -> Response:
+        """Settle an escalated board (choose one finding of the conflict, or close the case), then go on with it."""
+        form = await request.form()
+        if not csrf_matches(self.token, form.get("csrf")):
+            return self.render("error.html", status=403, title="Refused", message="the form's CSRF token is wrong")
+        board = self.board(request)
+        if board is None:
+            return self.missing("no such board in this store")
+        screen = screens.conflict_screen(self.blackboard, board)
+        reviewer, note, choice, reason = (_text(form, name) for name in ("reviewer", "note", "choice", "reason"))
+        choose = next((side.version for side in screen.sides if choice == f"choose:{side.version}"), None)
+        problem = _settle_problem(reviewer, note, reason, choice, choose)
+        if problem:
+            return self.render("conflict.html", status=400, screen=screen, error=problem)
+        if not screen.open:
+            by = (screen.settled or {}).get("reviewer")
+            said = f"already settled by {by}" if by else f"this board is not escalated now ({screen.status})"
+            return self.render("conflict.html", status=409, screen=screen, error=said)
+        try:
+            controller, target = controller_for(self.blackboard, board)
+            close = reason if choice == "close" else None
+            await controller.settle(target, reviewer=reviewer, choose=choose, close=close, note=note)
+            await controller.run(target)  # the run goes on from the answer, as `slateboard settle` does
+        except SlateboardError as exc:
+            return self.render("conflict.html", status=409, screen=screen, error=str(exc))
+        return RedirectResponse(f"{request.url.path}?notice=settled", status_code=303)
 
     async def metrics(self, request: Request) -> Response:
         routed = charts.bar_chart(
@@ -166,6 +194,19 @@ def _problem(reviewer: str, note: str, action: str) -> str:
     return ""
 
 
+def _settle_problem(reviewer: str, note: str, reason: str, choice: str, choose: int | None) -> str:
+    """What is wrong with a settlement's form, in words ("" when nothing is)."""
+    if choice != "close" and choose is None:
+        return "choose one of the findings shown, or close the case"
+    if not reviewer:
+        return "give your name: it is recorded with the answer"
+    if choice == "close" and not reason:
+        return "closing the case needs a reason"
+    if max(len(reviewer), len(note), len(reason)) > MAX_TEXT:
+        return f"keep names and reasons under {MAX_TEXT} characters"
+    return ""
+
+
 def _edits(screen: screens.DecisionScreen, form: FormData) -> dict[str, Any]:
     """The fields the reviewer changed. Only the request's own fields are read; a text field stays text, any other
     is read as JSON (as `slateboard approve --edit` does), falling back to text when it does not parse."""
@@ -192,7 +233,8 @@ def create_app(blackboard: Blackboard, *, token: str) -> Starlette:
         Route("/boards/{board}/keys/{key}", pages.decision, methods=["GET"]),
         Route("/boards/{board}/keys/{key}", pages.answer, methods=["POST"]),
         Route("/boards/{board}/timeline", pages.timeline),
-        Route("/boards/{board}/conflict", pages.conflict),
+        Route("/boards/{board}/conflict", pages.conflict, methods=["GET"]),
+        Route("/boards/{board}/conflict", pages.settle, methods=["POST"]),
         Route("/metrics", pages.metrics),
     ]
     return Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])

@@ -17,6 +17,8 @@ from slateboard.errors import SlateboardError
 from slateboard.observe import Audit, AuditEvent, board_audit
 from slateboard.scenarios import controller_for
 
+SETTLEMENT = "slateboard.Settlement"  # the kind of a person's answer to an escalation (controller.settle)
+
 __all__ = (
     "InboxItem",
     "FieldChange",
@@ -89,12 +91,20 @@ class ConflictSide:
 
 @dataclass(frozen=True)
 class ConflictScreen:
-    """An escalated decision: its reasons in words, and the findings behind them side by side."""
+    """An escalated decision: its reasons in words, and the findings behind them side by side; once a person
+    settled it, the settlement (`settled`, the Settlement entry's fields) and where the board stands now (`status`)."""
 
     board: str
     decided_at: int | None
     reasons: tuple[dict[str, Any], ...]
     sides: tuple[ConflictSide, ...] = field(default_factory=tuple)
+    status: str | None = None
+    settled: dict[str, Any] | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether a person can settle it now: the board's last decision escalated."""
+        return self.status == "escalate"
 
 
 def known_board(blackboard: Blackboard, name: str) -> str | None:
@@ -209,7 +219,12 @@ def decision_screen(blackboard: Blackboard, board: str, key: str) -> DecisionScr
 def conflict_screen(blackboard: Blackboard, board: str) -> ConflictScreen:
     """The board's last decision's reasons, and the findings they name side by side (empty when none do)."""
     audit = board_audit(blackboard, board)
-    decision = _last(audit, "decision")
+    escalations = [e for e in audit.timeline if e.type == "decision" and e.payload.get("status") == "escalate"]
+    decision = escalations[-1] if escalations else None  # the escalation, even after a person settled it
+    settlement = next(
+        (e for e in reversed(audit.timeline) if e.kind == SETTLEMENT and decision and e.version > decision.version),
+        None,
+    )
     reasons = tuple(r for r in (decision.payload.get("reasons", []) if decision else []) if isinstance(r, dict))
     by_version = {event.version: event for event in audit.timeline}
     versions = list(dict.fromkeys(v for r in reasons for v in r.get("findings", ()) if v in by_version))
@@ -233,4 +248,11 @@ def conflict_screen(blackboard: Blackboard, board: str) -> ConflictScreen:
         mine = {str(c.get("source")) for c in side.citations}
         others = {str(c.get("source")) for o in raw if o is not side for c in o.citations}
         sides.append(ConflictSide(**{**side.__dict__, "shared_sources": tuple(sorted(mine & others))}))
-    return ConflictScreen(board=board, decided_at=audit.decided_at, reasons=reasons, sides=tuple(sides))
+    return ConflictScreen(
+        board=board,
+        decided_at=decision.version if decision else None,
+        reasons=reasons,
+        sides=tuple(sides),
+        status=audit.status,
+        settled=settlement.payload if settlement is not None and isinstance(settlement.payload, dict) else None,
+    )
