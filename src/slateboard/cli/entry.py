@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, inspection, runs
+from slateboard.cli import answers, inspection, review, runs
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.settle import settle
@@ -39,6 +39,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "verify": inspection.verify,
     "boards": inspection.boards,
     "metrics": inspection.metrics,
+    "review": review.review,
     "bench": bench_command,
 }
 HIDDEN = frozenset({"demo"})  # deprecated: still runs, no longer listed
