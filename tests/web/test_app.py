@@ -179,3 +179,25 @@ def test_close_a_conflict_needs_a_reason(client: TestClient, blackboard: Blackbo
     assert client.post(f"/boards/{CONFLICT}/conflict", data={**form, "reason": "duplicate case"}).status_code == 200
     assert board_audit(blackboard, CONFLICT).status == "closed"
     assert client.post(f"/boards/{CONFLICT}/conflict", data={"choice": "close"}).status_code == 403  # no CSRF
+
+
+def test_a_corrected_finding_settles_the_conflict_and_bad_fields_are_named(
+    client: TestClient, blackboard: Blackboard
+) -> None:
+    page = client.get(f"/boards/{CONFLICT}/conflict").text
+    assert 'name="correct:13"' in page  # the finding's own fields, ready to edit
+    assert "&#34;excluded&#34;: true" in page or "&quot;excluded&quot;: true" in page
+    form = {"csrf": csrf_token(TOKEN), "reviewer": "ana", "note": "kb updated", "choice": "correct:13"}
+    broken = client.post(f"/boards/{CONFLICT}/conflict", data={**form, "correct:13": '{"excluded": "perhaps"}'})
+    assert broken.status_code == 409
+    assert "the corrected v13: not a valid support.PolicyReference" in broken.text
+    assert "not JSON" in client.post(f"/boards/{CONFLICT}/conflict", data={**form, "correct:13": "{"}).text
+    fields = '{"article": "exception 4.2 was withdrawn", "excluded": false}'
+    done = client.post(f"/boards/{CONFLICT}/conflict", data={**form, "correct:13": fields})
+    assert done.status_code == 200, done.text
+    audit = board_audit(blackboard, CONFLICT)
+    settlement = next(e for e in audit.timeline if e.kind == "slateboard.Settlement")
+    assert (settlement.payload["action"], settlement.payload["set_aside"]) == ("correct", [13])
+    corrected = next(e for e in audit.timeline if e.version == settlement.payload["chosen"])
+    assert (corrected.author, corrected.payload["excluded"]) == ("ana", False)
+    assert audit.waiting, "the run went on from the corrected finding to a reply waiting for approval"

@@ -11,16 +11,15 @@ import json
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard, Board
-from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding
 from slateboard.cli.console import console
 from slateboard.cli.options import DbOption, ScenarioOption, controller_for, store_url
 from slateboard.cli.render import outcome_lines
+from slateboard.controller.settle import correction
 from slateboard.errors import SettlementError
 from slateboard.state.records import Decision
 
@@ -73,17 +72,9 @@ def _correction(board: Board, given: str) -> Finding:
         raise SettlementError(board.name, f"--correct takes KIND=JSON; the JSON does not parse: {exc}") from exc
     if not isinstance(fields, dict):
         raise SettlementError(board.name, f"--correct takes KIND=JSON with a JSON object, got {given!r}")
-    kind = registry.get(kind_name.strip(), where="--correct")
-    if not issubclass(kind, Finding):
-        raise SettlementError(board.name, f"--correct: {kind_name} is not a finding kind")
-    fields.setdefault("confidence", 1.0)
-    if "subject" not in fields:
-        fields["subject"] = _escalated_subject(board, kind_name.strip())
-    try:
-        return kind.model_validate(fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SettlementError(board.name, f"--correct: not a valid {kind_name}: {problems}") from exc
+    name = kind_name.strip()
+    subject = fields["subject"] if "subject" in fields else _escalated_subject(board, name)
+    return correction(board.name, name, fields, subject=str(subject), where="--correct")
 
 
 def _escalated_subject(board: Board, kind_name: str) -> str:

@@ -16,16 +16,20 @@ decision that name the chosen version (or, for a corrected finding, a finding of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
 
 from slateboard.blackboard.board import Board
+from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.errors import SettlementError, StaleVersionError
 from slateboard.state.projection import BoardState
 from slateboard.state.records import Reason, Settlement
 from slateboard.state.vocabulary import SettlementAction
 
-__all__ = ("settle", "plan")
+__all__ = ("settle", "plan", "correction")
 
 _ATTEMPTS = 8  # another writer may move the board on between reading it and answering; then read it again
 
@@ -177,3 +181,18 @@ def _settlement(  # noqa: PLR0917 - the parts of one answer, gathered from the c
         set_aside=aside,
         note=note,
     )
+
+
+def correction(board: str, kind_name: str, fields: Mapping[str, Any], *, subject: str, where: str) -> Finding:
+    """A reviewer's corrected finding of `kind_name` from its `fields` (what the command line's `--correct` and the
+    review page's form send): `subject` and a confidence of 1 are filled in when left out. `SettlementError` names
+    `where` the fields came from when the kind is not a finding kind or the fields do not make a valid one."""
+    kind = registry.get(kind_name, where=where)
+    if not issubclass(kind, Finding):
+        raise SettlementError(board, f"{where}: {kind_name} is not a finding kind")
+    given = {"confidence": 1.0, "subject": subject, **fields}
+    try:
+        return kind.model_validate(given)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettlementError(board, f"{where}: not a valid {kind_name}: {problems}") from exc

@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from slateboard.blackboard import Blackboard
-from slateboard.errors import ApprovalError, SlateboardError
+from slateboard.blackboard import Blackboard, Finding
+from slateboard.controller.settle import correction
+from slateboard.errors import ApprovalError, SettlementError, SlateboardError
 from slateboard.observe import board_audit
 from slateboard.scenarios import controller_for
 from slateboard.web import charts, screens, timeline
@@ -149,7 +150,8 @@ class _Pages:
         screen = screens.conflict_screen(self.blackboard, board)
         reviewer, note, choice, reason = (_text(form, name) for name in ("reviewer", "note", "choice", "reason"))
         choose = next((side.version for side in screen.sides if choice == f"choose:{side.version}"), None)
-        problem = _settle_problem(reviewer, note, reason, choice, choose)
+        corrected = next((side for side in screen.sides if choice == f"correct:{side.version}"), None)
+        problem = _settle_problem(reviewer, note, reason, choice, choose if corrected is None else corrected.version)
         if problem:
             return self.render("conflict.html", status=400, screen=screen, error=problem)
         if not screen.open:
@@ -159,7 +161,8 @@ class _Pages:
         try:
             controller, target = controller_for(self.blackboard, board)
             close = reason if choice == "close" else None
-            await controller.settle(target, reviewer=reviewer, choose=choose, close=close, note=note)
+            finding = _corrected(board, corrected, form) if corrected is not None else None
+            await controller.settle(target, reviewer=reviewer, choose=choose, close=close, finding=finding, note=note)
             await controller.run(target)  # the run goes on from the answer, as `slateboard settle` does
         except SlateboardError as exc:
             return self.render("conflict.html", status=409, screen=screen, error=str(exc))
@@ -192,6 +195,18 @@ def _problem(reviewer: str, note: str, action: str) -> str:
     if max(len(reviewer), len(note)) > MAX_TEXT:
         return f"keep names and reasons under {MAX_TEXT} characters"
     return ""
+
+
+def _corrected(board: str, side: screens.ConflictSide, form: FormData) -> Finding:
+    """The reviewer's corrected version of `side`: its kind and subject, with the fields the form sent (JSON)."""
+    text = _text(form, f"correct:{side.version}")
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettlementError(board, f"the corrected v{side.version} is not JSON: {exc}") from exc
+    if not isinstance(fields, dict):
+        raise SettlementError(board, f"the corrected v{side.version} must be a JSON object of its fields")
+    return correction(board, side.kind, fields, subject=side.subject, where=f"the corrected v{side.version}")
 
 
 def _settle_problem(reviewer: str, note: str, reason: str, choice: str, choose: int | None) -> str:

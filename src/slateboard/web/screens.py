@@ -87,6 +87,8 @@ class ConflictSide:
     confidence: Any
     citations: tuple[dict[str, Any], ...]
     shared_sources: tuple[str, ...] = ()
+    subject: str = ""
+    editable: str = "{}"  # the finding's own fields as JSON: what a reviewer edits to supply a corrected finding
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ def conflict_screen(blackboard: Blackboard, board: str) -> ConflictScreen:
                 fields={k: field_text(v) for k, v in payload.items() if k not in skip},
                 confidence=payload.get("confidence"),
                 citations=tuple(c for c in payload.get("citations", ()) if isinstance(c, dict)),
+                subject=str(payload.get("subject", "")),
+                editable=json.dumps({k: v for k, v in payload.items() if k not in skip}, indent=1, ensure_ascii=False),
             )
         )
     sides = []
