@@ -110,3 +110,37 @@ def test_unsafe_yaml_is_refused_and_other_files_are_named(tmp_path: Path) -> Non
     with pytest.raises(ScenarioError, match="cannot read the scenario file") as caught:
         load(tmp_path / "missing.yaml")
     assert caught.value.file == str(tmp_path / "missing.yaml")
+
+
+QUORUM = (
+    TEXT.replace("name: refund-check", "name: refund-quorum")
+    .replace(
+        "  - sufficient: {kind: Entitlement, min_confidence: 0.8}\n",
+        "  - sufficient: {kind: Entitlement, min_confidence: 0.8, min_source_confidence: 0.5}\n"
+        "  - quorum: {kind: Entitlement, agents: [entitlement, contracts]}\n",
+    )
+    .replace(
+        "  - name: checker\n",
+        "  - name: contracts\n    reads: [Case]\n    writes: Entitlement\n    emit: {entitled: true, confidence: 0.9}\n"
+        "    fail_times: 9\n    retries: 1\n  - name: checker\n",
+    )
+)
+
+
+async def test_a_quorum_from_the_file_refuses_sufficiency_while_an_agent_that_failed_is_missing(
+    bb: Blackboard,
+) -> None:
+    run = await loads(QUORUM, file="quorum.yaml").run(bb)
+    assert run.outcome.status == "failed"
+    assert any("contracts" in r and "quorum" in r for r in run.outcome.reasons), run.outcome.reasons
+    assert [f.agent for f in run.outcome.agent_failures] == ["contracts"]
+    assert run.outcome.commits == ()
+    assert (await run.controller.replay(run.board)).identical
+
+
+def test_a_quorum_needs_its_agents_named() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        loads(QUORUM.replace("agents: [entitlement, contracts]", "agents: []"), file="quorum.yaml")
+    assert "rules.1.quorum.agents: List should have at least 1 item" in str(caught.value)
+    quorum_line = 1 + QUORUM.splitlines().index("  - quorum: {kind: Entitlement, agents: [entitlement, contracts]}")
+    assert caught.value.line == quorum_line

@@ -13,7 +13,8 @@ agents:
     emit: {entitled: true, confidence: 0.9, citations: [{source: crm, approved: true}]}
     fail_times: 1                    # and timeout_times, delay, invalid, undeclared, conflict, timeout, retries...
 rules:
-  - sufficient: {kind: Entitlement, min_confidence: 0.8}
+  - sufficient: {kind: Entitlement, min_confidence: 0.8}   # min_sources, min_source_confidence too
+  - quorum: {kind: Entitlement, agents: [entitlement]}     # these agents must all answer (or min_answers)
   - contradiction: {first: Entitlement, second: Check, when: {first: {entitled: true}, second: {excluded: true}},
                     reason: entitlement contradicts a policy exception}
 policy:                              # the policy-file format inline, or a path to a policy file
@@ -80,6 +81,13 @@ class _Sufficient(_Spec):
     kind: str
     min_confidence: float = Field(default=0.0, ge=0, le=1)
     min_sources: int = Field(default=1, ge=1)
+    min_source_confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class _Quorum(_Spec):
+    kind: str
+    agents: list[str] = Field(min_length=1)
+    min_answers: int | None = Field(default=None, ge=1)
 
 
 class _EscalateBelow(_Spec):
@@ -112,6 +120,7 @@ class _Budget(_Spec):
 
 class _Rule(_Spec):
     sufficient: _Sufficient | None = None
+    quorum: _Quorum | None = None
     escalate_below: _EscalateBelow | None = None
     disagreement: _Disagreement | None = None
     contradiction: _Contradiction | None = None
@@ -299,7 +308,15 @@ class _Builder:
         try:
             if isinstance(value, _Sufficient):
                 kind = self.kind((*at, "kind"), value.kind)
-                return rule_kinds.sufficient(kind, min_confidence=value.min_confidence, min_sources=value.min_sources)  # type: ignore[arg-type]
+                return rule_kinds.sufficient(
+                    kind,  # type: ignore[arg-type]
+                    min_confidence=value.min_confidence,
+                    min_sources=value.min_sources,
+                    min_source_confidence=value.min_source_confidence,
+                )
+            if isinstance(value, _Quorum):
+                kind = self.kind((*at, "kind"), value.kind)
+                return rule_kinds.quorum(kind, agents=value.agents, min_answers=value.min_answers)  # type: ignore[arg-type]
             if isinstance(value, _EscalateBelow):
                 return rule_kinds.escalate_below(self.kind((*at, "kind"), value.kind), confidence=value.confidence)  # type: ignore[arg-type]
             if isinstance(value, _Disagreement):
