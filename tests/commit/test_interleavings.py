@@ -220,7 +220,13 @@ def _check(world: World, outside: Outside, handle: Blackboard) -> None:
         else:
             # After recovery nothing is left pending, failed or unclaimed; only a plain sink leaves doubt.
             assert state == "in_doubt", context
-            assert world.capability == "plain", context  # a lookup or an idempotent retry settles every doubt
+            # A lookup or an idempotent retry settles every doubt, except a call that timed out while its thread was
+            # still running (possible under load with this short timeout): a lookup that misses it proves nothing,
+            # so only a person may settle it (test_layer's test_a_timed_out_call_still_running_...).
+            assert row is not None
+            assert world.capability == "plain" or (world.capability == "lookup" and "still running" in row.error), (
+                context
+            )
         if commits.get(key):
             assert state == "applied", f"{context}: a key some worker saw committed must stay applied"
     for key, result in world.results:
