@@ -73,7 +73,8 @@ def test_a_store_registered_at_run_time_opens_by_url_until_unregistered() -> Non
         with pytest.raises(ConfigurationError, match="already registered"):
             register_store("wrapped", wrapped.open_wrapped)
     assert "wrapped" not in registered_schemes()
-    with pytest.raises(ConfigurationError, match=r"'wrapped://a' is not understood.*known schemes: memory, sqlite"):
+    known = r"known schemes: memory, postgresql, sqlite"
+    with pytest.raises(ConfigurationError, match=r"'wrapped://a' is not understood.*" + known):
         Blackboard.open("wrapped://a")
     with pytest.raises(ConfigurationError, match="no store is registered at run time for the scheme 'wrapped'"):
         unregister_store("wrapped")
@@ -110,7 +111,7 @@ def test_a_url_without_a_scheme_names_the_url_and_the_known_schemes() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Blackboard.open("slate.db")
     assert "'slate.db' is not understood" in str(caught.value)
-    assert "known schemes: memory, sqlite" in str(caught.value)
+    assert "known schemes: memory, postgresql, sqlite" in str(caught.value)
 
 
 def test_an_unready_backend_is_not_testable() -> None:
@@ -184,7 +185,7 @@ def test_a_third_party_entry_point_is_imported_only_when_its_scheme_is_opened(tm
     )
     lines = done.stdout.splitlines()
     assert lines[:5] == [
-        "schemes ['acme', 'broken', 'memory', 'sqlite', 'wrong']",
+        "schemes ['acme', 'broken', 'memory', 'postgresql', 'sqlite', 'wrong']",
         "imported before False",
         "after memory False False",
         "opened MemoryStore True",

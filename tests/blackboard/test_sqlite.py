@@ -30,7 +30,8 @@ def fact(text: str = "f") -> Fact:
         ("sqlite:///x.db?synchronous=sometimes", "synchronous must be one of"),
         ("sqlite:///x.db?busy_timeout=-2", "busy_timeout must be a number of seconds"),
         ("sqlite:///x.db?colour=blue", "unknown option(s) colour"),
-        ("postgresql://localhost/db", "PostgreSQL is not supported yet"),
+        ("postgresql://localhost/db?schema=Bad-Name", "schema must be a lowercase identifier"),
+        ("postgresql://localhost/db?pool_size=0", "pool_size must be a whole number"),
         ("mysql://x", "is not understood"),
     ],
 )

@@ -1,0 +1,220 @@
+"""The PostgreSQL store, `postgresql://user@host:port/database?schema=NAME`: the log, the ledger and the tables of
+sinks inside the store, in one schema of a database that many processes and machines can share.
+
+Connections come from a `psycopg_pool` pool (`?pool_size=`, default 8). Writers to one board serialize on a
+transaction-level advisory lock keyed by the board (`pg_advisory_xact_lock`), then read the head and insert: the
+board's versions stay 1..n without gaps whatever the number of writers, and the unique (board, version)
+constraint backs the lock. Writers to different boards do not wait for each other.
+
+`wait=False` (how `call_store` runs an operation inline on the event loop): a lock that is not free at once
+(`lock_timeout` of 1 ms) or an exhausted pool raises `WouldBlock`, and `call_store` moves the operation to a
+worker thread, where it waits up to the store's busy timeout. Reads never wait for locks (MVCC).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import uuid4
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
+from slateboard.blackboard.stores.base import WouldBlock, chain
+from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
+from slateboard.blackboard.stores.postgres_schema import ENTRIES, LAYOUT_VERSION, SCHEMA_LOCK, schema_statements
+from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
+from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
+
+__all__ = ("PostgresStore", "PostgresLedger", "PostgresTables", "TEST_SERVER_VARIABLE", "backend")
+
+T = TypeVar("T")
+TEST_SERVER_VARIABLE = "SLATEBOARD_TEST_POSTGRES"
+_COLUMNS = "seq, board, version, kind, schema_version, author, recorded_at, payload, hash"
+_INSERT = (
+    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq"
+)
+_HEAD = f"SELECT version, hash FROM {ENTRIES} WHERE board = %s ORDER BY version DESC LIMIT 1"  # noqa: S608
+_READ = (
+    f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE board = %s AND version > %s AND version <= %s "  # noqa: S608
+    "ORDER BY version"
+)
+_LOCK_BOARD = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+_OPTIONS = ("schema", "pool_size")
+
+
+class PostgresStore:
+    """A store in one schema of a PostgreSQL database. Safe for many tasks, threads, processes and machines."""
+
+    def __init__(self, conninfo: str, *, url: str, schema: str, pool_size: int = 8, busy_timeout: float = 10.0) -> None:
+        self.url = url
+        self.schema = schema
+        self._busy_ms = max(int(busy_timeout * 1000), 1)
+        self._closed = False
+        self.ledger = PostgresLedger(self.transact, self.query)
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            conninfo,
+            min_size=min(2, pool_size),
+            max_size=pool_size,
+            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
+            open=False,
+            name=f"slateboard:{schema}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=max(busy_timeout, 1.0))
+            self.transact(self._create_schema, wait=True)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}", url=url) from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> PostgresStore:
+        """Open the store a `postgresql://` (or `postgres://`) URL names; its own options are `schema` and
+        `pool_size`, every other query parameter goes to libpq."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ConfigurationError(f"store URL {url!r}: a PostgreSQL URL starts with postgresql://")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        options = {key: value for key, value in query if key in _OPTIONS}
+        schema = options.get("schema", "public")
+        if not (schema.isidentifier() and schema.isascii() and schema == schema.lower()):
+            raise ConfigurationError(f"store URL {url!r}: schema must be a lowercase identifier, got {schema!r}")
+        try:
+            pool_size = int(options.get("pool_size", "8"))
+        except ValueError:
+            pool_size = 0
+        if pool_size < 1:
+            raise ConfigurationError(f"store URL {url!r}: pool_size must be a whole number >= 1")
+        rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
+        conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
+        return cls(conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout)
+
+    def _create_schema(self, conn: Conn) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        for statement in schema_statements(self.schema):
+            conn.execute(statement)  # built from checked identifiers only
+        conn.execute(
+            "INSERT INTO slateboard_meta (key, value) VALUES ('layout', %s) ON CONFLICT (key) DO NOTHING",
+            (str(LAYOUT_VERSION),),
+        )
+        found = conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()
+        layout = int(found[0]) if found else 0
+        if layout > LAYOUT_VERSION:
+            raise StoreError(f"schema {self.schema} was written by a newer slateboard (layout {layout})", url=self.url)
+
+    @contextmanager
+    def _connection(self, wait: bool) -> Iterator[Conn]:
+        if self._closed:
+            raise StoreError("the store is closed", url=self.url)
+        try:
+            with self._pool.connection(timeout=self._busy_ms / 1000 if wait else 0.001) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            if not wait:
+                raise WouldBlock from exc
+            raise StoreError(f"no database connection free within {self._busy_ms / 1000:g} s", url=self.url) from exc
+        except pg_errors.LockNotAvailable as exc:
+            if not wait:
+                raise WouldBlock from exc
+            raise StoreError(
+                f"a lock stayed held by another writer for more than {self._busy_ms / 1000:g} s", url=self.url
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL failed: {exc}", url=self.url) from exc
+
+    @contextmanager
+    def _transaction(self, wait: bool) -> Iterator[Conn]:
+        with self._connection(wait) as conn, conn.transaction():
+            timeout = f"{self._busy_ms}ms" if wait else "1ms"
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+            yield conn
+
+    def transact(self, work: Callable[[Conn], T], *, wait: bool) -> T:
+        """Run `work(connection)` in one transaction (for the ledger, and sinks inside this database)."""
+        with self._transaction(wait) as conn:
+            return work(conn)
+
+    def query(self, work: Callable[[Conn], T], *, wait: bool) -> T:
+        """Run the read-only `work(connection)` outside a transaction: each statement sees the latest commits."""
+        with self._connection(wait) as conn:
+            return work(conn)
+
+    def append(
+        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+    ) -> list[StoredEntry]:
+        with self._transaction(wait) as conn:
+            conn.execute(_LOCK_BOARD, (board,))
+            sealed = chain(board, self._head(conn, board), entries, expected_version)
+            rows = [
+                (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+                for e, (version, digest) in zip(entries, sealed, strict=True)
+            ]
+            seqs: list[int] = []
+            if not rows:
+                return []
+            try:
+                with conn.cursor() as cursor:
+                    cursor.executemany(_INSERT, rows, returning=True)
+                    while True:
+                        found = cursor.fetchone()
+                        if found is not None:
+                            seqs.append(found[0])
+                        if not cursor.nextset():
+                            break
+            except pg_errors.UniqueViolation as exc:
+                # Only reachable if a writer skipped the board's lock; refuse like a stale write.
+                raise StaleVersionError(board, expected_version or 0, sealed[0][0] - 1) from exc
+        return [StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
+
+    @staticmethod
+    def _head(conn: Conn, board: str) -> tuple[int, str]:
+        row = conn.execute(_HEAD, (board,)).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+    def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
+        limit = (1 << 62) if upto is None else upto
+        with self._connection(wait) as conn:
+            return [StoredEntry(*row) for row in conn.execute(_READ, (board, after, limit))]
+
+    def head(self, board: str, *, wait: bool) -> tuple[int, str]:
+        with self._connection(wait) as conn:
+            return self._head(conn, board)
+
+    def boards(self) -> list[str]:
+        with self._connection(True) as conn:
+            return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+def _open(url: str, options: StoreOptions) -> PostgresStore:
+    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout)
+
+
+def _test_url(directory: Path) -> str:
+    """A fresh schema on the server `SLATEBOARD_TEST_POSTGRES` names (the test suite starts a throwaway one)."""
+    server = os.environ.get(TEST_SERVER_VARIABLE)
+    if not server:
+        raise UnavailableForTests(
+            f"no PostgreSQL server for tests: set {TEST_SERVER_VARIABLE} to a postgresql:// URL of a server where "
+            "the tests may create schemas"
+        )
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}schema=t_{uuid4().hex}"
+
+
+backend = StoreBackend("postgresql", _open, test_url=_test_url, aliases=("postgres",))
+"""`postgresql://...` (also `postgres://`): registered through the `slateboard.stores` entry point `postgresql`."""
