@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from slateboard import Blackboard, Proposal
 from slateboard.blackboard.stores.ledger import LedgerRow
+from slateboard.blackboard.stores.registry import backend_for_tests
 from slateboard.commit import Commit, CommitFailure, CommitLayer
 from slateboard.commit.layer import params_hash
 from slateboard.errors import CommitError
@@ -55,8 +56,10 @@ def dead_pid() -> int:
     return child.pid
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_server")  # a throwaway server (tests/conftest.py), or a skip
     return str(request.param)
 
 
@@ -158,6 +161,9 @@ async def test_no_interleaving_applies_a_key_twice(
 ) -> None:
     if store_kind == "memory":
         handles = [Blackboard.open("memory://")]
+    elif store_kind == "postgresql":
+        url = backend_for_tests("postgresql").fresh_url(scratch)
+        handles = [Blackboard.open(url) for _ in range(3)]
     else:
         url = f"sqlite:///{tempfile.mkstemp(suffix='.db', dir=scratch)[1]}?synchronous=normal"
         handles = [Blackboard.open(url) for _ in range(3)]

@@ -16,9 +16,11 @@ from slateboard import Blackboard
 from slateboard.blackboard.entries import PendingEntry
 from slateboard.blackboard.stores import WouldBlock
 from slateboard.blackboard.stores.postgres import PostgresStore, backend
+from slateboard.blackboard.stores.registry import UnavailableForTests
 from slateboard.errors import StaleVersionError, StoreError
 from tests.blackboard.test_processes import history, start
 from tests.blackboard.writer_process import Line
+from tests.postgres import server
 
 
 @pytest.fixture
@@ -113,3 +115,12 @@ def test_blackboard_open_and_the_postgres_alias(url: str) -> None:
 
     assert anyio.run(write_and_read, url) == [1]
     assert anyio.run(write_and_read, url.replace("postgresql://", "postgres://", 1)) == [1, 2]
+
+
+def test_without_a_server_or_binaries_the_tests_say_why_they_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(server.VARIABLE, raising=False)
+    monkeypatch.setattr(server, "binaries", lambda: None)
+    with pytest.raises(server.Unavailable, match="no PostgreSQL server binaries were found"), server.throwaway_server():
+        pass
+    with pytest.raises(UnavailableForTests, match="SLATEBOARD_TEST_POSTGRES"):
+        backend.fresh_url(Path("unused"))
