@@ -195,3 +195,18 @@ def test_a_third_party_entry_point_is_imported_only_when_its_scheme_is_opened(tm
     assert "not a slateboard StoreBackend" in lines[5]
     assert "names the backend of 'other', not of 'wrong'" in lines[6]
     assert "'stray://' is not understood" in lines[7]
+
+
+def test_a_backend_whose_driver_is_missing_is_named_and_skipped_by_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    ghost = registry_module.EntryPoint(name="ghost", value="no_such_driver_xyz.store:backend", group=GROUP)
+    with pytest.raises(registry_module.BackendNotInstalled) as caught:
+        registry_module._REGISTRY._load(ghost)
+    assert "the ghost:// store cannot load here (No module named 'no_such_driver_xyz')" in str(caught.value)
+    assert isinstance(caught.value, ConfigurationError)  # opening such a URL is a configuration error
+
+    def missing(scheme: str) -> None:
+        raise registry_module.BackendNotInstalled(f"the {scheme}:// store cannot load here")
+
+    monkeypatch.setattr(registry_module._REGISTRY, "find", missing)
+    with pytest.raises(registry_module.UnavailableForTests, match="ghost:// store cannot load here"):
+        backend_for_tests("ghost")  # the plugin turns this into a skip that says why

@@ -44,6 +44,7 @@ __all__ = (
     "BUILTIN_SCHEMES",
     "unregister_store",
     "UnavailableForTests",
+    "BackendNotInstalled",
 )
 
 GROUP = "slateboard.stores"
@@ -65,6 +66,10 @@ class StoreOptions:
 class UnavailableForTests(ConfigurationError):
     """Raised by a backend's `test_url` when it cannot make a test store here (no server to reach): the pytest
     plugin skips the test with this message instead of failing it."""
+
+
+class BackendNotInstalled(ConfigurationError):
+    """A registered backend's module cannot be imported here: its driver (an optional extra) is not installed."""
 
 
 class StoreOpener(Protocol):
@@ -173,6 +178,11 @@ class _Registry:
         where = f"entry point {point.name} = {point.value!r} (group {GROUP})"
         try:
             backend = point.load()
+        except ImportError as exc:
+            raise BackendNotInstalled(
+                f"the {point.name}:// store cannot load here ({exc}): install the package that provides it "
+                "(slateboard's own PostgreSQL store: pip install 'slateboard[postgres]')"
+            ) from exc
         except Exception as exc:
             raise ConfigurationError(f"store backend for {point.name}:// failed to load from {where}: {exc}") from exc
         if not isinstance(backend, StoreBackend):
@@ -218,8 +228,12 @@ BUILTIN_SCHEMES: tuple[str, ...] = tuple(_BUILTIN)
 
 
 def backend_for_tests(scheme: str) -> StoreBackend:
-    """The backend of `scheme` that tests can open fresh stores of, or a `ConfigurationError` saying why not."""
-    backend = _REGISTRY.find(scheme)
+    """The backend of `scheme` that tests can open fresh stores of, or a `ConfigurationError` saying why not
+    (`UnavailableForTests`, which the plugin turns into a skip, when its driver is not installed here)."""
+    try:
+        backend = _REGISTRY.find(scheme)
+    except BackendNotInstalled as exc:
+        raise UnavailableForTests(str(exc)) from exc
     if backend is None:
         raise ConfigurationError(
             f"no store backend is registered for {scheme!r} (known: {', '.join(registered_schemes())})"
