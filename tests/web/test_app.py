@@ -134,7 +134,8 @@ def test_conflict_timeline_and_metrics_screens(client: TestClient) -> None:
     timeline = client.get(f"/boards/{WAITING}/timeline").text
     assert "approval_request" in timeline
     assert "knew: v1 support.Case by input" in timeline  # what each agent read
-    assert "verdict: needs_approval for send_reply" in timeline
+    assert "needs_approval for send_reply Case/" in timeline  # the CLI's words (observe.words)
+    assert "deciding: require_approval(irreversible) (needs_approval)" in timeline
     assert "fired contradiction(" in client.get(f"/boards/{CONFLICT}/timeline").text
     metrics = client.get("/metrics").text
     assert metrics.count("<svg") == 2
