@@ -27,6 +27,7 @@ __all__ = (
     "SettlementError",
     "AgentTimeoutError",
     "ConflictError",
+    "LeaseLostError",
 )
 
 
@@ -179,3 +180,13 @@ class AgentTimeoutError(SlateboardError, TimeoutError):
 
 class ConflictError(SlateboardError):
     """Raised by an agent that found a conflict it must not resolve itself: never retried, always escalated."""
+
+
+class LeaseLostError(SlateboardError):
+    """A worker wrote to a board it no longer holds: another worker claimed it (a newer fencing token), so the
+    write was refused and nothing was written."""
+
+    def __init__(self, board: str, token: int, current: int | None) -> None:
+        self.board, self.token, self.current = board, token, current
+        now = "the board left the work queue" if current is None else f"the board's token is now {current}"
+        super().__init__(f"board {board!r}: this worker's lease (fencing token {token}) was lost, {now}; write refused")
