@@ -25,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from slateboard.blackboard.board import Blackboard
@@ -85,6 +86,7 @@ class _Live:
     stopping: anyio.Event
     announced: anyio.Event
     runs: anyio.CancelScope
+    group: anyio.abc.TaskGroup
 
 
 class Worker:
@@ -124,9 +126,9 @@ class Worker:
         self._stopped = False  # stop() before run(): run() returns at once
         self._live: _Live | None = None
 
-    async def _prepare(self) -> None:
+    def _prepare(self, group: anyio.abc.TaskGroup) -> None:
         # anyio's events belong to the event loop run() is called on, so they are made there.
-        self._live = _Live(anyio.Event(), anyio.Event(), anyio.CancelScope())
+        self._live = _Live(anyio.Event(), anyio.Event(), anyio.CancelScope(), group)
         if self._stopped:
             self._stop_now()
 
@@ -146,15 +148,15 @@ class Worker:
     async def run(self, *, until_idle: bool = False) -> WorkerReport:
         """Work until `stop()` (or, with `until_idle`, until the queue has nothing queued or leased)."""
         self._until_idle = until_idle
-        await self._prepare()
         wakeup = await anyio.to_thread.run_sync(self.queue.wakeup)
         try:
             async with anyio.create_task_group() as group:
+                self._prepare(group)
                 group.start_soon(self._listen, wakeup)
                 with self._runs:
                     async with anyio.create_task_group() as slots:
                         for _ in range(self.concurrency):
-                            slots.start_soon(self._slot, group)
+                            slots.start_soon(self._slot)
                 self._stop_now()
         finally:
             wakeup.close()
@@ -181,26 +183,28 @@ class Worker:
                 live.announced.set()
                 live.announced = anyio.Event()
 
-    async def _slot(self, group: anyio.abc.TaskGroup) -> None:
+    async def _slot(self) -> None:
+        claim = partial(self.queue.claim, limit=1, lease_seconds=self.lease, max_claims=self.max_claims)
         while not self._stopping.is_set():
-            claim = partial(self.queue.claim, limit=1, lease_seconds=self.lease, max_claims=self.max_claims)
+            # Taken before claiming: work announced while the claim runs sets this event, not a later one.
+            announced = self._running().announced
             leases = await anyio.to_thread.run_sync(claim, self.name, self.scenario)
             if leases:
-                await self._work_on(leases[0], group)
+                await self._work_on(leases[0])
             elif self._until_idle and await anyio.to_thread.run_sync(self._idle):
                 self._stop_now()
             else:
                 with anyio.move_on_after(self.poll):
-                    await self._running().announced.wait()
+                    await announced.wait()
 
     def _idle(self) -> bool:
         return not any(item.state in ("queued", "leased") for item in self.queue.items())
 
-    async def _work_on(self, lease: Lease, group: anyio.abc.TaskGroup) -> None:
+    async def _work_on(self, lease: Lease) -> None:
         started = time.monotonic()
         status, state, error = "", "released", ""
         try:
-            outcome = await self._run_leased(lease, group)
+            outcome = await self._run_leased(lease)
         except LeaseLostError as exc:
             state, error = "lost", str(exc)
         except anyio.get_cancelled_exc_class():
@@ -219,12 +223,12 @@ class Worker:
             state = "lost" if finished is None else finished
         self._done(BoardDone(lease.board, status, state, time.monotonic() - started, lease.claims, error))
 
-    async def _run_leased(self, lease: Lease, group: anyio.abc.TaskGroup) -> Outcome:
+    async def _run_leased(self, lease: Lease) -> Outcome:
         scenario = self._scenario(lease)
         blackboard = Blackboard(self.queue.fenced(lease))
         beating = anyio.CancelScope()
         with anyio.CancelScope() as run_scope:
-            group.start_soon(self._keep_alive, lease, run_scope, beating)
+            self._running().group.start_soon(self._keep_alive, lease, run_scope, beating)
             try:
                 return (await scenario.run(blackboard, board=lease.board)).outcome
             finally:
