@@ -32,7 +32,8 @@ class Worker:
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.lines: lines_queue.Queue[str] = lines_queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         if self.process.stdout is None:
@@ -48,8 +49,10 @@ class Worker:
             seen += " -> " in line
 
     def finish(self, timeout: float = 300.0) -> tuple[int, str]:
-        _, err = self.process.communicate(timeout=timeout)
-        return self.process.returncode, err
+        """Wait for the process to exit; its exit code and stderr (every stdout line is in `lines` by then)."""
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        return code, self.process.stderr.read() if self.process.stderr else ""
 
 
 def sql(url: str, statement: str) -> list[tuple[object, ...]]:
