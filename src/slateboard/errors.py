@@ -6,6 +6,7 @@ Errors that describe bad input also derive from the matching built-in (`ValueErr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = (
@@ -47,8 +48,17 @@ class StoreError(SlateboardError):
     """The storage behind a blackboard failed (locked too long, not a database, written by a newer version)."""
 
     def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(f"{message} (store {url})")
+        super().__init__(f"{message} (store {redacted(url)})")
         self.url = url
+
+
+_PASSWORD_IN_NETLOC = re.compile(r"(?<=://)([^/@:?#]*):[^/@?#]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(?i)((?:^|[?&])password=)[^&#]*")
+
+
+def redacted(url: str) -> str:
+    """`url` with any password in it replaced by `***` (for messages and logs)."""
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
 
 
 class StaleVersionError(SlateboardError):

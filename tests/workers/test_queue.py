@@ -14,7 +14,7 @@ import pytest
 from slateboard import Blackboard
 from slateboard.blackboard.entries import PendingEntry
 from slateboard.blackboard.stores.ledger import LedgerRow
-from slateboard.errors import ConfigurationError, LeaseLostError
+from slateboard.errors import ConfigurationError, LeaseLostError, StoreError
 from slateboard.workers import Lease, WorkQueue, queue_of
 
 SCENARIO = "support-case"
@@ -154,3 +154,12 @@ def test_a_listener_with_nothing_announced_times_out(queue: WorkQueue) -> None:
         assert not wakeup.wait(0.05)
     finally:
         wakeup.close()
+
+
+def test_errors_about_a_store_never_show_its_password() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        queue_of(Blackboard.open("memory://"))
+    assert "memory://" in str(caught.value)
+    message = str(StoreError("cannot connect", url="postgresql://app:hunter2@db/x?password=hunter2"))
+    assert "hunter2" not in message
+    assert "postgresql://app:***@db/x?password=***" in message

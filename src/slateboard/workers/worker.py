@@ -30,7 +30,7 @@ import anyio.to_thread
 
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.stores.queue import Lease, QueueStore, Wakeup, WorkQueue, WorkState
-from slateboard.errors import ConfigurationError, LeaseLostError
+from slateboard.errors import ConfigurationError, LeaseLostError, redacted
 from slateboard.scenarios.catalog import resolve
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def queue_of(blackboard: Blackboard) -> WorkQueue:
     store = blackboard.store
     if not isinstance(store, QueueStore):
         raise ConfigurationError(
-            f"store {blackboard.url}: it has no work queue; workers and enqueue need a PostgreSQL store "
+            f"store {redacted(blackboard.url)}: it has no work queue; workers and enqueue need a PostgreSQL store "
             "(--db postgresql://...)"
         )
     return store.queue
