@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from slateboard import Blackboard, sinks
-from slateboard.errors import ConfigurationError, ScenarioError
+from slateboard.errors import ConfigurationError, ScenarioError, StoreError
 from slateboard.scenarios import controller_for
 from slateboard.workers import BoardDone, Worker, WorkQueue, enqueue, enqueue_sync
 from tests.workers import hanging
@@ -106,3 +106,34 @@ async def test_enqueue_checks_the_scenario_and_the_settings_first(bb: Blackboard
     done = await enqueue(bb, "support-case/conflict", count=2)
     assert (done.scenario, done.variant) == ("support-case", "conflict")
     assert done.queued == ("support-case-0001", "support-case-0002")
+
+
+class FlakyQueue:
+    """The real queue, whose first claim fails as a database that went away for a moment does."""
+
+    def __init__(self, queue: WorkQueue) -> None:
+        self._queue = queue
+        self.failed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+    def claim(self, *args: object, **kwargs: object) -> object:
+        if not self.failed:
+            self.failed = True
+            raise StoreError("connection refused", url="postgresql://app:secret@db/x")
+        return self._queue.claim(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_worker_outlives_a_moment_without_its_database(
+    bb: Blackboard, queue: WorkQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    await enqueue(bb, "support-case", boards=["a"])
+    worker = Worker(bb, concurrency=1, poll=0.05)
+    flaky = FlakyQueue(worker.queue)
+    worker.queue = flaky  # type: ignore[assignment]
+    report = await worker.run(until_idle=True)
+    assert flaky.failed
+    assert [(d.board, d.state) for d in report.boards] == [("a", "waiting")]
+    assert "connection refused" in caplog.text
+    assert "secret" not in caplog.text

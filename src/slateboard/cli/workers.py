@@ -8,7 +8,9 @@ then their boards are released for another worker; a second signal stops at once
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 from typing import Annotated
 
 import anyio
@@ -65,6 +67,8 @@ def worker(  # noqa: PLR0917 - Typer reads the parameters as the command's argum
 ) -> None:
     """Run boards from the store's work queue (PostgreSQL) until stopped (SIGTERM or Ctrl-C)."""
     out = console()
+    # The worker's warnings (a database that went away for a while) go to stderr, one line each.
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr, force=True)
     with Blackboard.open(store_url(db)) as blackboard:
         worker = Worker(
             blackboard,

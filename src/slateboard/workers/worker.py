@@ -15,6 +15,7 @@ cancelled and their boards released, queued for the next worker.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -30,7 +31,7 @@ import anyio.to_thread
 
 from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.stores.queue import Lease, QueueStore, Wakeup, WorkQueue, WorkState
-from slateboard.errors import ConfigurationError, LeaseLostError, redacted
+from slateboard.errors import ConfigurationError, LeaseLostError, StoreError, redacted
 from slateboard.scenarios.catalog import resolve
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ("Worker", "WorkerReport", "BoardDone", "queue_of", "WAITING_STATUSES")
 
+log = logging.getLogger(__name__)
 # Outcomes that wait for a person; the board is queued again when the answer lands.
 WAITING_STATUSES = frozenset({"awaiting_approval", "escalated"})
 
@@ -158,6 +160,8 @@ class Worker:
                         for _ in range(self.concurrency):
                             slots.start_soon(self._slot)
                 self._stop_now()
+        except BaseExceptionGroup as failures:  # one clear error rather than a tree of task groups
+            raise _first(failures) from failures
         finally:
             wakeup.close()
         return self.report
@@ -188,40 +192,55 @@ class Worker:
         while not self._stopping.is_set():
             # Taken before claiming: work announced while the claim runs sets this event, not a later one.
             announced = self._running().announced
-            leases = await anyio.to_thread.run_sync(claim, self.name, self.scenario)
-            if leases:
-                await self._work_on(leases[0])
-            elif self._until_idle and await anyio.to_thread.run_sync(self._idle):
-                self._stop_now()
-            else:
-                with anyio.move_on_after(self.poll):
-                    await announced.wait()
+            try:
+                leases = await anyio.to_thread.run_sync(claim, self.name, self.scenario)
+                if leases:
+                    await self._work_on(leases[0])
+                    continue
+                if self._until_idle and await anyio.to_thread.run_sync(self._idle):
+                    self._stop_now()
+                    continue
+            except StoreError as exc:  # the database, not a board: say so, wait, try again
+                log.warning("worker %s: %s; trying again in %g s", self.name, exc, self.poll)
+            with anyio.move_on_after(self.poll):
+                await announced.wait()
 
     def _idle(self) -> bool:
         return not any(item.state in ("queued", "leased") for item in self.queue.items())
 
     async def _work_on(self, lease: Lease) -> None:
         started = time.monotonic()
-        status, state, error = "", "released", ""
+        try:
+            status, state, error = await self._outcome_of(lease)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._release(lease)
+                self._done(BoardDone(lease.board, "", "released", time.monotonic() - started, lease.claims))
+            raise
+        self._done(BoardDone(lease.board, status, state, time.monotonic() - started, lease.claims, error))
+
+    async def _outcome_of(self, lease: Lease) -> tuple[str, WorkState | str, str]:
+        """Run the leased board; (outcome status, the queue state it was left in, the error)."""
         try:
             outcome = await self._run_leased(lease)
         except LeaseLostError as exc:
-            state, error = "lost", str(exc)
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self.queue.release, lease)
-                self._done(BoardDone(lease.board, "", "released", time.monotonic() - started, lease.claims))
-            raise
+            return "", "lost", str(exc)
+        except StoreError as exc:  # the database failed, not the board: leave it for a later claim
+            await self._release(lease)
+            return "", "released", str(exc)
         except Exception as exc:  # a run that raised: recorded on its row, the worker goes on with other boards
             error = f"{type(exc).__name__}: {exc}"
             finished = await anyio.to_thread.run_sync(self.queue.finish, lease, "failed", "error", error)
-            state = "lost" if finished is None else finished
-        else:
-            status = outcome.status
-            wanted: WorkState = "waiting" if status in WAITING_STATUSES else "done"
-            finished = await anyio.to_thread.run_sync(self.queue.finish, lease, wanted, status)
-            state = "lost" if finished is None else finished
-        self._done(BoardDone(lease.board, status, state, time.monotonic() - started, lease.claims, error))
+            return "error", finished or "lost", error
+        wanted: WorkState = "waiting" if outcome.status in WAITING_STATUSES else "done"
+        finished = await anyio.to_thread.run_sync(self.queue.finish, lease, wanted, outcome.status)
+        return outcome.status, finished or "lost", ""
+
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await anyio.to_thread.run_sync(self.queue.release, lease)
+        except StoreError as exc:  # the lease runs out instead
+            log.warning("worker %s: could not release %s (%s); its lease will run out", self.name, lease.board, exc)
 
     async def _run_leased(self, lease: Lease) -> Outcome:
         scenario = self._scenario(lease)
@@ -236,12 +255,19 @@ class Worker:
         raise LeaseLostError(lease.board, lease.token, None)  # the heartbeat found the lease gone
 
     async def _keep_alive(self, lease: Lease, run_scope: anyio.CancelScope, beating: anyio.CancelScope) -> None:
+        """Heartbeats until the run ends; the run is cancelled once the lease is lost, or presumed lost (no
+        heartbeat got through for a whole lease)."""
+        last = anyio.current_time()
         with beating:
-            while True:
+            while anyio.current_time() - last < self.lease:
                 await anyio.sleep(self.lease / 3)
-                if not await anyio.to_thread.run_sync(self.queue.heartbeat, lease, self.lease):
-                    run_scope.cancel()
-                    return
+                try:
+                    if not await anyio.to_thread.run_sync(self.queue.heartbeat, lease, self.lease):
+                        break
+                    last = anyio.current_time()
+                except StoreError as exc:
+                    log.warning("worker %s: heartbeat for %s failed: %s", self.name, lease.board, exc)
+            run_scope.cancel()
 
     def _scenario(self, lease: Lease) -> Scenario:
         key = (lease.scenario, lease.variant)
@@ -253,3 +279,12 @@ class Worker:
         self.report.boards.append(done)
         if self._on_board is not None:
             self._on_board(done)
+
+
+def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a task group's failures that is not a cancellation."""
+    for failure in failures.exceptions:
+        found = _first(failure) if isinstance(failure, BaseExceptionGroup) else failure
+        if not isinstance(found, anyio.get_cancelled_exc_class()):
+            return found
+    return failures
