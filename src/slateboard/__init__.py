@@ -39,6 +39,7 @@ from slateboard.commit import (
     Proposal,
     Verdict,
 )
+from slateboard.commit.tools import DeadLetter, RateLimit, Reader, Retry, Tool, ToolCall, ToolRegistry
 from slateboard.controller import (
     AgentRun,
     BatchResult,
@@ -103,6 +104,14 @@ __all__ = (
     "CommitFailure",
     "DoubtResolved",
     "Compensation",
+    # the tool registry
+    "ToolRegistry",
+    "Tool",
+    "ToolCall",
+    "RateLimit",
+    "Retry",
+    "DeadLetter",
+    "Reader",
     # plug points
     "Store",
     "MemoryStore",

@@ -29,6 +29,11 @@ __all__ = (
     "AgentTimeoutError",
     "ConflictError",
     "LeaseLostError",
+    "ToolError",
+    "ToolDeniedError",
+    "ToolRateLimitedError",
+    "ModelError",
+    "BudgetError",
 )
 
 
@@ -200,3 +205,33 @@ class LeaseLostError(SlateboardError):
         self.board, self.token, self.current = board, token, current
         now = "the board left the work queue" if current is None else f"the board's token is now {current}"
         super().__init__(f"board {board!r}: this worker's lease (fencing token {token}) was lost, {now}; write refused")
+
+
+class ToolError(SlateboardError):
+    """A tool registry call failed before or around the tool: no such tool, bad input or output, retries spent."""
+
+    def __init__(self, tool: str, problem: str) -> None:
+        super().__init__(f"tool {tool!r}: {problem}")
+        self.tool = tool
+        self.problem = problem
+
+
+class ToolDeniedError(ToolError):
+    """A caller (an agent or an action) is outside the tool's scopes; nothing was called."""
+
+    def __init__(self, tool: str, caller: str, scopes: Sequence[str]) -> None:
+        allowed = ", ".join(scopes) or "nobody"
+        super().__init__(tool, f"{caller!r} may not call it; its scopes allow: {allowed}")
+        self.caller = caller
+
+
+class ToolRateLimitedError(ToolError):
+    """A call would have waited longer than the tool's rate limit allows (`max_wait`); nothing was called."""
+
+
+class ModelError(SlateboardError):
+    """A model-backed agent could not get a usable answer: no cassette entry offline, a refused output, a bad model."""
+
+
+class BudgetError(SlateboardError, ValueError):
+    """A price table or a budget is not usable; the message names the model or the limit."""

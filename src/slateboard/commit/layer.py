@@ -17,7 +17,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, NoReturn
 
@@ -35,9 +35,21 @@ from slateboard.errors import CommitError, ConfigurationError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit, CommitFailure
 
-__all__ = ("CommitLayer", "CommitTarget", "params_hash", "Settled")
+__all__ = ("CallPlan", "CommitLayer", "CommitTarget", "params_hash", "Settled")
 
 Settled = Commit | CommitFailure
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """How the commit layer calls the sink for one proposal: `attempts` (with `backoff` seconds, doubling,
+    between them), `timeout` per call (0: the sink bounds its own calls), and whether a call whose outcome is
+    unknown may be repeated (`idempotent`). A `CommitLayer` has one plan; the tool registry has one per tool."""
+
+    attempts: int
+    backoff: float
+    timeout: float
+    idempotent: bool
 
 
 def params_hash(proposal: Proposal) -> str:
@@ -105,6 +117,10 @@ class CommitLayer:
     def lookup(self) -> Callable[[str], object] | None:
         """The sink's `lookup(key)`, when it offers one."""
         return self.capabilities.lookup
+
+    def plan(self, proposal: Proposal) -> CallPlan:
+        """How to call the sink for `proposal`; the same for every proposal here (a subclass may differ)."""
+        return CallPlan(self.attempts, self.backoff, self.timeout, self.idempotent)
 
     async def commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
         """Apply `proposal` (the entry at `version`) under `key`, or return how the key was settled before."""
@@ -239,43 +255,46 @@ class CommitLayer:
                 return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt, counted=False)
             if not running:
                 return None
-        if self.idempotent:
+        plan = self.plan(proposal)
+        if plan.idempotent:
             return None
         error = f"the commit was interrupted after the sink was called (fence {row.fence}); a person must check"
         if running:
             error = (
-                f"the sink's call was still running after {self.timeout:g} s and may yet apply (fence {row.fence}); "
+                f"the sink's call was still running after {plan.timeout:g} s and may yet apply (fence {row.fence}); "
                 "a person must check"
             )
         return await self._settle(ledger, row, "in_doubt", proposal, version, error=error, counted=False)
 
     async def _call_with_retries(self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int) -> Settled:
-        for number in range(self.attempts):
+        plan = self.plan(proposal)
+        for number in range(plan.attempts):
             if number:
-                await anyio.sleep(self.backoff * 2 ** (number - 1))
+                await anyio.sleep(plan.backoff * 2 ** (number - 1))
                 retaken = await call_store(ledger.transition, row.key, ("failed",), {"status": "pending"})
                 if retaken is None:
                     return self._lost(row.key)
                 row = retaken
             call = SinkCall()
             try:
-                with anyio.fail_after(self.timeout or None):
+                with anyio.fail_after(plan.timeout or None):
                     receipt = await self._call(self._apply, proposal, row.key, call=call)
-            except TimeoutError:
+            except TimeoutError as exc:
                 if call.stop_unless_started():
-                    error = f"no answer within {self.timeout:g} s (the call never started)"
+                    error = f"no answer within {plan.timeout:g} s (the call never started)"
                 else:
                     # A sync sink's thread cannot be cancelled: it may still apply after the timeout.
                     running = not call.finished.is_set()
                     settled = await self._interrupted(ledger, row, proposal, version, running=running)
                     if settled is not None:
                         return settled
-                    error = f"no answer within {self.timeout:g} s"
+                    # A sink that bounds its own calls (the tool registry) says which call and how long.
+                    error = str(exc) or f"no answer within {plan.timeout:g} s"
             except anyio.get_cancelled_exc_class():
                 # Cancelled from outside mid-call: the call may still land (a sync sink's thread runs on), so the
                 # key must not look free to the next worker. Recorded even though this task is being cancelled.
                 with anyio.CancelScope(shield=True):
-                    await self._abandon(ledger, row, call)
+                    await self._abandon(ledger, row, call, plan)
                 raise
             except Exception as exc:  # the sink said no: nothing was applied, so a retry is safe
                 error = error_text(exc)
@@ -284,11 +303,11 @@ class CommitLayer:
             row = await self._mark(ledger, row, "failed", error)
         return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
 
-    async def _abandon(self, ledger: Ledger, row: LedgerRow, call: SinkCall) -> None:
+    async def _abandon(self, ledger: Ledger, row: LedgerRow, call: SinkCall, plan: CallPlan) -> None:
         if call.stop_unless_started():
             await self._mark(ledger, row, "failed", "the commit was cancelled before the sink's call started")
             return
-        if self.idempotent:  # calling again with the same key is harmless: leave it to be retried
+        if plan.idempotent:  # calling again with the same key is harmless: leave it to be retried
             await self._mark(ledger, row, "failed", "the commit was cancelled during the sink's call")
             return
         error = f"the commit was cancelled during the sink's call (fence {row.fence}); a person must check"

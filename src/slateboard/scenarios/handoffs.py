@@ -18,17 +18,19 @@ Variants: happy, timeout, crash, stale-state, warehouse-down.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-from pydantic import JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from slateboard import policies
 from slateboard.agents.spec import Agent, agent
@@ -36,8 +38,9 @@ from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import Citation, Finding
 from slateboard.blackboard.stores import Store
 from slateboard.blackboard.stores.sqlite import database_file
-from slateboard.commit.layer import CommitLayer, Settled
-from slateboard.commit.sinks import Sink, TransactionalSink
+from slateboard.commit import tools
+from slateboard.commit.layer import Settled
+from slateboard.commit.sinks import Sink
 from slateboard.controller import rules
 from slateboard.errors import CommitError, ScenarioError
 from slateboard.scenarios.model import Expectation, Scenario
@@ -49,6 +52,10 @@ __all__ = (
     "handoffs",
     "ToolRegistry",
     "Systems",
+    "CrmUpdate",
+    "TicketRequest",
+    "WarehouseRow",
+    "Receipt",
     "records",
     "received",
     "Request",
@@ -145,14 +152,72 @@ def _system_of(target: str) -> str:
     raise CommitError(f"no tool is registered for target {target!r}; registered prefixes: {', '.join(SYSTEMS)}")
 
 
-class ToolRegistry(CommitLayer):
-    """The article's tool registry: a `CommitLayer` (idempotency keys, timeout, bounded retries, dead letters)
-    whose outside systems keep their records beside the board's store (see the module docstring)."""
+class CrmUpdate(BaseModel):
+    """What the CRM's update tool takes: the case's status and the order's."""
 
-    def __init__(
-        self, sink: Sink | TransactionalSink, *, attempts: int = 3, backoff: float = 0.05, timeout: float = TOOL_TIMEOUT
-    ) -> None:
-        super().__init__(sink, attempts=attempts, backoff=backoff, timeout=timeout)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    Status: str
+    Order_Status: str
+
+
+class TicketRequest(BaseModel):
+    """What the ticketing tool takes to open a ticket."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    Queue: str
+    Priority: Literal["low", "normal", "high"]
+    Summary: str
+
+
+class WarehouseRow(BaseModel):
+    """What the warehouse tool records for a handoff."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    Order: str
+    Intent: str
+
+
+class Receipt(BaseModel):
+    """What every system answers: the record's id, and whether the key had been seen (`duplicate`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    system: str
+    id: str
+    target: str
+    duplicate: bool
+
+
+# tool name, target prefix, the action it performs, its input schema
+_TOOLS: tuple[tuple[str, str, str, type[BaseModel]], ...] = (
+    ("crm.update", "CRM/", "update", CrmUpdate),
+    ("ticketing.open_ticket", "Ticket/", "open_ticket", TicketRequest),
+    ("warehouse.record", "Warehouse/", "record", WarehouseRow),
+)
+
+
+class ToolRegistry(tools.ToolRegistry):
+    """The scenario's registry (the public `slateboard.ToolRegistry`): one write tool per outside system,
+    each honouring the idempotency key, behind `sink` (`Systems`, or a test's wrapper of it), whose records are
+    kept beside the board's store (see the module docstring)."""
+
+    def __init__(self, sink: Sink, *, attempts: int = 3, backoff: float = 0.05, timeout: float = TOOL_TIMEOUT) -> None:
+        super().__init__()
+        retry = tools.Retry(attempts=attempts, backoff=backoff)
+        for name, prefix, action, schema in _TOOLS:
+            self.add(
+                tools.Tool(
+                    name,
+                    partial(_forward, sink),
+                    input=schema,
+                    output=Receipt,
+                    mode="write",
+                    target=prefix,
+                    scopes=(f"action:{action}",),
+                    idempotent=True,
+                    timeout=timeout,
+                    retry=retry,
+                )
+            )
 
     async def commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
         """Apply `proposal` under `key` to the system its target names, with the systems of `board`'s store."""
@@ -163,8 +228,16 @@ class ToolRegistry(CommitLayer):
             _PLACE.reset(token)
 
 
+async def _forward(sink: Sink, args: BaseModel, call: tools.ToolCall) -> Any:
+    """A tool's call, made by the system the proposal's target names."""
+    if call.proposal is None or call.key is None:
+        raise CommitError(f"tool {call.tool!r} only commits proposals")
+    result = sink.apply(call.proposal, call.key)
+    return await result if inspect.isawaitable(result) else result
+
+
 class Systems:
-    """The sink behind the registry: CRM, ticketing and warehouse, chosen by the target's prefix.
+    """The outside systems behind the registry's tools: CRM, ticketing and warehouse, chosen by the target's prefix.
 
     Each system journals every call it receives and keeps one record per idempotency key: a key it has seen
     returns the first record's receipt (`"duplicate": true`), so the registry may repeat a call (`idempotent`).
