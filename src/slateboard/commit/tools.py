@@ -167,6 +167,14 @@ def _is_model(hint: object) -> bool:
     return isinstance(hint, type) and issubclass(hint, BaseModel)
 
 
+def _fits(tool: Tool, changes: dict[str, Any]) -> bool:
+    try:
+        tool.input.model_validate(changes)
+    except ValidationError:
+        return False
+    return True
+
+
 def _canonical(args: BaseModel) -> str:
     return json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -284,8 +292,8 @@ class ToolRegistry(CommitLayer):
     def plan(self, proposal: Proposal) -> CallPlan:
         """The tool's retry policy and idempotency for `proposal`; the tool bounds each call itself (timeout 0)."""
         tool = self.writer_for(proposal.target)
-        if tool is None:  # apply refuses it, once
-            return CallPlan(1, 0.0, 0.0, False)
+        if tool is None or not tool.allows(f"action:{proposal.action}") or not _fits(tool, proposal.changes):
+            return CallPlan(1, 0.0, 0.0, False)  # apply refuses it, once: asking again would not change the answer
         return CallPlan(tool.retry.attempts, tool.retry.backoff, 0.0, tool.idempotent)
 
     @property
