@@ -8,7 +8,7 @@ so the controller can put each one on the board.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ import anyio
 import anyio.to_thread
 
 from slateboard.agents.spec import Agent
+from slateboard.agents.usage import ModelUsage, collect_usage, combine
 from slateboard.blackboard.records import Record, encode_record
 from slateboard.errors import ConflictError, InvalidFindingError, PermissionDeniedError
 
@@ -28,12 +29,13 @@ _MAX_ERROR = 500
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try of an agent on one task."""
+    """One try of an agent on one task; `usage` is what a model-backed agent's model calls used, if any."""
 
     number: int
     status: AttemptStatus
     error: str = ""
     outputs: tuple[Record, ...] = ()
+    usage: ModelUsage | None = None
 
 
 async def run_agent(agent: Agent, arguments: Callable[[int], Mapping[str, Any]]) -> list[Attempt]:
@@ -51,6 +53,13 @@ async def run_agent(agent: Agent, arguments: Callable[[int], Mapping[str, Any]])
 
 
 async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
+    # Whatever the attempt's end, the model calls it made (and paid for) are kept on it.
+    with collect_usage() as reports:
+        attempt = await _try(agent, arguments, number)
+    return replace(attempt, usage=combine(reports))
+
+
+async def _try(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
     try:
         with anyio.move_on_after(agent.timeout) as scope:
             result = await _call(agent, arguments)

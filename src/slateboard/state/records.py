@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field, JsonValue
 
+from slateboard.agents.usage import ModelUsage
 from slateboard.blackboard.records import Citation, FrozenModel, Record
 from slateboard.state.vocabulary import (
     AgentRunStatus,
@@ -84,7 +85,11 @@ class RunStarted(Record):
 
 
 class AgentRun(Record):
-    """One attempt of an agent on a task. An "ok" attempt is followed by its `outputs` findings."""
+    """One attempt of an agent on a task. An "ok" attempt is followed by its `outputs` findings.
+
+    `usage`: a model-backed attempt's model, provider, prompt hash, tokens, cost and latency (absent otherwise,
+    and left out of the stored payload then, so boards written before it decode and hash as they did).
+    """
 
     kind_name = "slateboard.AgentRun"
 
@@ -95,6 +100,7 @@ class AgentRun(Record):
     status: AgentRunStatus
     error: str = ""
     outputs: int = 0
+    usage: ModelUsage | None = Field(default=None, exclude_if=lambda usage: usage is None)
 
 
 class Decision(Record):
