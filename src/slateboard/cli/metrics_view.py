@@ -67,7 +67,25 @@ def render(found: WorkflowMetrics) -> list[str | Table]:
         f"({k.doubted} ever), {k.compensated} compensated; rollback rate {_pct(k.rollback_rate)}",
         escape(f"  sinks: {_counts(k.sinks)}"),
     ]
+    m = found.cost
+    if m.model_attempts:
+        lines.append(
+            f"model cost: {_dollars(m.total)} over {m.model_attempts} model attempt(s) "
+            f"({m.input_tokens} input, {m.output_tokens} output tokens"
+            + (f", {m.unpriced} unpriced" if m.unpriced else "")
+            + f"); per completed run {_dollars(m.per_completed_run)} ({m.completed_runs} completed)"
+        )
+        for agent in found.agents:
+            if agent.model_attempts:
+                lines.append(
+                    escape(f"  {agent.agent}: {_dollars(agent.cost)} over {agent.model_attempts} attempt(s)")
+                    + (f", {agent.unpriced} unpriced" if agent.unpriced else "")
+                )
     return lines
+
+
+def _dollars(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:.6f}"
 
 
 def _agents_table(found: WorkflowMetrics) -> Table:

@@ -21,6 +21,7 @@ from slateboard.blackboard.board import Blackboard
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
+from slateboard.observe.costs import CostMetrics, cost_metrics
 from slateboard.observe.rows import board_rows, take
 from slateboard.state.keys import KeyBook, KeyState
 from slateboard.state.records import (
@@ -41,7 +42,7 @@ from slateboard.state.vocabulary import AGENT_RUN_STATUSES
 
 __all__ = (
     "WorkflowMetrics", "BoardMetrics", "AgentMetrics", "CycleTime", "CitationMetrics", "ApprovalMetrics",
-    "CommitMetrics", "collect", "metrics", "STATUSES",
+    "CommitMetrics", "CostMetrics", "collect", "metrics", "STATUSES",
 )  # fmt: skip
 
 STATUSES = AGENT_RUN_STATUSES  # AgentRun.status, in this order
@@ -92,6 +93,11 @@ class AgentMetrics(FrozenModel):
     timeout_rate: float
     retries: int
     cycle_time: CycleTime
+    model_attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    unpriced: int = 0
 
 
 class CitationMetrics(FrozenModel):
@@ -147,12 +153,17 @@ class WorkflowMetrics(FrozenModel):
     citations: CitationMetrics
     approvals: ApprovalMetrics
     commits: CommitMetrics
+    cost: CostMetrics = CostMetrics()
 
 
 @dataclass
 class _Agent:
     statuses: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    model_attempts: int = 0
+    tokens: tuple[int, int] = (0, 0)
+    cost: float | None = None
+    unpriced: int = 0
     measured: int = 0
     seconds: float = 0.0  # summed, with the longest: a mean and a max need no list of every task
     longest: float | None = None
@@ -176,6 +187,9 @@ class _Tally:
     sinks: Counter[str] = field(default_factory=Counter)
     rejection_reasons: Counter[str] = field(default_factory=Counter)
     denied_by_rule: Counter[str] = field(default_factory=Counter)
+    completed: int = 0
+    completed_cost: float = 0.0
+    board_cost: float = 0.0
 
     def add(self, rows: Sequence[StoredEntry]) -> None:
         """Count one board's rows (all of them, in version order)."""
@@ -186,6 +200,7 @@ class _Tally:
         scheduled: dict[tuple[str, str], datetime] = {}
         runners: set[str] = set()
         reviewers: set[str] = set()
+        self.board_cost = 0.0
         for row in rows:
             record = self._decode(row) if row.kind in _RECORDS else None
             if isinstance(record, Decision):
@@ -201,6 +216,9 @@ class _Tally:
         keys = book.keys.values()
         self._route(last, keys)
         self._count(keys)
+        if last is not None and last.status != "continue":
+            self.completed += 1
+            self.completed_cost += self.board_cost
 
     def _decode(self, row: StoredEntry) -> Record | None:
         try:
@@ -219,6 +237,15 @@ class _Tally:
         found = self.agents.setdefault(run.agent, _Agent())
         found.statuses[run.status] += 1
         found.retries += run.attempt > 1
+        if run.usage is not None:
+            usage = run.usage
+            found.model_attempts += 1
+            found.tokens = (found.tokens[0] + usage.input_tokens, found.tokens[1] + usage.output_tokens)
+            if usage.cost is None:
+                found.unpriced += 1
+            else:
+                found.cost = (found.cost or 0.0) + usage.cost
+                self.board_cost += usage.cost
         # One measurement per scheduled task: its retries are in the same batch, so the first attempt's entry
         # already covers them all.
         start, end = scheduled.pop((run.agent, run.subject), None), _time(row.recorded_at)
@@ -315,6 +342,11 @@ class _Tally:
                 rollback_rate=_share(k["compensated"], k["applied"]),
                 sinks=_sorted(self.sinks),
             ),
+            cost=cost_metrics(
+                [(a.model_attempts, a.unpriced, a.tokens, a.cost) for a in self.agents.values()],
+                completed=self.completed,
+                completed_cost=self.completed_cost,
+            ),
         )
 
 
@@ -335,6 +367,11 @@ def _agent(name: str, found: _Agent) -> AgentMetrics:
             mean_seconds=found.seconds / found.measured if found.measured else None,
             max_seconds=found.longest,
         ),
+        model_attempts=found.model_attempts,
+        input_tokens=found.tokens[0],
+        output_tokens=found.tokens[1],
+        cost=None if found.cost is None else round(found.cost, 10),
+        unpriced=found.unpriced,
     )
 
 

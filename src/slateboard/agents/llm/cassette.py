@@ -44,8 +44,8 @@ def request_hash(messages: list[ModelMessage], parameters: ModelRequestParameter
         instructions = message.instructions if isinstance(message, ModelRequest) else None
         asked.append({"kind": message.kind, "instructions": instructions, "parts": parts})
     offered = {
-        "output": sorted(t.name for t in parameters.output_tools),
-        "tools": sorted(t.name for t in parameters.function_tools),
+        "output": sorted((t.name, t.parameters_json_schema) for t in parameters.output_tools),
+        "tools": sorted((t.name, t.parameters_json_schema) for t in parameters.function_tools),
     }
     text = json.dumps(to_jsonable_python([asked, offered]), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
