@@ -46,7 +46,7 @@ class Masking:
     patterns: Iterable[str] | Mapping[str, re.Pattern[str]] = ("email", "card")
     fields: frozenset[str] = frozenset()
     blocklist: frozenset[str] = frozenset()
-    secret: str | None = None
+    salt: str | None = None
     compiled: tuple[tuple[str, re.Pattern[str]], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -56,7 +56,7 @@ class Masking:
 
     def masker(self, board: str) -> Masker:
         """A masker for one board's calls: it remembers which placeholder stands for which value."""
-        return Masker(self, (self.secret or board).encode())
+        return Masker(self, (self.salt or board).encode())
 
 
 def _compile(patterns: Iterable[str] | Mapping[str, re.Pattern[str]]) -> tuple[tuple[str, re.Pattern[str]], ...]:

@@ -6,7 +6,9 @@ citations required, approved for customer-facing use; an entitlement that a poli
 person; one retry for a timed-out retrieval and none for a policy conflict. Agents propose; the action agent's
 case update commits, and the customer reply (externally visible, irreversible) waits for a person's approval.
 
-Variants: happy, low-intake, conflict, timeout, uncited, policy-conflict.
+Variants: happy, low-intake, conflict, timeout, uncited, policy-conflict; and llm, whose intake, entitlement and
+response agents are model-backed and answer from a shipped cassette (slateboard.scenarios.support_case_llm; it needs
+the `llm` extra).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from slateboard.state.proposal import Proposal
 
 __all__ = ("VARIANTS", "support_case", "SupportCase", "Intake", "Route", "PolicyReference", "Entitlement", "Draft")
 
-VARIANTS = ("happy", "low-intake", "conflict", "timeout", "uncited", "policy-conflict")
+VARIANTS = ("happy", "low-intake", "conflict", "timeout", "uncited", "policy-conflict", "llm")
 RETRIEVAL_TIMEOUT = 0.5  # seconds; the article's 8 s, scaled down so a staged timeout costs half a second
 CRM = Citation(source="crm:contract/C-1042", approved=True, locator="warranty schedule")
 KB = Citation(source="kb:warranty-policy", version="v7", approved=True, locator="section 2.1")
@@ -92,7 +94,7 @@ def support_case(variant: str = "happy") -> Scenario:
         name="support-case",
         variant=variant,
         description=__doc__.split("\n\n")[0].replace("\n", " ") if __doc__ else "",
-        agents=_agents(variant),
+        agents=_agents(variant) if variant != "llm" else _model_backed(),
         rules=(
             rules.escalate_below(Intake, confidence=0.75),
             rules.escalate_below(Entitlement, confidence=0.8),
@@ -113,7 +115,7 @@ def support_case(variant: str = "happy") -> Scenario:
             policies.allowed_fields(["Status", "Priority", "AI_Confidence__c"], actions=["update"]),
         ),
         sink=lambda: sinks.Table("support_cases"),
-        inputs=_inputs,
+        inputs=_inputs if variant != "llm" else _llm_inputs,
         expect=_EXPECT[variant],
         kinds=(SupportCase, Intake, Route, PolicyReference, Entitlement, Draft, Proposal),
         source=__name__,
@@ -132,10 +134,27 @@ def _inputs(board: str) -> Sequence[Finding]:
     )
 
 
+def _model_backed() -> tuple[Agent, ...]:
+    """The happy path's agents, with intake, entitlement and response model-backed (the llm variant)."""
+    try:
+        from slateboard.scenarios.support_case_llm import llm_agents  # noqa: PLC0415 - needs the llm extra
+    except ImportError as exc:
+        raise ScenarioError(f"support-case/llm needs the llm extra (pip install 'slateboard[llm]'): {exc}") from exc
+    models = {a.name: a for a in llm_agents()}
+    return tuple(models.get(a.name, a) for a in _agents("happy"))
+
+
+def _llm_inputs(board: str) -> Sequence[Finding]:
+    from slateboard.scenarios.support_case_llm import llm_inputs  # noqa: PLC0415 - built with the llm agents
+
+    return llm_inputs(board)
+
+
 _EXPECT = {
     "happy": Expectation(
         status="awaiting_approval", reasons=("a customer-facing reply waits",), commits=1, approvals=1
     ),
+    "llm": Expectation(status="awaiting_approval", reasons=("a customer-facing reply waits",), commits=1, approvals=1),
     "timeout": Expectation(status="awaiting_approval", commits=1, approvals=1),
     "low-intake": Expectation(status="escalated", reasons=("escalate_below(support.Intake < 0.75)",), commits=0),
     "conflict": Expectation(status="escalated", reasons=("entitlement contradicts a policy exception",), commits=0),

@@ -133,12 +133,11 @@ class Cassette(Model):
         response.provider_details = details
         (stored,) = ModelMessagesTypeAdapter.dump_python([response], mode="json")
         with self._lock:
-            self._entries[key] = {
-                "model": self.recorder.model_name,
-                "provider": self.recorder.system,
-                "response": stored,
-            }
+            provider = response.provider_name or self.recorder.system
+            self._entries[key] = {"model": response.model_name, "provider": provider, "response": stored}
+            # Merged with what the file holds now: several agents' cassettes may record into one file.
+            merged = {**(self._load() if self.path.exists() else {}), **self._entries}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"version": 1, "responses": self._entries}, indent=1, sort_keys=True)
+            text = json.dumps({"version": 1, "responses": merged}, indent=1, sort_keys=True)
             self.path.write_text(text + "\n", encoding="utf-8")
         return response
