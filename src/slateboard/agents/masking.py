@@ -40,8 +40,9 @@ _PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_-]*:[0-9a-f]{8}>")
 @dataclass(frozen=True)
 class Masking:
     """What is sensitive: `patterns` (built-in names, or name -> compiled regex), `fields` (names of input
-    finding fields whose whole value is masked), `blocklist` (exact strings). `secret` keys the placeholders
-    (default: the board's name, which already makes them differ from board to board)."""
+    finding fields whose whole value is masked), `blocklist` (exact strings). `salt` keys the placeholders
+    (default: the board's name, which makes them differ from board to board; a fixed salt makes them the same on
+    every board, as a cassette shared by many boards needs)."""
 
     patterns: Iterable[str] | Mapping[str, re.Pattern[str]] = ("email", "card")
     fields: frozenset[str] = frozenset()
