@@ -318,7 +318,7 @@ class ToolRegistry(CommitLayer):
                 self.dead_letters.append(letter)
         return settled
 
-    async def apply(self, proposal: Proposal, key: str, *, attempt: int = 1) -> JsonValue:
+    async def _write(self, proposal: Proposal, key: str, *, attempt: int = 1) -> JsonValue:
         """One call of the write tool for `proposal` under `key` (no retry: the commit layer retries); its receipt,
         the tool's output as JSON. Tools' own errors pass through unchanged, as the ledger records them."""
         tool = self.writer_for(proposal.target)
@@ -419,7 +419,7 @@ class _Dispatch:
         self.name = registry.name
 
     async def apply(self, proposal: Proposal, key: str) -> JsonValue:
-        return await self.registry.apply(proposal, key)
+        return await self.registry._write(proposal, key)
 
 
 class Reader:
