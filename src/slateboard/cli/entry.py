@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, inspection, review, runs, workers
+from slateboard.cli import answers, inspection, mcp, review, runs, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.settle import settle
@@ -40,6 +40,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "boards": inspection.boards,
     "metrics": inspection.metrics,
     "review": review.review,
+    "mcp": mcp.mcp,
     "enqueue": workers.enqueue,
     "worker": workers.worker,
     "bench": bench_command,
