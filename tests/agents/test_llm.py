@@ -265,3 +265,23 @@ def _placeholders(text: str) -> list[str]:
     import re  # noqa: PLC0415
 
     return re.findall(r"<[a-z-]+:[0-9a-f]{8}>", text)
+
+
+async def test_an_agent_from_a_pydantic_ai_agent_or_a_model_name() -> None:
+    from pydantic_ai import Agent as PydanticAgent  # noqa: PLC0415
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return final(info, entitled=True, plan="Gold", confidence=0.8)
+
+    runner = PydanticAgent(FunctionModel(model, model_name="judge-2"), instructions="Be brief.")
+    from_agent = model_agent("entitlement", model=runner, reads={"case": Case}, writes=Entitlement, prompt="{case}")
+    (attempt,) = await attempts_of(from_agent)
+    assert attempt.status == "ok", attempt.error
+    assert attempt.usage is not None
+    assert attempt.usage.model == "judge-2"
+    # "test" is pydantic-ai's TestModel by name: any answer that fits the schema, subject still slateboard's
+    by_name = model_agent("entitlement", model="test", reads={"case": Case}, writes=Entitlement, prompt="{case}")
+    (tested,) = await attempts_of(by_name)
+    assert tested.status == "ok", tested.error
+    assert tested.outputs[0].subject == "case-1"
+    assert tested.outputs[0].citations == ()
