@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slateboard import AgentRun, Blackboard, Commit, Proposal, scenarios
+from slateboard.errors import ToolDeniedError
 from slateboard.scenarios import handoffs as h
 from slateboard.testing.faults import Faults
 
@@ -144,6 +145,7 @@ import json, os, sys, traceback
 from slateboard import Blackboard
 from slateboard.blackboard.stores.base import open_store
 from slateboard.scenarios.handoffs import Systems, ToolRegistry, handoffs
+from slateboard.errors import ToolDeniedError
 from slateboard.testing.faults import Faults
 
 directory, board, points = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -221,3 +223,16 @@ async def test_a_run_killed_mid_way_resumes_instead_of_restarting_and_creates_no
                 assert h.received(bb, "ticketing") == [keys[f"Ticket/{BOARD}"]] * 2
                 (ticket,) = [c for c in run.outcome.commits if c.target == f"Ticket/{BOARD}"]
                 assert ticket.receipt["duplicate"] is True  # type: ignore[index]
+
+
+async def test_the_read_agents_read_through_the_registry_and_cite_exactly_what_they_read(bb: Blackboard) -> None:
+    run = await scenarios.get("handoffs").run(bb, board=BOARD)
+    statuses = (await run.board.view()).findings(h.OrderStatus)
+    cited = {s.source: [(c.source, c.locator) for c in s.citations] for s in statuses}
+    assert cited == {
+        "crm": [("tool:crm.order", '{"order":"SO-2291"}')],
+        "warehouse": [("tool:warehouse.shipments", '{"order":"SO-2291"}')],
+    }
+    reads = h.read_tools()
+    with pytest.raises(ToolDeniedError, match="'agent:warehouse' may not call it"):
+        await reads.reader("warehouse").read("crm.order", {"order": "SO-2291"})
