@@ -20,6 +20,7 @@ from slateboard.blackboard import (
     BoardView,
     Citation,
     Entry,
+    FeedItem,
     Finding,
     Head,
     IndexInfo,
@@ -62,6 +63,7 @@ __all__ = (
     "Board",
     "BoardView",
     "Entry",
+    "FeedItem",
     "Head",
     "IndexInfo",
     # what is written on it

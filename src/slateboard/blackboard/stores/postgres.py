@@ -6,6 +6,12 @@ transaction-level advisory lock keyed by the board (`pg_advisory_xact_lock`), th
 board's versions stay 1..n without gaps whatever the number of writers, and the unique (board, version)
 constraint backs the lock. Writers to different boards do not wait for each other.
 
+The schema is migrated at open (`postgres_migrations`). Opened read-only, every session has
+`default_transaction_read_only` on and the store runs no DDL: a schema that is missing or too old is an error.
+
+The feed (every board in one order) reads in (tx, seq) order, only below the oldest transaction still running;
+see `feed`.
+
 `wait=False` (how `call_store` runs an operation inline on the event loop): a lock that is not free at once
 (`lock_timeout` of 1 ms) or an exhausted pool raises `WouldBlock`, and `call_store` moves the operation to a
 worker thread, where it waits up to the store's busy timeout. Reads never wait for locks (MVCC).
@@ -26,11 +32,12 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores.base import WouldBlock, chain
+from slateboard.blackboard.stores import postgres_migrations
+from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
-from slateboard.blackboard.stores.postgres_schema import ENTRIES, LAYOUT_VERSION, SCHEMA_LOCK, schema_statements
+from slateboard.blackboard.stores.postgres_schema import ENTRIES
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
-from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 
 __all__ = ("PostgresStore", "PostgresLedger", "PostgresTables", "TEST_SERVER_VARIABLE", "backend")
 
@@ -46,6 +53,12 @@ _READ = (
     f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE board = %s AND version > %s AND version <= %s "  # noqa: S608
     "ORDER BY version"
 )
+# Only transactions below the snapshot's xmin are read: each of them has ended, so every entry the feed will ever
+# return at or before a position it returned is already visible (see PostgresStore.feed).
+_FEED = (
+    f"SELECT tx::text, {_COLUMNS} FROM {ENTRIES} "  # noqa: S608
+    "WHERE (tx, seq) > (%s::xid8, %s) AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx, seq LIMIT %s"
+)
 _LOCK_BOARD = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _OPTIONS = ("schema", "pool_size")
 
@@ -53,9 +66,19 @@ _OPTIONS = ("schema", "pool_size")
 class PostgresStore:
     """A store in one schema of a PostgreSQL database. Safe for many tasks, threads, processes and machines."""
 
-    def __init__(self, conninfo: str, *, url: str, schema: str, pool_size: int = 8, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        url: str,
+        schema: str,
+        pool_size: int = 8,
+        busy_timeout: float = 10.0,
+        read_only: bool = False,
+    ) -> None:
         self.url = url
         self.schema = schema
+        self.read_only = read_only
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
         self.ledger = PostgresLedger(self.transact, self.query)
@@ -63,13 +86,16 @@ class PostgresStore:
             conninfo,
             min_size=min(2, pool_size),
             max_size=pool_size,
-            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
+            kwargs={"autocommit": True, "options": _session_options(schema, read_only)},
             open=False,
             name=f"slateboard:{schema}",
         )
         try:
             self._pool.open(wait=True, timeout=max(busy_timeout, 1.0))
-            self.transact(self._create_schema, wait=True)
+            if read_only:
+                self.query(lambda conn: postgres_migrations.check_for_reading(conn, schema, url=url), wait=True)
+            else:
+                self._transact(lambda conn: postgres_migrations.migrate(conn, schema, url=url), wait=True)
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreError(f"cannot connect to PostgreSQL: {exc}", url=url) from exc
@@ -78,7 +104,7 @@ class PostgresStore:
             raise
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> PostgresStore:
+    def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> PostgresStore:
         """Open the store a `postgresql://` (or `postgres://`) URL names; its own options are `schema` and
         `pool_size`, every other query parameter goes to libpq."""
         parts = urlsplit(url)
@@ -97,20 +123,9 @@ class PostgresStore:
             raise ConfigurationError(f"store URL {url!r}: pool_size must be a whole number >= 1")
         rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
-        return cls(conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout)
-
-    def _create_schema(self, conn: Conn) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        for statement in schema_statements(self.schema):
-            conn.execute(statement)  # built from checked identifiers only
-        conn.execute(
-            "INSERT INTO slateboard_meta (key, value) VALUES ('layout', %s) ON CONFLICT (key) DO NOTHING",
-            (str(LAYOUT_VERSION),),
+        return cls(
+            conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout, read_only=read_only
         )
-        found = conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()
-        layout = int(found[0]) if found else 0
-        if layout > LAYOUT_VERSION:
-            raise StoreError(f"schema {self.schema} was written by a newer slateboard (layout {layout})", url=self.url)
 
     @contextmanager
     def _connection(self, wait: bool) -> Iterator[Conn]:
@@ -141,6 +156,11 @@ class PostgresStore:
 
     def transact(self, work: Callable[[Conn], T], *, wait: bool) -> T:
         """Run `work(connection)` in one transaction (for the ledger, and sinks inside this database)."""
+        if self.read_only:
+            raise ReadOnlyStoreError("change the ledger", url=self.url)
+        return self._transact(work, wait=wait)
+
+    def _transact(self, work: Callable[[Conn], T], *, wait: bool) -> T:
         with self._transaction(wait) as conn:
             return work(conn)
 
@@ -152,6 +172,8 @@ class PostgresStore:
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
     ) -> list[StoredEntry]:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
         with self._transaction(wait) as conn:
             conn.execute(_LOCK_BOARD, (board,))
             sealed = chain(board, self._head(conn, board), entries, expected_version)
@@ -194,14 +216,35 @@ class PostgresStore:
         with self._connection(True) as conn:
             return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+        """Entries of every board in (tx, seq) order: by writing transaction, then by seq within it.
+
+        seq alone is not commit order here: a transaction takes its seq values when it inserts and may commit
+        after one that took later values, so a reader past the later one would skip it for good. The feed reads
+        only entries of transactions below the current snapshot's xmin (the oldest transaction still running):
+        all of those have ended, and a transaction still running or yet to start has a tx at or above xmin, so
+        no entry can ever appear at or before a position already returned. The position is (tx, seq). An open
+        transaction (anywhere on the server) holds the feed back until it ends; it never makes it skip.
+        """
+        tx, seq = (0, 0) if after is None else decode_position(after, 2, url=self.url)
+        with self._connection(wait) as conn:
+            found = conn.execute(_FEED, (str(tx), seq, limit)).fetchall()
+        return [(encode_position(int(row[0]), row[1]), StoredEntry(*row[1:])) for row in found]
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._pool.close()
 
 
+def _session_options(schema: str, read_only: bool) -> str:
+    """Every pooled session's settings: the store's schema first on the search path, and read-only if asked."""
+    options = f"-c search_path={schema}"
+    return f"{options} -c default_transaction_read_only=on" if read_only else options
+
+
 def _open(url: str, options: StoreOptions) -> PostgresStore:
-    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout)
+    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout, read_only=options.read_only)
 
 
 def _test_url(directory: Path) -> str:
