@@ -68,7 +68,8 @@ class Store(Protocol):
 
         The order is the store's to choose, but it must be one a reader can follow: every entry comes out exactly
         once, and an entry committed later never gets a position before one already returned (a transaction that
-        commits late must not be skipped). Positions are opaque strings of this store, increasing in feed order.
+        commits late must not be skipped). Positions are opaque strings of this store, increasing in feed order;
+        a position the store did not give raises `ConfigurationError`.
         """
         ...
 
