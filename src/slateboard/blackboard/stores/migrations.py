@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from slateboard.errors import ConfigurationError, SchemaVersionError
+from slateboard.errors import ConfigurationError, SchemaVersionError, StoreError
 
 __all__ = ("Step", "check_steps", "newest", "parse_layout", "pending", "check_readable", "run_steps")
 
@@ -108,13 +108,22 @@ def check_readable(steps: Sequence[Step], layout: int, *, where: str, url: str) 
         )
 
 
-def run_steps(execute: Callable[[str], object], steps: Sequence[Step], layout: int) -> int:
+def run_steps(execute: Callable[[str], object], steps: Sequence[Step], layout: int, *, where: str, url: str) -> int:
     """Run the steps after `layout` through `execute` (one SQL statement each); the new layout.
 
-    The caller holds the migration's transaction and lock, and records the returned layout in the same transaction.
+    The caller holds the migration's transaction and lock, and records the returned layout in the same transaction;
+    a statement that fails raises `StoreError` naming its step, and the caller's rollback undoes every step.
     """
+    start = layout
     for step in pending(steps, layout):
         for statement in step.statements:
-            execute(statement)
+            try:
+                execute(statement)
+            except Exception as exc:
+                raise StoreError(
+                    f"{where}: migration step {step.version} ({step.description}) failed; every step of this "
+                    f"migration was rolled back, so the database stays at layout {start}: {exc}",
+                    url=url,
+                ) from exc
         layout = step.version
     return layout

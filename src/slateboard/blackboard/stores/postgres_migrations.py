@@ -121,7 +121,7 @@ def migrate(conn: Conn, schema: str, *, url: str) -> int:
     layout = parse_layout(read_layout(conn, schema), where=where, url=url, steps=STEPS)  # perhaps migrated meanwhile
     if layout < newest(STEPS):
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        layout = run_steps(conn.execute, STEPS, layout)
+        layout = run_steps(conn.execute, STEPS, layout, where=where, url=url)
         conn.execute(_STAMP, (str(layout),))
     return layout
 

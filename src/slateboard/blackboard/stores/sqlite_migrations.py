@@ -111,7 +111,7 @@ def migrate(conn: sqlite3.Connection, *, where: str, url: str) -> int:
     try:
         layout = parse_layout(read_layout(conn), where=where, url=url, steps=STEPS)
         if layout < newest(STEPS):
-            layout = run_steps(conn.execute, STEPS, layout)
+            layout = run_steps(conn.execute, STEPS, layout, where=where, url=url)
             conn.execute(_STAMP, (str(layout),))
         conn.execute("COMMIT")
     except BaseException:
