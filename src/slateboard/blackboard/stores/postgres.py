@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores import postgres_migrations
 from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
+from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
 from slateboard.blackboard.stores.postgres_schema import ENTRIES
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
@@ -95,13 +96,21 @@ class PostgresStore:
             if read_only:
                 self.query(lambda conn: postgres_migrations.check_for_reading(conn, schema, url=url), wait=True)
             else:
-                self._transact(lambda conn: postgres_migrations.migrate(conn, schema, url=url), wait=True)
+                self._migrate(conninfo, busy_timeout)
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreError(f"cannot connect to PostgreSQL: {exc}", url=url) from exc
         except BaseException:
             self._pool.close()
             raise
+
+    def _migrate(self, conninfo: str, busy_timeout: float) -> None:
+        """Check the layout (before anything is written), and migrate the schema if it is behind."""
+        check = postgres_migrations.check_before_writing
+        layout = self.query(lambda conn: check(conn, self.schema, url=self.url), wait=True)
+        if layout < newest(postgres_migrations.STEPS):  # read at call time: tests may add steps
+            options = _session_options(self.schema, read_only=False)
+            postgres_migrations.migrate(conninfo, self.schema, url=self.url, options=options, lock_timeout=busy_timeout)
 
     @classmethod
     def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> PostgresStore:
@@ -158,9 +167,6 @@ class PostgresStore:
         """Run `work(connection)` in one transaction (for the ledger, and sinks inside this database)."""
         if self.read_only:
             raise ReadOnlyStoreError("change the ledger", url=self.url)
-        return self._transact(work, wait=wait)
-
-    def _transact(self, work: Callable[[Conn], T], *, wait: bool) -> T:
         with self._transaction(wait) as conn:
             return work(conn)
 

@@ -1,8 +1,10 @@
 """The PostgreSQL store's migration steps (`STEPS`), and how a schema is checked and migrated when it is opened.
 
 The rules are `migrations`' (read the layout before writing, refuse a newer one, migrate in one transaction under
-a lock). The lock is a transaction-level advisory lock (`SCHEMA_LOCK`), so processes on many machines opening one
-fresh schema at once apply each step once; the layout is read again once the lock is held.
+a lock). The lock is a session-level advisory lock (`SCHEMA_LOCK`) on a connection of the migration's own, taken
+before its transaction begins, so processes on many machines opening one fresh schema at once apply each step
+once: the transaction that reads the layout again starts after the lock is granted, and so sees (and its catalog
+caches know of) the tables a migration that held the lock before it committed. Closing the connection releases it.
 
 Statements name tables without a schema: every connection's `search_path` is the store's schema, which is created
 (if missing) in the migration's transaction before the steps run.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg import Connection, sql
 
 from slateboard.blackboard.stores.migrations import (
@@ -27,7 +30,15 @@ from slateboard.blackboard.stores.migrations import (
 )
 from slateboard.errors import StoreError
 
-__all__ = ("STEPS", "LAYOUT_VERSION", "SCHEMA_LOCK", "read_layout", "migrate", "check_for_reading")
+__all__ = (
+    "STEPS",
+    "LAYOUT_VERSION",
+    "SCHEMA_LOCK",
+    "read_layout",
+    "check_before_writing",
+    "migrate",
+    "check_for_reading",
+)
 
 Conn = Connection[tuple[Any, ...]]
 # The key of the advisory lock that serializes migrations (any constant; this one spells "slate").
@@ -108,21 +119,30 @@ def read_layout(conn: Conn, schema: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def migrate(conn: Conn, schema: str, *, url: str) -> int:
-    """Check the layout, then run the missing steps and stamp the new layout; `conn` is in a transaction.
+def check_before_writing(conn: Conn, schema: str, *, url: str) -> int:
+    """The schema's layout, read without a lock before anything is written; `SchemaVersionError` when this release
+    cannot open it. A layout below the newest then needs `migrate`."""
+    return parse_layout(read_layout(conn, schema), where=f"schema {schema!r}", url=url, steps=STEPS)
 
-    The first read takes no lock: a schema already at the newest layout is opened without waiting on anyone.
-    """
+
+def migrate(conninfo: str, schema: str, *, url: str, options: str, lock_timeout: float) -> int:
+    """Run the missing steps and stamp the new layout, in one transaction under the migration lock; the layout
+    after. `options`: the store's session settings; `lock_timeout`: seconds to wait for another migration."""
     where = f"schema {schema!r}"
-    layout = parse_layout(read_layout(conn, schema), where=where, url=url, steps=STEPS)
-    if layout == newest(STEPS):
-        return layout
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-    layout = parse_layout(read_layout(conn, schema), where=where, url=url, steps=STEPS)  # perhaps migrated meanwhile
-    if layout < newest(STEPS):
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        layout = run_steps(conn.execute, STEPS, layout, where=where, url=url)
-        conn.execute(_STAMP, (str(layout),))
+    timeout = f"-c lock_timeout={max(int(lock_timeout * 1000), 1)}"
+    try:
+        with psycopg.connect(conninfo, autocommit=True, options=f"{options} {timeout}") as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            with conn.transaction():
+                layout = parse_layout(read_layout(conn, schema), where=where, url=url, steps=STEPS)
+                if layout < newest(STEPS):
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                    layout = run_steps(conn.execute, STEPS, layout, where=where, url=url)
+                    conn.execute(_STAMP, (str(layout),))
+    except psycopg.errors.LockNotAvailable as exc:
+        raise StoreError(f"{where}: another process migrated it for more than {lock_timeout:g} s", url=url) from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"{where}: migrating failed: {exc}", url=url) from exc
     return layout
 
 
