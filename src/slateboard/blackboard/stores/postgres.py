@@ -57,7 +57,8 @@ _READ = (
 # Only transactions below the snapshot's xmin are read: each of them has ended, so every entry the feed will ever
 # return at or before a position it returned is already visible (see PostgresStore.feed).
 _FEED = (
-    f"SELECT tx::text, {_COLUMNS} FROM {ENTRIES} "  # noqa: S608
+    # Named apart from tx: ORDER BY would otherwise sort by this text output column (as text, "1000" < "999").
+    f"SELECT tx::text AS tx_text, {_COLUMNS} FROM {ENTRIES} "  # noqa: S608
     "WHERE (tx, seq) > (%s::xid8, %s) AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx, seq LIMIT %s"
 )
 _LOCK_BOARD = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
