@@ -1,0 +1,76 @@
+"""The feed's public face beyond the conformance suite: its sync twins, its items, read-only memory stores, and
+`read_only` reaching a backend through the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from slateboard import Blackboard, FeedItem
+from slateboard.blackboard.stores import MemoryStore, StoreOptions, register_store, unregister_store
+from slateboard.errors import ReadOnlyStoreError
+from slateboard.testing.feed_conformance import FeedNote
+
+
+def note(text: str) -> FeedNote:
+    return FeedNote(subject="s", text=text, confidence=0.5)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_sync_twins_read_and_follow(kind: str, tmp_path: Path) -> None:
+    url = "memory://" if kind == "memory" else f"sqlite:///{tmp_path / 'b.db'}"
+    with Blackboard.open(url) as bb:
+        bb.board("a").write_sync(note("a1"), author="w")
+        bb.board("b").write_many_sync([note("b1"), note("b2")], author="w")
+        items = bb.feed_sync()
+        assert [(i.board, i.entry.version) for i in items] == [("a", 1), ("b", 1), ("b", 2)]
+        assert bb.feed_sync(after=items[0].position, limit=1) == items[1:2]
+        followed = []
+        for item in bb.follow_sync(after=items[0].position):
+            followed.append(item)
+            if len(followed) == 2:
+                break
+        assert followed == list(items[1:])
+
+
+def test_a_feed_item_is_frozen_and_its_position_is_the_seq_zero_padded() -> None:
+    with Blackboard.open("memory://") as bb:
+        entry = bb.board("a").write_sync(note("x"), author="w")
+        (item,) = bb.feed_sync()
+    assert (item.board, item.entry) == ("a", entry)
+    assert item.position == f"{entry.seq:020d}"
+    with pytest.raises(ValidationError):
+        item.position = "other"  # type: ignore[misc]
+    assert isinstance(item, FeedItem)
+    assert item.model_dump()["entry"]["payload"]["text"] == "x"  # the finding dumps with its own fields
+
+
+def test_memory_opened_read_only_refuses_appends() -> None:
+    with Blackboard.open("memory://", read_only=True) as bb:
+        with pytest.raises(ReadOnlyStoreError, match=r"append to board 'a'.*opened read-only"):
+            bb.board("a").write_sync(note("x"), author="w")
+        assert bb.feed_sync() == ()
+
+
+@pytest.fixture
+def recording() -> Iterator[list[StoreOptions]]:
+    seen: list[StoreOptions] = []
+
+    def opener(url: str, options: StoreOptions) -> MemoryStore:
+        seen.append(options)
+        return MemoryStore(url, read_only=options.read_only)
+
+    register_store("recording", opener)
+    try:
+        yield seen
+    finally:
+        unregister_store("recording")
+
+
+def test_read_only_reaches_the_backend(recording: list[StoreOptions]) -> None:
+    Blackboard.open("recording://x", busy_timeout=3).close()
+    Blackboard.open("recording://x", read_only=True).close()
+    assert recording == [StoreOptions(busy_timeout=3, read_only=False), StoreOptions(read_only=True)]
