@@ -10,7 +10,7 @@ registered under its URL scheme.
 - `memory`: `memory://`, in this process.
 - `migrations`: numbered schema steps, and the rules both SQL stores follow to check and run them at open.
 - `sqlite`: `sqlite:///path`, the embedded default (with `sqlite_ledger`, `sqlite_schema`, `sqlite_migrations`).
-- `postgres`: `postgresql://...` (with `postgres_ledger`, `postgres_schema`, `postgres_migrations`).
+- `postgres`: `postgresql://...` (with `postgres_ledger` and `postgres_migrations`, its schema).
 """
 
 from slateboard.blackboard.stores.base import FeedRow, Store, WouldBlock, call_store, chain

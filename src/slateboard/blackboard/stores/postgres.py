@@ -36,7 +36,7 @@ from slateboard.blackboard.stores import postgres_migrations
 from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
 from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
-from slateboard.blackboard.stores.postgres_schema import ENTRIES
+from slateboard.blackboard.stores.postgres_migrations import ENTRIES
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
 from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 

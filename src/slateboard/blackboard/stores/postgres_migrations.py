@@ -1,4 +1,9 @@
-"""The PostgreSQL store's migration steps (`STEPS`), and how a schema is checked and migrated when it is opened.
+"""The PostgreSQL store's schema: its migration steps (`STEPS`), and how a schema is checked and migrated at open.
+
+The tables are those of the SQLite store (`sqlite_schema`): the log with its unique (board, version) constraint
+and the writing transaction of each entry (`tx`, for the feed), the layout version, the idempotency ledger and the
+target locks, plus triggers that refuse UPDATE, DELETE and TRUNCATE on the log; all in the schema the store's URL
+names (`?schema=`, else `public`).
 
 The rules are `migrations`' (read the layout before writing, refuse a newer one, migrate in one transaction under
 a lock). The lock is a session-level advisory lock (`SCHEMA_LOCK`) on a connection of the migration's own, taken
@@ -41,6 +46,7 @@ __all__ = (
 )
 
 Conn = Connection[tuple[Any, ...]]
+ENTRIES = "slateboard_entries"
 # The key of the advisory lock that serializes migrations (any constant; this one spells "slate").
 SCHEMA_LOCK = 0x736C617465
 _APPEND_ONLY = "slateboard: the entry log is append-only"
@@ -102,6 +108,13 @@ STEPS: tuple[Step, ...] = check_steps(
 
 LAYOUT_VERSION = newest(STEPS)
 """The layout a schema has once migrated (the newest step's version)."""
+
+
+def schema_statements(schema: str) -> list[str]:
+    """The DDL of a fresh store in `schema` (an identifier, already checked) at the newest layout, to run in one
+    transaction on a connection whose search_path is `schema`."""
+    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', *(statement for step in STEPS for statement in step.statements)]
+
 
 _STAMP = (
     "INSERT INTO slateboard_meta (key, value) VALUES ('layout', %s) "
