@@ -91,7 +91,8 @@ _LAYOUT_1 = (
 )
 
 # Every entry records the transaction that wrote it. Existing rows get the migrating transaction's id (one value,
-# so their order among themselves stays seq order); the feed reads in (tx, seq) order only below the oldest
+# so their order among themselves stays seq order; pg_current_xact_id is STABLE, so PostgreSQL stores that default
+# once instead of rewriting the table); the feed reads in (tx, seq) order only below the oldest
 # transaction still running, so a transaction that commits late is never skipped (see PostgresStore.feed).
 _LAYOUT_2 = (
     "ALTER TABLE slateboard_entries ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id()",
