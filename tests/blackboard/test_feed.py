@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +18,9 @@ from slateboard import Blackboard, FeedItem
 from slateboard.blackboard.stores import MemoryStore, StoreOptions, register_store, unregister_store
 from slateboard.errors import ReadOnlyStoreError
 from slateboard.testing.feed_conformance import FeedNote
+from tests.blackboard.writer_process import Line
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def note(text: str) -> FeedNote:
@@ -74,3 +82,38 @@ def test_read_only_reaches_the_backend(recording: list[StoreOptions]) -> None:
     Blackboard.open("recording://x", busy_timeout=3).close()
     Blackboard.open("recording://x", read_only=True).close()
     assert recording == [StoreOptions(busy_timeout=3, read_only=False), StoreOptions(read_only=True)]
+
+
+def test_writer_processes_on_one_file_are_followed_exactly_once(tmp_path: Path) -> None:
+    """Writer processes on boards of their own, one SQLite file; a read-only follower reading all along sees every
+    entry once, each board's in version order."""
+    url, count, names = f"sqlite:///{tmp_path / 'shared.db'}", 60, ("p1", "p2", "p3")
+    Blackboard.open(url).close()
+    at = time.time() + 1.5
+    writers = [
+        subprocess.Popen([sys.executable, "-m", "tests.blackboard.writer_process", url, f"board-{name}", name,
+                          str(count), "append"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "WRITER_START_AT": str(at)})
+        for name in names
+    ]  # fmt: skip
+
+    async def follow() -> list[FeedItem]:
+        with Blackboard.open(url, read_only=True) as bb:
+            items: list[FeedItem] = []
+            with anyio.fail_after(120):
+                async for item in bb.follow(poll_interval=0.01):
+                    items.append(item)
+                    if len(items) == count * len(names):
+                        break
+            return items
+
+    items = anyio.run(follow)
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+    keys = [(item.board, item.entry.version) for item in items]
+    assert len(set(keys)) == len(keys)
+    for name in names:
+        assert [v for b, v in keys if b == f"board-{name}"] == list(range(1, count + 1))
+    assert [item.entry.seq for item in items] == list(range(1, len(items) + 1))  # seq order, no gap
+    assert all(isinstance(item.entry.payload, Line) for item in items)
