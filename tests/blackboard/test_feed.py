@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from slateboard import Blackboard, FeedItem
-from slateboard.blackboard.stores import MemoryStore, StoreOptions, register_store, unregister_store
+from slateboard.blackboard.stores import LedgerRow, MemoryStore, StoreOptions, register_store, unregister_store
 from slateboard.errors import ReadOnlyStoreError
 from slateboard.testing.feed_conformance import FeedNote
 from tests.blackboard.writer_process import Line
@@ -56,11 +56,16 @@ def test_a_feed_item_is_frozen_and_its_position_is_the_seq_zero_padded() -> None
     assert item.model_dump()["entry"]["payload"]["text"] == "x"  # the finding dumps with its own fields
 
 
-def test_memory_opened_read_only_refuses_appends() -> None:
+def test_memory_opened_read_only_refuses_appends_and_ledger_changes() -> None:
     with Blackboard.open("memory://", read_only=True) as bb:
         with pytest.raises(ReadOnlyStoreError, match=r"append to board 'a'.*opened read-only"):
             bb.board("a").write_sync(note("x"), author="w")
+        with pytest.raises(ReadOnlyStoreError, match="change the ledger"):
+            bb.store.ledger.claim(LedgerRow("k", "h", "a", "t", "pending"), wait=True)
+        with pytest.raises(ReadOnlyStoreError):
+            bb.store.ledger.acquire("t", "me", 1.0, "", wait=True)
         assert bb.feed_sync() == ()
+        assert bb.store.ledger.rows(None, wait=True) == []
 
 
 @pytest.fixture

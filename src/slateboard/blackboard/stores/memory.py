@@ -73,19 +73,26 @@ class MemoryTables:
 
 
 class MemoryLedger:
-    """The ledger of a `memory://` store."""
+    """The ledger of a `memory://` store (`read_only`: one that refuses every change)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False, url: str = "memory://") -> None:
+        self._read_only = read_only
+        self._url = url
         self._rows: dict[str, LedgerRow] = {}
         self._locks: dict[str, tuple[str, int, float]] = {}
         self._mutex = threading.Lock()
         self.tables = MemoryTables()
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyStoreError("change the ledger", url=self._url)
 
     def get(self, key: str, *, wait: bool) -> LedgerRow | None:
         with self._mutex:
             return self._rows.get(key)
 
     def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
+        self._writable()
         with self._mutex:
             existing = self._rows.get(row.key)
             if existing is not None:
@@ -96,6 +103,7 @@ class MemoryLedger:
 
     def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
         check_columns(changes)
+        self._writable()
         with self._mutex:
             row = self._rows.get(key)
             if row is None or row.status not in expect:
@@ -105,6 +113,7 @@ class MemoryLedger:
 
     def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
         """Claim, apply and settle at once, unless another live holder (not `holder`) has the target's lock."""
+        self._writable()
         with self._mutex:
             existing = self._rows.get(row.key)
             if existing is not None:
@@ -134,6 +143,7 @@ class MemoryLedger:
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
         """(fencing token, holder) when acquired; (0, current holder) when another holds the lease."""
+        self._writable()
         with self._mutex:
             now, current = time.time(), self._locks.get(target)
             if current is not None and not lock_is_free(holder, steal, current, now):
@@ -143,6 +153,7 @@ class MemoryLedger:
             return token, holder
 
     def release(self, target: str, token: int, *, wait: bool) -> None:
+        self._writable()
         with self._mutex:
             current = self._locks.get(target)
             if current is not None and current[1] == token:
@@ -153,7 +164,7 @@ class MemoryLedger:
 class MemoryStore:
     """A store in this process's memory: fast, for tests and notebooks, gone when closed.
 
-    `read_only`: a store that refuses appends (it stays empty; `memory://` opened read-only is one).
+    `read_only`: a store that refuses appends and ledger changes (it stays empty; `memory://` opened read-only).
     """
 
     def __init__(self, url: str = "memory://", *, read_only: bool = False) -> None:
@@ -163,7 +174,7 @@ class MemoryStore:
         # Every entry in seq order: seq is given and the entry stored under one lock, so seq is commit order.
         self._all: list[StoredEntry] = []
         self._lock = threading.Lock()
-        self.ledger = MemoryLedger()
+        self.ledger = MemoryLedger(read_only=read_only, url=url)
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
