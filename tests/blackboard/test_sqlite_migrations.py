@@ -49,7 +49,7 @@ def make_layout_1(path: Path, boards: dict[str, list[str]]) -> None:
     """A file as slateboard wrote it before migrations existed: step 1's tables, stamp 1, WAL, chained entries."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    for statement in sqlite_migrations.STEPS[0].statements:
+    for statement in sqlite_migrations.STEPS[0].sql():
         conn.execute(statement)
     conn.execute("INSERT INTO slateboard_meta (key, value) VALUES ('layout', '1')")
     for board, texts in boards.items():

@@ -24,6 +24,7 @@ from slateboard.blackboard.stores.base import chain
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.stores.migrations import Step
 from slateboard.blackboard.stores.postgres import PostgresStore, backend
+from slateboard.blackboard.stores.postgres_queue import queue_statements
 from slateboard.errors import ReadOnlyStoreError, SchemaVersionError, StoreError
 from slateboard.testing.feed_conformance import FeedNote
 
@@ -70,11 +71,14 @@ def note(text: str) -> FeedNote:
     return FeedNote(subject="s", text=text, confidence=0.5)
 
 
-def make_layout_1(url: str, boards: dict[str, list[str]]) -> None:
-    """A schema as slateboard wrote it before migrations: step 1's tables, stamp 1, chained entries."""
+def make_layout_1(url: str, boards: dict[str, list[str]], *, with_queue: bool = False) -> None:
+    """A schema as slateboard wrote it before migrations: step 1's tables (and the work queue's, which that release
+    also created), stamp 1, chained entries."""
     with raw(url) as conn, conn.transaction():
         conn.execute(f'CREATE SCHEMA "{schema(url)}"')  # type: ignore[arg-type]
-        for statement in postgres_migrations.STEPS[0].statements:
+        for statement in postgres_migrations.STEPS[0].sql(schema(url)):
+            conn.execute(statement)  # type: ignore[arg-type]
+        for statement in queue_statements(schema(url)) if with_queue else []:
             conn.execute(statement)  # type: ignore[arg-type]
         conn.execute("INSERT INTO slateboard_meta (key, value) VALUES ('layout', '1')")
         for board, texts in boards.items():
@@ -107,8 +111,9 @@ def test_a_fresh_schema_gets_every_step(url: str) -> None:
     assert columns(url, "slateboard_entries")["tx"] == "xid8"
 
 
-def test_a_layout_1_schema_is_migrated_and_keeps_its_entries(url: str) -> None:
-    make_layout_1(url, {"a": ["a1", "a2"], "b": ["b1"]})
+@pytest.mark.parametrize("with_queue", [False, True])
+def test_a_layout_1_schema_is_migrated_and_keeps_its_entries(url: str, with_queue: bool) -> None:
+    make_layout_1(url, {"a": ["a1", "a2"], "b": ["b1"]}, with_queue=with_queue)
     assert "tx" not in columns(url, "slateboard_entries")
 
     async def use() -> list[str]:
@@ -121,6 +126,7 @@ def test_a_layout_1_schema_is_migrated_and_keeps_its_entries(url: str) -> None:
     assert anyio.run(use) == ["a1", "a2", "b1", "b2"]  # old rows: one migrating transaction, in seq order
     assert layout(url) == str(NEWEST)
     assert columns(url, "slateboard_entries")["tx"] == "xid8"
+    assert "slateboard_work" in tables(url)
 
 
 @pytest.mark.parametrize(("stamp", "message"), [("99", "newer slateboard"), ("2.5", "not a layout number")])

@@ -30,16 +30,21 @@ __all__ = ("Step", "check_steps", "newest", "parse_layout", "pending", "check_re
 class Step:
     """One migration: the SQL that takes a database from layout `version - 1` to `version`.
 
-    `statements` run in order, inside the migration's transaction (no statement may commit by itself).
-    `required_for_reading`: this release's reads need the step (a column they select, say), so a read-only open
-    of a database without it is refused instead of failing later; a step that only adds what writers use (a new
-    table for a queue) sets it False, and read-only users of older databases keep working.
+    `statements` run in order, inside the migration's transaction (no statement may commit by itself): plain SQL,
+    or a function of the schema's name giving it, for SQL that must name its schema (a PostgreSQL trigger function
+    that runs under other sessions' search paths). `required_for_reading`: this release's reads need the step (a
+    column or table they select), so a read-only open of a database without it is refused instead of failing
+    later; a step only writers use sets it False, and read-only users of older databases keep working.
     """
 
     version: int
     description: str
-    statements: tuple[str, ...]
+    statements: tuple[str, ...] | Callable[[str], Sequence[str]]
     required_for_reading: bool = True
+
+    def sql(self, schema: str = "") -> tuple[str, ...]:
+        """The step's statements (for a step whose SQL names its schema, in `schema`)."""
+        return tuple(self.statements(schema)) if callable(self.statements) else self.statements
 
 
 def check_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
@@ -108,7 +113,9 @@ def check_readable(steps: Sequence[Step], layout: int, *, where: str, url: str) 
         )
 
 
-def run_steps(execute: Callable[[str], object], steps: Sequence[Step], layout: int, *, where: str, url: str) -> int:
+def run_steps(
+    execute: Callable[[str], object], steps: Sequence[Step], layout: int, *, where: str, url: str, schema: str = ""
+) -> int:
     """Run the steps after `layout` through `execute` (one SQL statement each); the new layout.
 
     The caller holds the migration's transaction and lock, and records the returned layout in the same transaction;
@@ -116,7 +123,7 @@ def run_steps(execute: Callable[[str], object], steps: Sequence[Step], layout: i
     """
     start = layout
     for step in pending(steps, layout):
-        for statement in step.statements:
+        for statement in step.sql(schema):
             try:
                 execute(statement)
             except Exception as exc:

@@ -37,6 +37,7 @@ from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode
 from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
 from slateboard.blackboard.stores.postgres_migrations import ENTRIES
+from slateboard.blackboard.stores.postgres_queue import PostgresQueue
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
 from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 
@@ -81,6 +82,8 @@ class PostgresStore:
         self.url = url
         self.schema = schema
         self.read_only = read_only
+        self.conninfo = conninfo
+        self.queue = PostgresQueue(self)
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
         self.ledger = PostgresLedger(self.transact, self.query)
@@ -177,12 +180,22 @@ class PostgresStore:
             return work(conn)
 
     def append(
-        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+        self,
+        board: str,
+        entries: Sequence[PendingEntry],
+        *,
+        expected_version: int | None,
+        wait: bool,
+        guard: Callable[[Conn], None] | None = None,
     ) -> list[StoredEntry]:
+        """Append atomically; `guard(connection)` runs first inside the transaction, holding the board's lock (a
+        worker's fencing check)."""
         if self.read_only:
             raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
         with self._transaction(wait) as conn:
             conn.execute(_LOCK_BOARD, (board,))
+            if guard is not None:
+                guard(conn)
             sealed = chain(board, self._head(conn, board), entries, expected_version)
             rows = [
                 (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)

@@ -33,6 +33,7 @@ from slateboard.blackboard.stores.migrations import (
     parse_layout,
     run_steps,
 )
+from slateboard.blackboard.stores.postgres_queue import queue_statements
 from slateboard.errors import StoreError
 
 __all__ = (
@@ -103,6 +104,10 @@ STEPS: tuple[Step, ...] = check_steps(
     (
         Step(1, "the entry log (append-only), the layout stamp, the idempotency ledger and target locks", _LAYOUT_1),
         Step(2, "the feed across boards: each entry's writing transaction (tx), indexed with seq", _LAYOUT_2),
+        # Schemas written before migrations may have it already: its statements are idempotent.
+        Step(
+            3, "the work queue (slateboard_work) and the trigger that wakes a board a person answered", queue_statements
+        ),
     )
 )
 """Every migration of the PostgreSQL store, in order; a schema's layout is the version of the last one applied."""
@@ -114,7 +119,7 @@ LAYOUT_VERSION = newest(STEPS)
 def schema_statements(schema: str) -> list[str]:
     """The DDL of a fresh store in `schema` (an identifier, already checked) at the newest layout, to run in one
     transaction on a connection whose search_path is `schema`."""
-    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', *(statement for step in STEPS for statement in step.statements)]
+    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', *(statement for step in STEPS for statement in step.sql(schema))]
 
 
 _STAMP = (
@@ -151,7 +156,7 @@ def migrate(conninfo: str, schema: str, *, url: str, options: str, lock_timeout:
                 layout = parse_layout(read_layout(conn, schema), where=where, url=url, steps=STEPS)
                 if layout < newest(STEPS):
                     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                    layout = run_steps(conn.execute, STEPS, layout, where=where, url=url)
+                    layout = run_steps(conn.execute, STEPS, layout, where=where, url=url, schema=schema)
                     conn.execute(_STAMP, (str(layout),))
     except psycopg.errors.LockNotAvailable as exc:
         raise StoreError(f"{where}: another process migrated it for more than {lock_timeout:g} s", url=url) from exc

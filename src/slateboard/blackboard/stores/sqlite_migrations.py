@@ -76,6 +76,7 @@ STEPS: tuple[Step, ...] = check_steps(
         # Writers serialize (BEGIN IMMEDIATE), so seq is already commit order: the feed needs no new column here.
         # The step exists so that a layout number means the same on every backend.
         Step(2, "the feed across boards: seq is commit order on SQLite; nothing to change", (), False),
+        Step(3, "the work queue of workers on many machines: PostgreSQL only; nothing to change", (), False),
     )
 )
 """Every migration of the SQLite store, in order; a file's layout is the version of the last one it applied."""

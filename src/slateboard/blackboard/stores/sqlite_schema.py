@@ -85,4 +85,4 @@ TABLES = (EntryRow, MetaRow, LedgerTable, LockTable)
 
 def schema_statements() -> list[str]:
     """The DDL of a fresh file at the newest layout: every migration step's statements, in order."""
-    return [statement for step in STEPS for statement in step.statements]
+    return [statement for step in STEPS for statement in step.sql()]
