@@ -4,7 +4,7 @@ from collections.abc import Iterator
 import pytest
 
 from slateboard import Blackboard
-from tests.postgres.server import REQUIRE, VARIABLE, Unavailable, throwaway_server
+from slateboard.testing.postgres import REQUIRE, VARIABLE, Unavailable, throwaway_server
 
 
 @pytest.fixture(params=["asyncio", "trio"])
