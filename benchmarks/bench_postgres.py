@@ -45,7 +45,7 @@ from uuid import uuid4
 import anyio
 import psycopg
 
-from harness import Report, Row, Sample, Table, freeze, parser, rounds, timed
+from harness import Report, Row, Sample, Table, freeze, now, parser, quiet_gc, rounds, since
 from slateboard import Blackboard, Citation, Finding
 
 # Internals the raw reference reproduces: the log's DDL and the exact payload JSON. A move fails the import.
@@ -57,6 +57,7 @@ URL_VARIABLE = "SLATEBOARD_BENCH_POSTGRES"
 AUTHOR = "bench"
 BATCH = 100
 BOARDS = 100  # "many boards": transactions go round-robin over this many
+SLICE = 10  # transactions a side runs before the other takes its turn
 GOAL_RATIO = 0.5
 HASH = "9f" * 32
 RECORDED_AT = "2026-11-30T12:00:00.000000+00:00"
@@ -89,7 +90,7 @@ class Sizes:
     repeats: int
 
 
-FULL_SIZES = Sizes(single=2000, batch=20_000, repeats=3)
+FULL_SIZES = Sizes(single=1000, batch=10_000, repeats=7)
 QUICK_SIZES = Sizes(single=200, batch=2000, repeats=3)
 
 
@@ -147,71 +148,85 @@ def check_versions(conn: psycopg.Connection[Any], boards: int, n: int) -> None:
         raise AssertionError(f"expected {n} entries on {boards} boards, versions 1..k each; found {found}")
 
 
-# --- one timed run ------------------------------------------------------------------------------------------
+# --- one paired run -----------------------------------------------------------------------------------------
 
 
-def chunks(items: Sequence[Case], size: int) -> list[Sequence[Case]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def run_slateboard(server: str, mode: Mode, cases: Sequence[Case]) -> float:
-    """Findings per second appended through `Board.write` (batches of 1) or `Board.write_many`."""
-    groups = chunks(cases, mode.batch)
-    with fresh_schema(server) as schema, Blackboard.open(with_schema(server, schema)) as bb:
-        plan = [(bb.board(name), group) for name, group in zip(mode.boards_of(len(groups)), groups, strict=True)]
-
-        async def write_each() -> None:
-            for board, group in plan:
-                await board.write(group[0], author=AUTHOR)
-
-        async def write_batches() -> None:
-            for board, group in plan:
-                await board.write_many(group, author=AUTHOR)
-
-        seconds = timed(lambda: anyio.run(write_each if mode.batch == 1 else write_batches))
-        with psycopg.connect(libpq(server), options=f"-c search_path={schema}") as conn:
-            check_versions(conn, min(mode.boards, len(groups)), len(cases))
-    return len(cases) / seconds
-
-
-def raw_rows(cases: Sequence[Case]) -> list[tuple[str, int, str, str, str, str]]:
+def raw_rows(cases: Sequence[Case]) -> list[tuple[Any, ...]]:
     """Each case's (kind, schema_version, author, recorded_at, payload, hash): slateboard's exact payload JSON."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for case in cases:
         kind, schema_version, payload = encode_record(case)
         rows.append((kind, schema_version, AUTHOR, RECORDED_AT, payload, HASH))
-    return rows  # type: ignore[return-value]
+    return rows
 
 
-def run_raw(server: str, mode: Mode, cases: Sequence[Case]) -> float:
-    """Rows per second inserted by plain psycopg: lock, head, insert, in the same transactions as slateboard's."""
+def raw_schema(conn: psycopg.Connection[Any], schema: str) -> None:
+    """The store's own tables in `schema` (the connection's search_path), made as the store makes them."""
+    with conn.transaction():
+        for statement in schema_statements(schema):
+            conn.execute(statement)
+
+
+def raw_append(cursor: psycopg.Cursor[Any], board: str, group: Sequence[tuple[Any, ...]]) -> None:
+    """What the store's append must do, by hand: one transaction with the board's lock, its head, the inserts."""
+    with cursor.connection.transaction():
+        cursor.execute(LOCK, (board,))
+        head = cursor.execute(HEAD, (board,)).fetchone()
+        version = head[0] if head else 0
+        values = [(board, version + i, *row) for i, row in enumerate(group, 1)]
+        if len(values) == 1:
+            cursor.execute(INSERT, values[0])
+        else:
+            cursor.executemany(INSERT, values)
+
+
+def run_pair(server: str, mode: Mode, cases: Sequence[Case]) -> tuple[float, float]:
+    """(slateboard findings/s, raw rows/s) of one run: both append the same entries in the same transactions,
+    each in a schema of its own, taking turns a slice of `SLICE` transactions at a time (who goes first turns too),
+    so that the disk's and the machine's drift lands on both alike."""
+    groups = [cases[i : i + mode.batch] for i in range(0, len(cases), mode.batch)]
     rows = raw_rows(cases)
-    groups = [rows[i : i + mode.batch] for i in range(0, len(rows), mode.batch)]
-    plan = list(zip(mode.boards_of(len(groups)), groups, strict=True))
+    raw_groups = [rows[i : i + mode.batch] for i in range(0, len(rows), mode.batch)]
+    names = mode.boards_of(len(groups))
     with (
-        fresh_schema(server) as schema,
-        psycopg.connect(libpq(server), autocommit=True, options=f"-c search_path={schema}") as conn,
+        fresh_schema(server) as ours,
+        fresh_schema(server) as theirs,
+        Blackboard.open(with_schema(server, ours)) as bb,
+        psycopg.connect(libpq(server), autocommit=True, options=f"-c search_path={theirs}") as conn,
+        conn.cursor() as cursor,
     ):
-        with conn.transaction():
-            for statement in schema_statements(schema):
-                conn.execute(statement)
+        raw_schema(conn, theirs)
+        boards = [bb.board(name) for name in names]
 
-        def insert() -> None:
-            with conn.cursor() as cursor:
-                for board, group in plan:
-                    with conn.transaction():
-                        cursor.execute(LOCK, (board,))
-                        head = cursor.execute(HEAD, (board,)).fetchone()
-                        version = head[0] if head else 0
-                        values = [(board, version + i, *row) for i, row in enumerate(group, 1)]
-                        if len(values) == 1:
-                            cursor.execute(INSERT, values[0])
+        async def slateboard(start: int) -> None:
+            for board, group in zip(boards[start : start + SLICE], groups[start : start + SLICE], strict=True):
+                if mode.batch == 1:
+                    await board.write(group[0], author=AUTHOR)
+                else:
+                    await board.write_many(group, author=AUTHOR)
+
+        def raw(start: int) -> None:
+            for board, group in zip(names[start : start + SLICE], raw_groups[start : start + SLICE], strict=True):
+                raw_append(cursor, board, group)
+
+        async def turns() -> tuple[float, float]:
+            spent = [0.0, 0.0]
+            with quiet_gc():
+                for k, start in enumerate(range(0, len(groups), SLICE)):
+                    for side in (0, 1) if k % 2 == 0 else (1, 0):
+                        begun = now()
+                        if side == 0:
+                            await slateboard(start)
                         else:
-                            cursor.executemany(INSERT, values)
+                            raw(start)
+                        spent[side] += since(begun)
+            return spent[0], spent[1]
 
-        seconds = timed(insert)
-        check_versions(conn, min(mode.boards, len(groups)), len(rows))
-    return len(rows) / seconds
+        ours_s, raw_s = anyio.run(turns)
+        check_versions(conn, len(set(names)), len(rows))
+        with psycopg.connect(libpq(server), options=f"-c search_path={ours}") as mine:
+            check_versions(mine, len(set(names)), len(cases))
+    return len(cases) / ours_s, len(rows) / raw_s
 
 
 # --- the measurements ---------------------------------------------------------------------------------------
@@ -225,13 +240,10 @@ def make_cases(n: int) -> list[Case]:
 
 
 def bench(server: str, mode: Mode, n: int, repeats: int) -> Row:
-    """slateboard's findings/s against raw psycopg's rows/s, interleaved, each run on a new schema."""
+    """slateboard's findings/s against raw psycopg's rows/s: `repeats` paired runs, each on new schemas."""
     cases = make_cases(n)
-    found = rounds(
-        repeats,
-        {"slateboard": lambda: run_slateboard(server, mode, cases), "raw": lambda: run_raw(server, mode, cases)},
-    )
-    ours, raw = Sample.of(found["slateboard"]), Sample.of(found["raw"])
+    pairs = rounds(repeats, {"pair": lambda: run_pair(server, mode, cases)})["pair"]
+    ours, raw = Sample.of(p[0] for p in pairs), Sample.of(p[1] for p in pairs)
     verdict = "met" if ours.median / raw.median >= GOAL_RATIO else "MISSED"
     return Row(mode.label, ours, "findings/s", reference=raw, n=n, note=f"goal >= {GOAL_RATIO}: {verdict}")
 
@@ -242,18 +254,38 @@ def settings(server: str) -> dict[str, str]:
         return {name: str(conn.execute(f"SHOW {name}").fetchone()[0]) for name in SETTINGS}  # type: ignore[index]
 
 
-def measure(server: str, args: Any, sizes: Sizes) -> int:
+def latencies(server: str, n: int) -> tuple[Row, Row]:
+    """The server's own floor for one transaction: a round trip (`SELECT 1`) and a one-row INSERT committed."""
+    trips, commits = [], []
+    with fresh_schema(server) as schema, psycopg.connect(libpq(server), autocommit=True) as conn, quiet_gc():
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".t (n INTEGER)')
+        insert = f'INSERT INTO "{schema}".t VALUES (%s)'
+        for i in range(n):
+            begun = now()
+            conn.execute("SELECT 1")
+            trips.append(since(begun) * 1e6)
+            begun = now()
+            with conn.transaction():
+                conn.execute(insert, (i,))
+            commits.append(since(begun) * 1e6)
+    return (
+        Row("round trip: SELECT 1", Sample.of(trips), "us", n=n),
+        Row("BEGIN; INSERT one row; COMMIT", Sample.of(commits), "us", n=n),
+    )
+
+
+def measure(server: str, report: Report, sizes: Sizes, what: str) -> None:
+    """The latency table and the appends table on one server; `what` names its durability in their titles."""
     found = settings(server)
-    note = ", PostgreSQL " + ", ".join(f"{k}={v}" for k, v in found.items())
-    report = Report("postgres", args, sizes, repeats=sizes.repeats, note=note)
-    report.meta["postgres"] = found
-    for mode in MODES[:2]:  # warm-up: imports, the pool, the server's caches
-        run_slateboard(server, mode, make_cases(100))
-        run_raw(server, mode, make_cases(100))
-    freeze()
+    report.meta.setdefault("postgres", []).append(found)  # type: ignore[attr-defined]
+    durability = ", ".join(f"{k}={v}" for k, v in found.items() if k != "server_version")
+    print(f"PostgreSQL {found['server_version']} ({what}): {durability}\n", flush=True)
+    for mode in MODES[:2]:  # warm-up: the pool, the server's caches
+        run_pair(server, mode, make_cases(100))
+    report.table(Table(f"server latencies, {what} (medians of single operations)", latencies(server, 200)))
     rows = tuple(bench(server, mode, sizes.single if mode.batch == 1 else sizes.batch, sizes.repeats) for mode in MODES)
-    report.table(Table("appends", rows, ratio="slateboard findings/s / raw psycopg rows/s"))
-    return report.finish()
+    report.table(Table(f"appends, {what}", rows, ratio="slateboard findings/s / raw psycopg rows/s"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,20 +295,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get(URL_VARIABLE),
         help=f"a PostgreSQL server where schemas may be made (default: ${URL_VARIABLE}, else a throwaway durable one)",
     )
+    options.add_argument(
+        "--no-fast",
+        action="store_true",
+        help="skip the second server without fsync (a full run without --url measures both)",
+    )
     args = options.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     if args.repeats:
         sizes = replace(sizes, repeats=max(args.repeats, 1))
-    with contextlib.ExitStack() as stack:
-        try:
-            server = args.url or stack.enter_context(throwaway_server(durable=True))
-        except (Unavailable, RuntimeError) as exc:  # no binaries; initdb or the server failed
-            required = os.environ.get(REQUIRE) == "1"
-            print(f"postgres benchmark: no PostgreSQL server: {exc}", file=sys.stderr)
-            print(f"failed: {REQUIRE}=1" if required else "skipped (exit 0)", file=sys.stderr)
-            return 1 if required else 0
-        return measure(server, args, sizes)
-    return 1  # unreachable: the block returns
+    servers: list[tuple[str, contextlib.AbstractContextManager[str]]] = [
+        ("given server", contextlib.nullcontext(args.url)) if args.url else ("durable", throwaway_server(durable=True))
+    ]
+    if not (args.url or args.quick or args.no_fast):
+        servers.append(("fsync off", throwaway_server(durable=False)))
+    report = Report("postgres", args, sizes, repeats=sizes.repeats)
+    freeze()
+    for what, server in servers:
+        with contextlib.ExitStack() as stack:
+            try:
+                url = stack.enter_context(server)
+            except (Unavailable, RuntimeError) as exc:  # no binaries; initdb or the server failed
+                return unavailable(exc)
+            measure(url, report, sizes, what)
+    return report.finish()
+
+
+def unavailable(exc: Exception) -> int:
+    """Say why no server could be had; exit 0 (a skip) unless SLATEBOARD_REQUIRE_POSTGRES=1."""
+    required = os.environ.get(REQUIRE) == "1"
+    print(f"postgres benchmark: no PostgreSQL server: {exc}", file=sys.stderr)
+    print(f"failed: {REQUIRE}=1" if required else "skipped (exit 0)", file=sys.stderr)
+    return 1 if required else 0
 
 
 if __name__ == "__main__":
