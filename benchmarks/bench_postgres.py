@@ -44,6 +44,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import uuid4
 
 import anyio
@@ -128,8 +129,10 @@ def with_schema(server: str, schema: str) -> str:
 
 
 def libpq(server: str) -> str:
-    """The server URL without slateboard's own options (a given URL may carry some)."""
-    return server.split("?", 1)[0]
+    """The server URL without slateboard's own options (`schema`, `pool_size`), for psycopg."""
+    parts = urlsplit(server)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key not in ("schema", "pool_size")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @contextlib.contextmanager
