@@ -6,6 +6,7 @@ Errors that describe bad input also derive from the matching built-in (`ValueErr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = (
@@ -27,6 +28,7 @@ __all__ = (
     "SettlementError",
     "AgentTimeoutError",
     "ConflictError",
+    "LeaseLostError",
 )
 
 
@@ -46,8 +48,17 @@ class StoreError(SlateboardError):
     """The storage behind a blackboard failed (locked too long, not a database, written by a newer version)."""
 
     def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(f"{message} (store {url})")
+        super().__init__(f"{message} (store {redacted(url)})")
         self.url = url
+
+
+_PASSWORD_IN_NETLOC = re.compile(r"(?<=://)([^/@:?#]*):[^/@?#]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(?i)((?:^|[?&])password=)[^&#]*")
+
+
+def redacted(url: str) -> str:
+    """`url` with any password in it replaced by `***` (for messages and logs)."""
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
 
 
 class StaleVersionError(SlateboardError):
@@ -179,3 +190,13 @@ class AgentTimeoutError(SlateboardError, TimeoutError):
 
 class ConflictError(SlateboardError):
     """Raised by an agent that found a conflict it must not resolve itself: never retried, always escalated."""
+
+
+class LeaseLostError(SlateboardError):
+    """A worker wrote to a board it no longer holds: another worker claimed it (a newer fencing token), so the
+    write was refused and nothing was written."""
+
+    def __init__(self, board: str, token: int, current: int | None) -> None:
+        self.board, self.token, self.current = board, token, current
+        now = "the board left the work queue" if current is None else f"the board's token is now {current}"
+        super().__init__(f"board {board!r}: this worker's lease (fencing token {token}) was lost, {now}; write refused")

@@ -195,7 +195,13 @@ def test_boards_lists_what_has_entries(slateboard: Invoke, tmp_path: Path) -> No
     slateboard("run", "support-case", "--db", db, "--board", "zeta")
     slateboard("run", "support-case/conflict", "--db", db, "--board", "alpha")
     assert slateboard("boards", "--db", db).stdout.split() == ["alpha", "zeta"]
-    assert slateboard("boards", "--db", db, "--json").stdout == '["alpha", "zeta"]\n'
+    listed = json.loads(slateboard("boards", "--db", db, "--json").stdout)
+    assert [(b["board"], b["status"], b["scenario"]) for b in listed] == [
+        ("alpha", "escalated", "support-case/conflict"),
+        ("zeta", "awaiting_approval", "support-case"),
+    ]
+    assert (listed[1]["waiting"], listed[1]["committed"], listed[1]["queue"]) == (1, 1, None)
+    assert slateboard("boards", "--db", db, "--long").stdout.split()[:2] == ["alpha", "escalated"]
     assert slateboard("boards").stdout == ""  # the default store is another file
 
 
@@ -205,7 +211,7 @@ def test_the_store_comes_from_db_then_the_environment_then_the_default(
     monkeypatch.setenv("SLATEBOARD_DB", f"sqlite:///{tmp_path / 'env.db'}")
     slateboard("run", "support-case", "--board", "from-env")
     assert not (tmp_path / "slateboard.db").exists()
-    assert slateboard("boards", "--json").stdout == '["from-env"]\n'
+    assert [b["board"] for b in json.loads(slateboard("boards", "--json").stdout)] == ["from-env"]
     assert slateboard("boards", "--db", "sqlite:///slateboard.db", "--json").stdout == "[]\n"
 
 

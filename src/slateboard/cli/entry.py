@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, inspection, review, runs
+from slateboard.cli import answers, inspection, review, runs, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.settle import settle
@@ -40,6 +40,8 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "boards": inspection.boards,
     "metrics": inspection.metrics,
     "review": review.review,
+    "enqueue": workers.enqueue,
+    "worker": workers.worker,
     "bench": bench_command,
 }
 HIDDEN = frozenset({"demo"})  # deprecated: still runs, no longer listed

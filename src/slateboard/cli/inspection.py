@@ -23,6 +23,7 @@ from slateboard.commit import Verdict
 from slateboard.controller import Decision
 from slateboard.errors import TamperedLogError
 from slateboard.observe.audit import build_audit, row_json
+from slateboard.observe.boards import board_summaries
 
 __all__ = ("audit", "replay", "verify", "boards", "metrics")
 
@@ -116,16 +117,31 @@ def verify(
         raise typer.Exit(1)
 
 
-def boards(db: DbOption = "", as_json: JsonOption = False) -> None:
-    """List the boards that have entries."""
+def boards(
+    db: DbOption = "",
+    as_json: JsonOption = False,
+    long: Annotated[
+        bool, typer.Option("--long", "-l", help="Each board's status, entries, scenario and queue row.")
+    ] = False,
+) -> None:
+    """List the boards (with `--long` or `--json`: where each stands and, on PostgreSQL, its work queue row)."""
     with Blackboard.open(store_url(db)) as blackboard:
-        names = blackboard.boards()
+        if not (as_json or long):
+            names = blackboard.boards()
+        else:
+            summaries = board_summaries(blackboard)
     if as_json:
-        print_json(names, indent=None)
-        return
-    out = console()
-    for name in names:
-        out.print(escape(name))
+        print_json([s.model_dump(mode="json") for s in summaries], indent=None)
+    elif long:
+        out = console()
+        for s in summaries:
+            queue = f"  queue: {s.queue.state}" + (f" ({s.queue.owner})" if s.queue.owner else "") if s.queue else ""
+            scenario = f"  {s.scenario}" if s.scenario else ""
+            out.print(escape(f"{s.board}  {s.status}  {s.entries} entries{scenario}{queue}"))
+    else:
+        out = console()
+        for name in names:
+            out.print(escape(name))
 
 
 def metrics(db: DbOption = "", board: BoardsOption = None, as_json: JsonOption = False) -> None:

@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import WouldBlock, chain
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
+from slateboard.blackboard.stores.postgres_queue import PostgresQueue, queue_statements
 from slateboard.blackboard.stores.postgres_schema import ENTRIES, LAYOUT_VERSION, SCHEMA_LOCK, schema_statements
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
 from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
@@ -66,6 +67,8 @@ class PostgresStore:
     def __init__(self, conninfo: str, *, url: str, schema: str, pool_size: int = 8, busy_timeout: float = 10.0) -> None:
         self.url = url
         self.schema = schema
+        self.conninfo = conninfo
+        self.queue = PostgresQueue(self)
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
         self.ledger = PostgresLedger(self.transact, self.query)
@@ -111,7 +114,7 @@ class PostgresStore:
 
     def _create_schema(self, conn: Conn) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        for statement in schema_statements(self.schema):
+        for statement in [*schema_statements(self.schema), *queue_statements(self.schema)]:
             conn.execute(statement)  # built from checked identifiers only
         conn.execute(
             "INSERT INTO slateboard_meta (key, value) VALUES ('layout', %s) ON CONFLICT (key) DO NOTHING",
@@ -160,13 +163,23 @@ class PostgresStore:
             return work(conn)
 
     def append(
-        self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
+        self,
+        board: str,
+        entries: Sequence[PendingEntry],
+        *,
+        expected_version: int | None,
+        wait: bool,
+        guard: Callable[[Conn], None] | None = None,
     ) -> list[StoredEntry]:
+        """Append atomically; `guard(connection)` runs first inside the transaction, holding the board's lock (a
+        worker's fencing check)."""
         # Five statements, as few as the work allows (each costs a round trip and ~60 us of driver CPU): BEGIN;
         # lock timeout and board lock together; the head, read only once the lock is held (under READ COMMITTED
         # it then sees every earlier holder's commit); the insert; COMMIT.
         with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
             cursor.execute(_LOCK_BOARD, (f"{self._busy_ms}ms" if wait else "1ms", board))
+            if guard is not None:
+                guard(conn)
             sealed = chain(board, self._head(conn, board), entries, expected_version)
             rows = [
                 (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)

@@ -1,0 +1,108 @@
+"""Workers as real processes on a real PostgreSQL server: three workers share 1,000 boards and one is SIGKILLed
+mid-way; a worker stops cleanly on SIGTERM. The boards are checked in the database itself afterwards."""
+
+from __future__ import annotations
+
+import os
+import queue as lines_queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+
+from slateboard import Blackboard, sinks
+from slateboard.workers import enqueue_sync, queue_of
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = 1000
+
+
+class Worker:
+    """`slateboard worker` in a process of its own, its output lines read as they come."""
+
+    def __init__(self, url: str, *options: str) -> None:
+        command = [sys.executable, "-m", "slateboard.cli", "worker", "--db", url, "--poll", "0.5", *options]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: lines_queue.Queue[str] = lines_queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        if self.process.stdout is None:
+            raise RuntimeError("no stdout pipe")
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for_boards(self, count: int, timeout: float = 120.0) -> None:
+        """Wait until this worker has reported `count` finished boards."""
+        deadline, seen = time.monotonic() + timeout, 0
+        while seen < count:
+            line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            seen += " -> " in line
+
+    def finish(self, timeout: float = 300.0) -> tuple[int, str]:
+        """Wait for the process to exit; its exit code and stderr (every stdout line is in `lines` by then)."""
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=30)
+        return code, self.process.stderr.read() if self.process.stderr else ""
+
+
+def sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    libpq, schema = url.split("?", 1)[0], url.rsplit("schema=", 1)[1]
+    with psycopg.connect(libpq, options=f"-c search_path={schema}") as conn:
+        return conn.execute(statement).fetchall()  # type: ignore[arg-type]
+
+
+def test_three_workers_run_a_thousand_boards_once_though_one_is_killed_mid_way(url: str, bb: Blackboard) -> None:
+    enqueue_sync(bb, "support-case", count=BOARDS, prefix="case-")
+    doomed = Worker(url, "--scenario", "support-case", "--lease", "2")
+    survivors = [Worker(url, "--scenario", "support-case", "--lease", "2", "--until-idle") for _ in range(2)]
+    doomed.wait_for_boards(60)
+    doomed.process.send_signal(signal.SIGKILL)
+    doomed.process.wait(timeout=30)
+    for worker in survivors:
+        code, err = worker.finish()
+        assert code == 0, err
+
+    items = queue_of(bb).items()
+    assert Counter((i.state, i.status) for i in items) == {("waiting", "awaiting_approval"): BOARDS}
+    assert any(i.claims == 2 for i in items), "the kill interrupted no board: nothing was resumed"
+    # Every board committed its one action exactly once: one row per case at revision 1, one Commit each.
+    table = sinks.Table("support_cases").rows(bb)
+    assert len(table) == BOARDS
+    assert {row["revision"] for row in table.values()} == {1}
+    per_board = sql(url, "SELECT board, kind, count(*) FROM slateboard_entries GROUP BY board, kind")
+    counts = Counter({(board, kind): n for board, kind, n in per_board})
+    for kind in ("slateboard.Commit", "slateboard.ApprovalRequest"):
+        assert {counts[(i.board, kind)] for i in items} == {1}, kind
+    assert sql(url, "SELECT status, count(*) FROM slateboard_ledger GROUP BY status") == [("applied", BOARDS)]
+    # Nothing lost: every board holds every kind an uninterrupted board holds, and its log verifies.
+    reference = {kind for (board, kind) in counts if board == "case-1000"}
+    for item in items:
+        assert {kind for (board, kind) in counts if board == item.board} == reference
+        bb.board(item.board).verify_sync()
+
+
+def test_sigterm_releases_the_boards_in_flight_and_exits_cleanly(url: str, bb: Blackboard) -> None:
+    enqueue_sync(bb, "tests.workers.hanging:scenario", boards=["stuck"])
+    worker = Worker(url, "--grace", "0.2")
+    deadline = time.monotonic() + 60
+    while queue_of(bb).items()[0].state != "leased":  # the worker claimed it (on the database's clock)
+        assert time.monotonic() < deadline, "the worker never claimed the board"
+        time.sleep(0.05)
+    worker.process.send_signal(signal.SIGTERM)
+    code, err = worker.finish(timeout=60)
+    out = "".join(worker.lines.queue)
+    assert code == 0, err
+    assert "stuck -> released" in out
+    assert "stopped: 1 released" in out
+    [item] = queue_of(bb).items()
+    assert (item.state, item.owner) == ("queued", None)
