@@ -38,10 +38,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg
+from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
 
 from harness import Report, Row, Sample, Table, parser
 from slateboard import Blackboard
-from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
 from slateboard.workers import enqueue_sync
 
 URL_VARIABLE = "SLATEBOARD_BENCH_POSTGRES"
@@ -87,7 +87,7 @@ def start_workers(url: str, count: int, concurrency: int) -> list[subprocess.Pop
     command = [sys.executable, "-m", "slateboard.cli", "worker", "--db", url, "--scenario", "support-case"]
     command += ["--concurrency", str(concurrency), "--poll", "1", "--grace", "5"]
     workers = [
-        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
         for _ in range(count)
     ]
     for worker in workers:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 import pytest
 
 from slateboard import Blackboard
-from tests.postgres.server import REQUIRE, VARIABLE, Unavailable, throwaway_server
+from slateboard.testing.postgres import REQUIRE, VARIABLE, Unavailable, throwaway_server
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -19,9 +19,10 @@ def bb(slateboard_store: Blackboard) -> Blackboard:
 
 
 @pytest.fixture(scope="session")
-def _postgres_session() -> Iterator[str]:
+def postgres_session() -> Iterator[str]:
     """A PostgreSQL server for this session (one per xdist worker), started at its first use and stopped at the
-    end; skips when none can be had, and fails instead with SLATEBOARD_REQUIRE_POSTGRES=1 (CI)."""
+    end; skips when none can be had, and fails instead with SLATEBOARD_REQUIRE_POSTGRES=1 (CI). Module-scoped
+    fixtures use it directly, making their own schemas (function-scoped ones: `postgres_server`)."""
     try:
         with throwaway_server() as url:
             yield url
@@ -32,11 +33,11 @@ def _postgres_session() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_server(_postgres_session: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def postgres_server(postgres_session: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The session's PostgreSQL server URL, also in SLATEBOARD_TEST_POSTGRES for this test only, so the postgresql
     backend's test_url makes fresh schemas on it (and other tests, such as the plugin's own, never see it)."""
-    monkeypatch.setenv(VARIABLE, _postgres_session)
-    return _postgres_session
+    monkeypatch.setenv(VARIABLE, postgres_session)
+    return postgres_session
 
 
 @pytest.fixture

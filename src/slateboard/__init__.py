@@ -20,6 +20,7 @@ from slateboard.blackboard import (
     BoardView,
     Citation,
     Entry,
+    FeedItem,
     Finding,
     Head,
     IndexInfo,
@@ -63,6 +64,7 @@ __all__ = (
     "Board",
     "BoardView",
     "Entry",
+    "FeedItem",
     "Head",
     "IndexInfo",
     # what is written on it

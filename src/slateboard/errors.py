@@ -14,6 +14,8 @@ __all__ = (
     "ConfigurationError",
     "WorkflowError",
     "StoreError",
+    "SchemaVersionError",
+    "ReadOnlyStoreError",
     "StaleVersionError",
     "UnknownVersionError",
     "InvalidFindingError",
@@ -64,6 +66,26 @@ _PASSWORD_IN_QUERY = re.compile(r"(?i)((?:^|[?&])password=)[^&#]*")
 def redacted(url: str) -> str:
     """`url` with any password in it replaced by `***` (for messages and logs)."""
     return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
+
+
+class SchemaVersionError(StoreError):
+    """A database's schema layout is not one this slateboard can open: written by a newer slateboard, stamped with
+    something that is not a layout number, or (opened read-only) too old to read without migrating. Nothing in the
+    database was changed. `found` is the stamp as stored (None when there is none), `newest` the newest layout this
+    slateboard knows."""
+
+    def __init__(self, message: str, *, url: str, found: str | None, newest: int) -> None:
+        super().__init__(message, url=url)
+        self.found = found
+        self.newest = newest
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write (an append, a ledger change) on a store opened with `read_only=True`; nothing was written."""
+
+    def __init__(self, operation: str, *, url: str) -> None:
+        super().__init__(f"cannot {operation}: the store was opened read-only", url=url)
+        self.operation = operation
 
 
 class StaleVersionError(SlateboardError):

@@ -108,12 +108,16 @@ class WrappedStore:
     def boards(self) -> list[str]:
         return self._inner.boards()
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[tuple[str, StoredEntry]]:
+        return self._inner.feed(after, limit, wait=wait)
+
     def close(self) -> None:
         self.closed = True
 
 
 def open_wrapped(url: str, options: StoreOptions) -> WrappedStore:
-    """The opener `register_store` is given: the same name reaches the same storage."""
+    """The opener `register_store` is given: the same name reaches the same storage (`read_only` is not
+    honoured: this store stands for the plug points, which read-only stores do not need)."""
     with _LOCK:
         inner = _STORAGE.setdefault(url, MemoryStore(url))
     return WrappedStore(url, inner)

@@ -14,7 +14,7 @@ from tests.cli.conftest import Invoke
 
 def test_errors_are_one_line_without_a_traceback(slateboard: Invoke) -> None:
     for args, message in (
-        (("audit", "missing"), "board 'missing' has no entries"),
+        (("audit", "missing"), "slateboard.db does not exist (a read-only open creates nothing)"),
         (("boards", "--db", "sqlite:///no/dir/x.db"), "directory no/dir does not exist"),
         (("verify", "--db", "mysql://x"), "is not understood"),
         (("audit",), "Missing argument 'board'. (see slateboard audit --help)"),

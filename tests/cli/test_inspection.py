@@ -212,7 +212,10 @@ def test_the_store_comes_from_db_then_the_environment_then_the_default(
     slateboard("run", "support-case", "--board", "from-env")
     assert not (tmp_path / "slateboard.db").exists()
     assert [b["board"] for b in json.loads(slateboard("boards", "--json").stdout)] == ["from-env"]
-    assert slateboard("boards", "--db", "sqlite:///slateboard.db", "--json").stdout == "[]\n"
+    nothing = slateboard("boards", "--db", "sqlite:///slateboard.db", "--json")
+    assert nothing.code == 2
+    assert "slateboard.db does not exist (a read-only open creates nothing)" in nothing.stderr
+    assert not (tmp_path / "slateboard.db").exists()
 
 
 def test_metrics_prints_text_and_json(slateboard: Invoke) -> None:
@@ -277,6 +280,14 @@ def test_an_unforeseen_failure_is_still_one_line_and_exit_2(
 
     monkeypatch.setattr(inspection, "build_audit", broken)  # a bug in our own code, not a store state
     missing = slateboard("audit", "b")
+    assert missing.code == 2
+    assert missing.stderr == (
+        "error: slateboard.db does not exist (a read-only open creates nothing) (store sqlite:///slateboard.db)\n"
+    )
+    assert not (tmp_path / "slateboard.db").exists()
+    with Blackboard.open(f"sqlite:///{tmp_path / 'slateboard.db'}") as blackboard:
+        run_sync(blackboard.board("a").write, RunStarted(controller="c", agents=(), rules=()), author="someone")
+    missing = slateboard("audit", "b")
     assert (missing.code, missing.stderr) == (2, "error: board 'b' has no entries in sqlite:///slateboard.db\n")
     with Blackboard.open(f"sqlite:///{tmp_path / 'slateboard.db'}") as blackboard:
         run_sync(blackboard.board("b").write, RunStarted(controller="c", agents=(), rules=()), author="someone")
@@ -304,3 +315,20 @@ def test_metrics_of_a_board_no_agent_ran(slateboard: Invoke, tmp_path: Path) -> 
     assert text.code == 0, text.stderr
     assert "boards: 1 (1 entries)" in text.stdout
     assert "agents: no attempts recorded" in text.stdout
+
+
+def test_read_only_commands_leave_the_store_file_as_it_was(slateboard: Invoke, tmp_path: Path) -> None:
+    slateboard("run", "support-case")
+    database = tmp_path / "slateboard.db"
+    for suffix in ("-wal", "-shm"):  # a clean close leaves none; a reader must not need to write one either
+        assert not database.with_name(database.name + suffix).exists()
+    before = database.read_bytes()
+    for command in (
+        ["verify"],
+        ["boards", "--json"],
+        ["metrics"],
+        ["audit", "support-case"],
+        ["replay", "support-case"],
+    ):
+        assert slateboard(*command).code == 0, command
+        assert database.read_bytes() == before, command

@@ -29,5 +29,8 @@ def test_the_first_run_succeeds_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
 def test_an_error_is_one_line_on_stderr_with_exit_code_2(tmp_path: Path) -> None:
     result = _run("audit", "missing", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == "error: board 'missing' has no entries in sqlite:///slateboard.db\n"
+    assert result.stderr == (
+        "error: slateboard.db does not exist (a read-only open creates nothing) (store sqlite:///slateboard.db)\n"
+    )
+    assert not (tmp_path / "slateboard.db").exists()  # a read-only command creates nothing
     assert result.stdout == ""

@@ -1,20 +1,21 @@
 """A support-case run that commits, in its own OS process, for the commit crash test.
 
     python -m tests.commit.crash_commit URL MODE SINK_FILE [--kill-after K | --kill-before K]
-    python -m tests.commit.crash_commit each DIR MODE POINT...      (POINT: after-K, before-K or reference)
+    python -m tests.commit.crash_commit each DIR MODE [--server URL] POINT...   (POINT: after-K, before-K or reference)
 
 `gather_evidence` writes the evidence, `propose` two reversible proposals (the case's status and a note to
 the contact), the policy allows them and the sink applies them. MODE picks the sink:
 
-- "table": `sinks.Table("cases")` in the same SQLite file (exactly once; SINK_FILE is unused);
+- "table": `sinks.Table("cases")` in the store itself (exactly once; SINK_FILE is unused);
 - "lookup": an outside sink, a JSON-lines file appended and fsynced per application, with `lookup(key)`;
 - "plain": the same file sink without `lookup` (an interrupted call goes to a person, in doubt).
 
 Every write boundary goes through `slateboard.testing.faults`; with a kill point the process SIGKILLs itself
 there. Otherwise it prints one JSON line: the outcome's status and the boundaries it crossed, in order.
 
-`each` runs one run per POINT (`reference` is not killed), each in its own process with its own database
-(DIR/POINT.db) and sink file (DIR/POINT.jsonl). The processes are forked from this one after the imports and
+`each` runs one run per POINT (`reference` is not killed), each in its own process with its own store and sink
+file (DIR/POINT.jsonl): the SQLite file DIR/POINT.db, or with `--server` a schema of its own on that PostgreSQL
+server (`store_url` names both, for the test to open). The processes are forked from this one after the imports and
 before anything is opened, so a point costs a run, not an interpreter start; each line printed is the POINT and
 the exit code `os.waitstatus_to_exitcode` gives for it (-9 when SIGKILL ended it), as `subprocess` reports it.
 """
@@ -145,7 +146,17 @@ def parse_point(point: str) -> Faults:
     return Faults(**{f"kill_{when}": int(number)})
 
 
-def each(directory: Path, mode: str, points: list[str]) -> None:
+def store_url(directory: Path, point: str, server: str | None = None) -> str:
+    """The store of one run: a SQLite file in `directory`, or a schema on the PostgreSQL `server` named after the
+    directory (which the test names at random: a server given to the tests outlives their sessions) and the point."""
+    if server is None:
+        return f"sqlite:///{directory / point}.db"
+    schema = f"crash_{directory.name}_{point}".replace("-", "_").lower()
+    separator = "&" if "?" in server else "?"
+    return f"{server}{separator}schema={schema}"
+
+
+def each(directory: Path, mode: str, points: list[str], server: str | None = None) -> None:
     """One forked process per kill point, one after another; prints each one's exit code."""
     for point in points:
         faults = parse_point(point)
@@ -154,7 +165,7 @@ def each(directory: Path, mode: str, points: list[str]) -> None:
         if pid == 0:  # the child: run, and leave without the parent's atexit handlers
             code = 0
             try:
-                run(f"sqlite:///{directory / point}.db", mode, directory / f"{point}.jsonl", faults)
+                run(store_url(directory, point, server), mode, directory / f"{point}.jsonl", faults)
             except BaseException:
                 traceback.print_exc()
                 code = 1
@@ -167,7 +178,11 @@ def each(directory: Path, mode: str, points: list[str]) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["each"]:
-        each(Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
+        points = sys.argv[4:]
+        server = None
+        if points[:1] == ["--server"]:
+            server, points = points[1], points[2:]
+        each(Path(sys.argv[2]), sys.argv[3], points, server)
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("url")

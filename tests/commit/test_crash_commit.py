@@ -8,10 +8,17 @@ the same status, the sink applied each key exactly once, one Commit per key with
 ledger rows, a log that verifies, replays identically and kept the killed run's entries as they were. For the
 outside sink without `lookup`, a kill between the ledger's claim and its settlement leaves the key in doubt: the
 resumed run ends "escalated", and a person's `resolve` (after checking the file) commits it, still once.
+
+Every kill point runs on SQLite files; on PostgreSQL (a schema per run on the session's throwaway server) a
+representative subset runs, to keep the suite fast: a kill before anything is written, one after the last log
+append before any commit, and one after each boundary of the first proposal's commit (the ledger's and the sink's
+steps, where the stores differ; the second proposal crosses the same steps, and the log appends before them are
+each one transaction, the same on either store).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import subprocess
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import anyio
 import pytest
@@ -29,7 +37,7 @@ import pytest
 from slateboard import Blackboard, Commit, CommitLayer, Controller, MemoryStore, Proposal, Store, sinks
 from slateboard.errors import ConfigurationError
 from slateboard.testing.faults import Faults
-from tests.commit.crash_commit import BOARD, CASE, MODES, TABLE, build, file_sink, read_lines
+from tests.commit.crash_commit import BOARD, CASE, MODES, TABLE, build, file_sink, read_lines, store_url
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +48,19 @@ _APPENDS = ["store.append"] * 7
 _OUTSIDE = ["ledger.acquire", "ledger.claim", "sink.apply", "ledger.transition", "ledger.release", "store.append"]
 # A sink inside the store commits in one transaction, which keeps other writers out: no lock is written.
 _TABLE = ["sink.apply_in", "ledger.apply_atomically", "store.append"]
-BOUNDARIES = {"table": _APPENDS + _TABLE * 2, "lookup": _APPENDS + _OUTSIDE * 2, "plain": _APPENDS + _OUTSIDE * 2}
-POINTS = {mode: ["before-1"] + [f"after-{k}" for k in range(1, len(b) + 1)] for mode, b in BOUNDARIES.items()}
-# (mode, point) -> why it fails: a bug in code these tests do not own, kept visible as a strict xfail.
-KNOWN_BUGS: dict[tuple[str, str], str] = {}
+_COMMIT = {"table": _TABLE, "lookup": _OUTSIDE, "plain": _OUTSIDE}
+BOUNDARIES = {mode: _APPENDS + commit * 2 for mode, commit in _COMMIT.items()}
+STORES = ("sqlite", "postgresql")
+POINTS = {
+    "sqlite": {mode: ["before-1"] + [f"after-{k}" for k in range(1, len(b) + 1)] for mode, b in BOUNDARIES.items()},
+    # The subset of the module docstring: nothing written, all appends but no commit, each step of the first commit.
+    "postgresql": {
+        mode: ["before-1"] + [f"after-{len(_APPENDS) + k}" for k in range(len(commit) + 1)]
+        for mode, commit in _COMMIT.items()
+    },
+}
+# (store, mode, point) -> why it fails: a bug in code these tests do not own, kept visible as a strict xfail.
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 
 
 def _done(mode: str, point: str) -> list[str]:
@@ -53,27 +70,34 @@ def _done(mode: str, point: str) -> list[str]:
 
 
 def _cases() -> Iterator[Any]:
-    for mode in MODES:
-        for point in POINTS[mode]:
-            done = _done(mode, point)
-            name = done[-1] if done else "nothing"
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[mode, point])] if (mode, point) in KNOWN_BUGS else []
-            )
-            yield pytest.param(mode, point, id=f"{mode}-{point}-{name}", marks=marks)
+    for store in STORES:
+        for mode in MODES:
+            for point in POINTS[store][mode]:
+                done = _done(mode, point)
+                name = done[-1] if done else "nothing"
+                bug = KNOWN_BUGS.get((store, mode, point))
+                marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+                yield pytest.param(store, mode, point, id=f"{store}-{mode}-{point}-{name}", marks=marks)
 
 
 class Runs:
-    """The reference run and the killed runs of every mode, started at once (2 cores), awaited when needed."""
+    """The reference run and the killed runs of every mode on one kind of store, started at once (2 cores),
+    awaited when needed. `server`: the PostgreSQL server to make the runs' schemas on; None for SQLite files."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, server: str | None = None) -> None:
         self.root = root
+        self.server = server
+        self.points = POINTS["sqlite" if server is None else "postgresql"]
+        # A schema is named after its run's directory: random, since a given server outlives test sessions.
+        self.dirs = {mode: root / f"{mode}_{uuid4().hex[:12]}" for mode in MODES}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         for mode in MODES:  # one process per mode; it forks one child per run, one after another
-            (root / mode).mkdir()
+            self.dirs[mode].mkdir()
             with (root / f"{mode}.out").open("wb") as out, (root / f"{mode}.err").open("wb") as err:
-                command = [sys.executable, "-m", "tests.commit.crash_commit", "each", str(root / mode), mode]
-                points = ["reference", *POINTS[mode]]
+                command = [sys.executable, "-m", "tests.commit.crash_commit", "each", str(self.dirs[mode]), mode]
+                if server is not None:
+                    command += ["--server", server]
+                points = ["reference", *self.points[mode]]
                 self.processes[mode] = subprocess.Popen([*command, *points], cwd=ROOT, stdout=out, stderr=err)
 
     def output(self, mode: str) -> list[dict[str, Any]]:
@@ -90,8 +114,12 @@ class Runs:
         return {line["point"]: line["returncode"] for line in self.output(mode) if "point" in line}
 
     def files(self, mode: str, point: str) -> tuple[str, Path]:
-        """A run's database URL and sink file."""
-        return f"sqlite:///{self.root / mode / point}.db", self.root / mode / f"{point}.jsonl"
+        """A run's store URL and sink file."""
+        return store_url(self.dirs[mode], point, self.server), self.dirs[mode] / f"{point}.jsonl"
+
+    def fresh(self, directory: Path) -> str:
+        """The URL of a new, empty store of this kind for a run in this process."""
+        return store_url(directory, f"fresh_{uuid4().hex[:12]}", self.server)
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -100,13 +128,31 @@ class Runs:
                 process.wait()
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    started = Runs(tmp_path_factory.mktemp("crash-commit"))
+@contextlib.contextmanager
+def _started(root: Path, server: str | None = None) -> Iterator[Runs]:
+    started = Runs(root, server)
     try:
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    with _started(tmp_path_factory.mktemp("crash-commit")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def postgresql_runs(tmp_path_factory: pytest.TempPathFactory, postgres_session: str) -> Iterator[Runs]:
+    with _started(tmp_path_factory.mktemp("crash-commit-pg"), postgres_session) as started:
+        yield started
+
+
+@pytest.fixture
+def runs(store: str, request: pytest.FixtureRequest) -> Runs:
+    """The runs on `store`, started at the first test that needs them (PostgreSQL's skip only its own tests)."""
+    return request.getfixturevalue(f"{store}_runs")  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -165,23 +211,24 @@ async def _finish(mode: str, url: str, sink_file: Path) -> State:
         return await State.of(bb, controller, mode, sink_file)
 
 
-_references: dict[str, State] = {}
+_references: dict[tuple[str | None, str], State] = {}
 
 
 def reference(runs: Runs, mode: str) -> State:
     """The reference state of `mode`: its uninterrupted run (in a process of its own, through the wrappers)."""
-    if mode not in _references:
+    if (runs.server, mode) not in _references:
         # The reference child printed its status and boundaries before its exit line.
         printed = runs.output(mode)[0]
         assert printed == {"status": "committed", "boundaries": BOUNDARIES[mode]}
         assert runs.returncodes(mode)["reference"] == 0
-        _references[mode] = anyio.run(_finish, mode, *runs.files(mode, "reference"))
-    return _references[mode]
+        _references[runs.server, mode] = anyio.run(_finish, mode, *runs.files(mode, "reference"))
+    return _references[runs.server, mode]
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("store", STORES)
 def test_the_reference_run_commits_each_key_once_and_the_wrappers_change_nothing(
-    mode: str, runs: Runs, tmp_path: Path
+    store: str, mode: str, runs: Runs, tmp_path: Path
 ) -> None:
     state = reference(runs, mode)  # also checks the boundaries counted are exactly BOUNDARIES[mode]
     assert state.status == "committed"
@@ -192,12 +239,14 @@ def test_the_reference_run_commits_each_key_once_and_the_wrappers_change_nothing
     with Blackboard.open(url) as bb:
         assert _applied(bb, mode, sink_file) == Counter(dict.fromkeys(state.receipts, 1))
     # The same run without the fault wrappers, in this process, ends in the same state.
-    plain = anyio.run(_finish, mode, f"sqlite:///{tmp_path / 'plain.db'}", tmp_path / "reference.jsonl")
+    plain = anyio.run(_finish, mode, runs.fresh(tmp_path), tmp_path / "reference.jsonl")
     assert plain == state
 
 
-@pytest.mark.parametrize(("mode", "point"), list(_cases()))
-def test_a_run_killed_at_a_write_boundary_resumes_to_the_uninterrupted_state(mode: str, point: str, runs: Runs) -> None:
+@pytest.mark.parametrize(("store", "mode", "point"), list(_cases()))
+def test_a_run_killed_at_a_write_boundary_resumes_to_the_uninterrupted_state(
+    store: str, mode: str, point: str, runs: Runs
+) -> None:
     expected = reference(runs, mode)
     assert runs.returncodes(mode)[point] == -9, runs.errors(mode)  # SIGKILL ended it
     url, sink_file = runs.files(mode, point)

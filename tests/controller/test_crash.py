@@ -1,4 +1,5 @@
-"""A controller process killed mid-cycle resumes from its log: finished agents are not run again."""
+"""A controller process killed mid-cycle resumes from its log: finished agents are not run again; on a SQLite file
+and on PostgreSQL (a fresh schema on the session's throwaway server)."""
 
 import os
 import signal
@@ -7,16 +8,25 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 
 from slateboard import AgentRun, Blackboard, Decision
+from slateboard.blackboard.stores.registry import backend_for_tests
 from tests.controller.crash_process import CONTROLLER
 from tests.controller.kinds import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_run_killed_mid_cycle_resumes_without_rerunning_finished_agents(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store's URL: a SQLite file, or a new schema on the throwaway PostgreSQL server (or a skip)."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_server")
+    return backend_for_tests(request.param).fresh_url(tmp_path)
+
+
+def test_a_run_killed_mid_cycle_resumes_without_rerunning_finished_agents(url: str) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.controller.crash_process", url],
         cwd=ROOT,

@@ -18,9 +18,9 @@ from slateboard.blackboard.stores import WouldBlock
 from slateboard.blackboard.stores.postgres import PostgresStore, backend
 from slateboard.blackboard.stores.registry import UnavailableForTests
 from slateboard.errors import StaleVersionError, StoreError
+from slateboard.testing import postgres as server
 from tests.blackboard.test_processes import history, start
 from tests.blackboard.writer_process import Line
-from tests.postgres import server
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from slateboard.blackboard.board import DEFAULT_URL, Blackboard, Board
 from slateboard.blackboard.entries import Entry, Head
+from slateboard.blackboard.feed import FeedItem
 from slateboard.blackboard.kinds import registry, upcaster
 from slateboard.blackboard.records import Citation, Finding, Record
 from slateboard.blackboard.stores.base import Store
@@ -15,6 +16,7 @@ __all__ = (
     "Citation",
     "DEFAULT_URL",
     "Entry",
+    "FeedItem",
     "Finding",
     "Head",
     "IndexInfo",

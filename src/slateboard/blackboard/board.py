@@ -1,14 +1,16 @@
 """`Blackboard` (a store opened from a URL) and `Board` (one case's versioned log on it).
 
 Every public coroutine of `Board` has a blocking `<name>_sync` twin for scripts (`board.write_sync(...)`,
-`board.view_sync()`, ...); `watch_sync` is a plain iterator.
+`board.view_sync()`, ...); `watch_sync` is a plain iterator. `Blackboard.feed` and `follow` read every board in
+one order (`feed.py`).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -17,6 +19,7 @@ import anyio
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, PendingEntry, StoredEntry, seal
+from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, encode_record
 from slateboard.blackboard.stores.base import Store, call_store, open_store
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
@@ -63,6 +66,15 @@ class _Changes:
     def disarm(self, token: tuple[int, anyio.Event]) -> None:
         self._waiters.discard(token)
 
+    @contextmanager
+    def armed(self) -> Iterator[anyio.Event]:
+        """An event set by the next write of this thread's event loop, while the block runs."""
+        token = self.arm()
+        try:
+            yield token[1]
+        finally:
+            self.disarm(token)
+
     def notify(self) -> None:
         # An anyio Event belongs to its thread's event loop; other threads' watchers poll instead.
         me = threading.get_ident()
@@ -74,13 +86,22 @@ class _Changes:
 class Board:
     """One board: an append-only, hash-chained log of entries with versions 1..n. Get it with `bb.board(name)`."""
 
-    def __init__(self, name: str, store: Store, *, clock: Clock, max_payload_bytes: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        *,
+        clock: Clock,
+        max_payload_bytes: int,
+        on_write: Callable[[], None] | None = None,
+    ) -> None:
         self._name = name
         self._store = store
         self._clock = clock
         self._max_payload = max_payload_bytes
         self._index = LogIndex()
         self._changes = _Changes()
+        self._on_write = on_write  # wakes the blackboard's followers
 
     @property
     def name(self) -> str:
@@ -120,6 +141,8 @@ class Board:
         )
         self._index.extend(entries)
         self._changes.notify()
+        if self._on_write is not None:
+            self._on_write()
         return entries
 
     def _prepare(self, batch: Sequence[tuple[Record, str]], recorded_at: str) -> list[PendingEntry]:
@@ -263,6 +286,7 @@ class Blackboard:
         # Weak: a pipeline that works through 10,000 boards must not keep every index alive.
         self._boards: weakref.WeakValueDictionary[str, Board] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
+        self._changes = _Changes()
 
     @classmethod
     def open(
@@ -272,9 +296,15 @@ class Blackboard:
         clock: Clock | None = None,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         busy_timeout: float = 10.0,
+        read_only: bool = False,
     ) -> Blackboard:
-        """Open (creating if needed) the store at `url`; use as a context manager to close it."""
-        return cls(open_store(url, busy_timeout=busy_timeout), clock=clock, max_payload_bytes=max_payload_bytes)
+        """Open (creating and migrating if needed) the store at `url`; use as a context manager to close it.
+
+        `read_only=True` opens it for reading only: nothing is created, migrated or written (a store that does not
+        exist, or whose layout is too old to read, is a `StoreError`), and writes raise `ReadOnlyStoreError`.
+        """
+        store = open_store(url, busy_timeout=busy_timeout, read_only=read_only)
+        return cls(store, clock=clock, max_payload_bytes=max_payload_bytes)
 
     @property
     def url(self) -> str:
@@ -286,13 +316,37 @@ class Blackboard:
         with self._lock:
             board = self._boards.get(name)
             if board is None:
-                board = Board(name, self.store, clock=self._clock, max_payload_bytes=self._max_payload)
+                board = Board(
+                    name,
+                    self.store,
+                    clock=self._clock,
+                    max_payload_bytes=self._max_payload,
+                    on_write=self._changes.notify,
+                )
                 self._boards[name] = board
             return board
 
     def boards(self) -> list[str]:
         """The names of the boards that have entries, sorted."""
         return self.store.boards()
+
+    async def feed(self, *, after: str | None = None, limit: int = DEFAULT_FEED_LIMIT) -> tuple[FeedItem, ...]:
+        """Up to `limit` entries of every board, in one order, after the position `after` (None: from the first).
+
+        Pass the last item's `position` as `after` to read on: every entry comes out exactly once, including one
+        whose writer commits late (the feed waits for it rather than skip it). Positions are opaque strings of this
+        store that increase in feed order.
+        """
+        return await read_feed(self.store, after, limit)
+
+    async def follow(self, *, after: str | None = None, poll_interval: float = 0.2) -> AsyncGenerator[FeedItem, None]:
+        """Every board's entries in feed order, forever (break out of the loop to stop), after `after` (None: from
+        the first). Writes through this blackboard wake it at once; other processes' within `poll_interval`."""
+        async for item in follow_feed(self.store, after, poll_interval, self._changes.armed):
+            yield item
+
+    feed_sync = sync_twin(feed)
+    follow_sync = sync_iter_twin(follow)
 
     def close(self) -> None:
         self.store.close()

@@ -46,7 +46,7 @@ def audit(
     policy's verdicts, who approved or rejected what with which edits, and what changed (kinds need not be
     importable here: their payloads are shown as stored)."""
     _import_builtin_kinds()
-    with Blackboard.open(store_url(db)) as blackboard:
+    with Blackboard.open(store_url(db), read_only=True) as blackboard:
         stored = rows(blackboard, board)
         url = blackboard.url
     if table:
@@ -67,7 +67,7 @@ def audit(
 def replay(board: str, scenario: ScenarioOption = None, db: DbOption = "", as_json: JsonOption = False) -> None:
     """Re-derive every decision and verdict of a board with the controller that ran it; exit 1 (listing each
     difference) when any differs from what was recorded."""
-    with Blackboard.open(store_url(db)) as blackboard:
+    with Blackboard.open(store_url(db), read_only=True) as blackboard:
         controller, target = controller_for(blackboard, board, "replay", scenario)
         report = run_sync(controller.replay, target)
     if as_json:
@@ -96,7 +96,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every hash chain; exit 1 naming the first tampered version."""
-    with Blackboard.open(store_url(db)) as blackboard:
+    with Blackboard.open(store_url(db), read_only=True) as blackboard:
         names = [board] if board else blackboard.boards()
         heads, failures = [], []
         for name in names:
@@ -125,7 +125,7 @@ def boards(
     ] = False,
 ) -> None:
     """List the boards (with `--long` or `--json`: where each stands and, on PostgreSQL, its work queue row)."""
-    with Blackboard.open(store_url(db)) as blackboard:
+    with Blackboard.open(store_url(db), read_only=True) as blackboard:
         if not (as_json or long):
             names = blackboard.boards()
         else:
@@ -146,5 +146,5 @@ def boards(
 
 def metrics(db: DbOption = "", board: BoardsOption = None, as_json: JsonOption = False) -> None:
     """Workflow metrics of the store's boards: routed to a person, agent attempts, citations, approvals, commits."""
-    with Blackboard.open(store_url(db)) as blackboard:
+    with Blackboard.open(store_url(db), read_only=True) as blackboard:
         show_metrics(console(), blackboard, board, as_json=as_json)

@@ -6,9 +6,11 @@
 - `slateboard.testing.commit_conformance`: the suites every store's ledger and every sink pass.
 - `slateboard.testing.faults.Faults`: a kill switch that SIGKILLs its own process at the N-th write boundary
   (store appends, ledger writes, sink calls), for crash tests with real processes.
+- `slateboard.testing.postgres.throwaway_server`: a PostgreSQL server started for a test session or a benchmark
+  and deleted afterwards (`durable=True` for PostgreSQL's durable defaults).
 """
 
-from slateboard.testing import strategies
+from slateboard.testing import postgres, strategies
 from slateboard.testing.strategies import (
     Evidence,
     Fault,
@@ -22,6 +24,7 @@ from slateboard.testing.strategies import (
 )
 
 __all__ = (
+    "postgres",
     "strategies",
     "Evidence",
     "Fault",

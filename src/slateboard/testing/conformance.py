@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from slateboard.blackboard import Blackboard, Citation, Finding
 from slateboard.errors import InvalidFindingError, StaleVersionError, UnknownVersionError
+from slateboard.testing.feed_conformance import FeedConformance
 from slateboard.testing.registered import OnRegisteredStores, check, check_equal
 
 __all__ = (
@@ -79,8 +80,9 @@ _ops = st.lists(
 )
 
 
-class BlackboardConformance(ABC):
-    """Behaviours every store gives a `Blackboard`; see the module docstring."""
+class BlackboardConformance(FeedConformance, ABC):
+    """Behaviours every store gives a `Blackboard`, its feed across boards included (`feed_conformance`); see the
+    module docstring."""
 
     @abstractmethod
     def open_blackboard(self) -> Blackboard:

@@ -4,6 +4,10 @@ Stores are synchronous: their drivers are. `Board` reaches them from async code 
 which runs an operation inline when the store can do it without waiting and moves it to a worker thread
 only when it would block (another writer holds the lock), so the event loop never waits on a lock.
 `open_store` (a store from its URL) lives in `registry` and is re-exported here for its callers.
+
+`feed` (every board's entries in one order a reader can follow) returns opaque positions; `encode_position` and
+`decode_position` are the format slateboard's own stores use: numbers, zero-padded, so that positions also
+compare as strings in feed order.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import anyio.to_thread
 from slateboard.blackboard.entries import PendingEntry, StoredEntry, encode_field, header, sealed
 from slateboard.blackboard.stores.ledger import Ledger
 from slateboard.blackboard.stores.registry import open_store
-from slateboard.errors import StaleVersionError
+from slateboard.errors import ConfigurationError, StaleVersionError
 
-__all__ = ("Store", "WouldBlock", "open_store", "call_store", "chain")
+__all__ = ("Store", "WouldBlock", "FeedRow", "open_store", "call_store", "chain", "encode_position", "decode_position")
 
 T = TypeVar("T")
+FeedRow = tuple[str, StoredEntry]
+"""One entry of a store's feed, with its position."""
+_DIGITS = 20  # a PostgreSQL xid8 or a 64-bit seq fits in 20 decimal digits
 
 
 class WouldBlock(Exception):
@@ -56,6 +63,16 @@ class Store(Protocol):
 
     def boards(self) -> list[str]: ...
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+        """Up to `limit` entries of every board, in one order, after the position `after` (None: from the start).
+
+        The order is the store's to choose, but it must be one a reader can follow: every entry comes out exactly
+        once, and an entry committed later never gets a position before one already returned (a transaction that
+        commits late must not be skipped). Positions are opaque strings of this store, increasing in feed order;
+        a position the store did not give raises `ConfigurationError`.
+        """
+        ...
+
     def close(self) -> None: ...
 
 
@@ -77,6 +94,19 @@ def chain(
         prev_hash = sealed(prev_hash, board_field, version, shared, entry.payload)
         result.append((version, prev_hash))
     return result
+
+
+def encode_position(*numbers: int) -> str:
+    """A feed position made of whole numbers >= 0, zero-padded so that positions compare as strings too."""
+    return ".".join(f"{number:0{_DIGITS}d}" for number in numbers)
+
+
+def decode_position(position: str, parts: int, *, url: str) -> tuple[int, ...]:
+    """The numbers of a position `encode_position` made with `parts` numbers; `ConfigurationError` otherwise."""
+    pieces = position.split(".") if isinstance(position, str) else []
+    if len(pieces) != parts or not all(len(p) == _DIGITS and p.isascii() and p.isdigit() for p in pieces):
+        raise ConfigurationError(f"feed position {position!r} is not a position of the store {url}")
+    return tuple(int(piece) for piece in pieces)
 
 
 async def call_store(operation: Callable[..., T], *args: object, **kwargs: object) -> T:

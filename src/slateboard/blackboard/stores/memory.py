@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores.base import chain
+from slateboard.blackboard.stores.base import FeedRow, chain, decode_position, encode_position
 from slateboard.blackboard.stores.ledger import (
     LedgerRow,
     LedgerStatus,
@@ -24,7 +24,7 @@ from slateboard.blackboard.stores.ledger import (
 )
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
 from slateboard.blackboard.stores.tables import Apply, TableRow, sink_table
-from slateboard.errors import ConfigurationError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError
 
 __all__ = ("MemoryStore", "MemoryLedger", "MemoryTables", "backend")
 
@@ -73,19 +73,26 @@ class MemoryTables:
 
 
 class MemoryLedger:
-    """The ledger of a `memory://` store."""
+    """The ledger of a `memory://` store (`read_only`: one that refuses every change)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False, url: str = "memory://") -> None:
+        self._read_only = read_only
+        self._url = url
         self._rows: dict[str, LedgerRow] = {}
         self._locks: dict[str, tuple[str, int, float]] = {}
         self._mutex = threading.Lock()
         self.tables = MemoryTables()
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyStoreError("change the ledger", url=self._url)
 
     def get(self, key: str, *, wait: bool) -> LedgerRow | None:
         with self._mutex:
             return self._rows.get(key)
 
     def claim(self, row: LedgerRow, *, wait: bool) -> tuple[LedgerRow, bool]:
+        self._writable()
         with self._mutex:
             existing = self._rows.get(row.key)
             if existing is not None:
@@ -96,6 +103,7 @@ class MemoryLedger:
 
     def transition(self, key: str, expect: Collection[str], changes: dict[str, Any], *, wait: bool) -> LedgerRow | None:
         check_columns(changes)
+        self._writable()
         with self._mutex:
             row = self._rows.get(key)
             if row is None or row.status not in expect:
@@ -105,6 +113,7 @@ class MemoryLedger:
 
     def apply_atomically(self, row: LedgerRow, apply: Apply, *, holder: str = "", wait: bool) -> tuple[LedgerRow, bool]:
         """Claim, apply and settle at once, unless another live holder (not `holder`) has the target's lock."""
+        self._writable()
         with self._mutex:
             existing = self._rows.get(row.key)
             if existing is not None:
@@ -134,6 +143,7 @@ class MemoryLedger:
 
     def acquire(self, target: str, holder: str, lease: float, steal: str, *, wait: bool) -> tuple[int, str]:
         """(fencing token, holder) when acquired; (0, current holder) when another holds the lease."""
+        self._writable()
         with self._mutex:
             now, current = time.time(), self._locks.get(target)
             if current is not None and not lock_is_free(holder, steal, current, now):
@@ -143,6 +153,7 @@ class MemoryLedger:
             return token, holder
 
     def release(self, target: str, token: int, *, wait: bool) -> None:
+        self._writable()
         with self._mutex:
             current = self._locks.get(target)
             if current is not None and current[1] == token:
@@ -151,28 +162,34 @@ class MemoryLedger:
 
 
 class MemoryStore:
-    """A store in this process's memory: fast, for tests and notebooks, gone when closed."""
+    """A store in this process's memory: fast, for tests and notebooks, gone when closed.
 
-    def __init__(self, url: str = "memory://") -> None:
+    `read_only`: a store that refuses appends and ledger changes (it stays empty; `memory://` opened read-only).
+    """
+
+    def __init__(self, url: str = "memory://", *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._boards: dict[str, list[StoredEntry]] = {}
-        self._seq = 0
+        # Every entry in seq order: seq is given and the entry stored under one lock, so seq is commit order.
+        self._all: list[StoredEntry] = []
         self._lock = threading.Lock()
-        self.ledger = MemoryLedger()
+        self.ledger = MemoryLedger(read_only=read_only, url=url)
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
     ) -> list[StoredEntry]:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
         with self._lock:
             log = self._boards.get(board, [])
             head = (len(log), log[-1].hash if log else GENESIS_HASH)
             sealed = chain(board, head, entries, expected_version)
             stored = []
-            for entry, (version, digest) in zip(entries, sealed, strict=True):
-                self._seq += 1
+            for seq, (entry, (version, digest)) in enumerate(zip(entries, sealed, strict=True), len(self._all) + 1):
                 stored.append(
                     StoredEntry(
-                        self._seq,
+                        seq,
                         board,
                         version,
                         entry.kind,
@@ -185,6 +202,7 @@ class MemoryStore:
                 )
             if stored:
                 self._boards.setdefault(board, []).extend(stored)
+                self._all.extend(stored)
             return stored
 
     def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
@@ -201,6 +219,13 @@ class MemoryStore:
         with self._lock:
             return sorted(self._boards)
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+        """Entries of every board in seq order (seq n is the n-th entry stored); the position is the seq."""
+        start = 0 if after is None else decode_position(after, 1, url=self.url)[0]
+        with self._lock:
+            rows = self._all[start : start + limit]
+        return [(encode_position(row.seq), row) for row in rows]
+
     def close(self) -> None:
         """Nothing to release; the entries stay readable until the store is dropped."""
 
@@ -208,7 +233,7 @@ class MemoryStore:
 def _open(url: str, options: StoreOptions) -> MemoryStore:
     if not url.startswith("memory://"):
         raise ConfigurationError(f"store URL {url!r}: write 'memory://' for a store in this process's memory")
-    return MemoryStore(url)
+    return MemoryStore(url, read_only=options.read_only)
 
 
 def _test_url(directory: Path) -> str:

@@ -6,6 +6,12 @@ transaction-level advisory lock keyed by the board (`pg_advisory_xact_lock`), th
 board's versions stay 1..n without gaps whatever the number of writers, and the unique (board, version)
 constraint backs the lock. Writers to different boards do not wait for each other.
 
+The schema is migrated at open (`postgres_migrations`). Opened read-only, every session has
+`default_transaction_read_only` on and the store runs no DDL: a schema that is missing or too old is an error.
+
+The feed (every board in one order) reads in (tx, seq) order, only below the oldest transaction still running;
+see `feed`.
+
 `wait=False` (how `call_store` runs an operation inline on the event loop): a lock that is not free at once
 (`lock_timeout` of 1 ms) or an exhausted pool raises `WouldBlock`, and `call_store` moves the operation to a
 worker thread, where it waits up to the store's busy timeout. Reads never wait for locks (MVCC).
@@ -17,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import uuid4
 
@@ -26,12 +32,14 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores.base import WouldBlock, chain
+from slateboard.blackboard.stores import postgres_migrations
+from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
+from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
-from slateboard.blackboard.stores.postgres_queue import PostgresQueue, queue_statements
-from slateboard.blackboard.stores.postgres_schema import ENTRIES, LAYOUT_VERSION, SCHEMA_LOCK, schema_statements
+from slateboard.blackboard.stores.postgres_migrations import ENTRIES
+from slateboard.blackboard.stores.postgres_queue import PostgresQueue
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
-from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 
 __all__ = ("PostgresStore", "PostgresLedger", "PostgresTables", "TEST_SERVER_VARIABLE", "backend")
 
@@ -42,21 +50,48 @@ _INSERT = (
     f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq"
 )
+_INSERT_MANY = (
+    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_SEQS = f"SELECT seq FROM {ENTRIES} WHERE board = %s AND version BETWEEN %s AND %s ORDER BY version"  # noqa: S608
 _HEAD = f"SELECT version, hash FROM {ENTRIES} WHERE board = %s ORDER BY version DESC LIMIT 1"  # noqa: S608
 _READ = (
     f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE board = %s AND version > %s AND version <= %s "  # noqa: S608
     "ORDER BY version"
 )
-_LOCK_BOARD = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# Only transactions below the snapshot's xmin are read: each of them has ended, so every entry the feed will ever
+# return at or before a position it returned is already visible (see PostgresStore.feed).
+_FEED = (
+    # Named apart from tx: ORDER BY would otherwise sort by this text output column (as text, "1000" < "999").
+    f"SELECT tx::text AS tx_text, {_COLUMNS} FROM {ENTRIES} "  # noqa: S608
+    "WHERE (tx, seq) > (%s::xid8, %s) AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx, seq LIMIT %s"
+)
+# The transaction's lock timeout, then the board's lock, in one statement (one round trip, not two): the lock
+# is taken for each row the materialized CTE yields, so after set_config has run, and it waits at most that long.
+_LOCK_BOARD = (
+    "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true)) "
+    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) FROM timeout"
+)
 _OPTIONS = ("schema", "pool_size")
 
 
 class PostgresStore:
     """A store in one schema of a PostgreSQL database. Safe for many tasks, threads, processes and machines."""
 
-    def __init__(self, conninfo: str, *, url: str, schema: str, pool_size: int = 8, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        url: str,
+        schema: str,
+        pool_size: int = 8,
+        busy_timeout: float = 10.0,
+        read_only: bool = False,
+    ) -> None:
         self.url = url
         self.schema = schema
+        self.read_only = read_only
         self.conninfo = conninfo
         self.queue = PostgresQueue(self)
         self._busy_ms = max(int(busy_timeout * 1000), 1)
@@ -66,13 +101,16 @@ class PostgresStore:
             conninfo,
             min_size=min(2, pool_size),
             max_size=pool_size,
-            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
+            kwargs={"autocommit": True, "options": _session_options(schema, read_only)},
             open=False,
             name=f"slateboard:{schema}",
         )
         try:
             self._pool.open(wait=True, timeout=max(busy_timeout, 1.0))
-            self.transact(self._create_schema, wait=True)
+            if read_only:
+                self.query(lambda conn: postgres_migrations.check_for_reading(conn, schema, url=url), wait=True)
+            else:
+                self._migrate(conninfo, busy_timeout)
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreError(f"cannot connect to PostgreSQL: {exc}", url=url) from exc
@@ -80,8 +118,16 @@ class PostgresStore:
             self._pool.close()
             raise
 
+    def _migrate(self, conninfo: str, busy_timeout: float) -> None:
+        """Check the layout (before anything is written), and migrate the schema if it is behind."""
+        check = postgres_migrations.check_before_writing
+        layout = self.query(lambda conn: check(conn, self.schema, url=self.url), wait=True)
+        if layout < newest(postgres_migrations.STEPS):  # read at call time: tests may add steps
+            options = _session_options(self.schema, read_only=False)
+            postgres_migrations.migrate(conninfo, self.schema, url=self.url, options=options, lock_timeout=busy_timeout)
+
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> PostgresStore:
+    def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> PostgresStore:
         """Open the store a `postgresql://` (or `postgres://`) URL names; its own options are `schema` and
         `pool_size`, every other query parameter goes to libpq."""
         parts = urlsplit(url)
@@ -100,20 +146,9 @@ class PostgresStore:
             raise ConfigurationError(f"store URL {url!r}: pool_size must be a whole number >= 1")
         rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
-        return cls(conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout)
-
-    def _create_schema(self, conn: Conn) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        for statement in [*schema_statements(self.schema), *queue_statements(self.schema)]:
-            conn.execute(statement)  # built from checked identifiers only
-        conn.execute(
-            "INSERT INTO slateboard_meta (key, value) VALUES ('layout', %s) ON CONFLICT (key) DO NOTHING",
-            (str(LAYOUT_VERSION),),
+        return cls(
+            conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout, read_only=read_only
         )
-        found = conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()
-        layout = int(found[0]) if found else 0
-        if layout > LAYOUT_VERSION:
-            raise StoreError(f"schema {self.schema} was written by a newer slateboard (layout {layout})", url=self.url)
 
     @contextmanager
     def _connection(self, wait: bool) -> Iterator[Conn]:
@@ -144,6 +179,8 @@ class PostgresStore:
 
     def transact(self, work: Callable[[Conn], T], *, wait: bool) -> T:
         """Run `work(connection)` in one transaction (for the ledger, and sinks inside this database)."""
+        if self.read_only:
+            raise ReadOnlyStoreError("change the ledger", url=self.url)
         with self._transaction(wait) as conn:
             return work(conn)
 
@@ -163,8 +200,13 @@ class PostgresStore:
     ) -> list[StoredEntry]:
         """Append atomically; `guard(connection)` runs first inside the transaction, holding the board's lock (a
         worker's fencing check)."""
-        with self._transaction(wait) as conn:
-            conn.execute(_LOCK_BOARD, (board,))
+        if self.read_only:
+            raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
+        # Five statements, as few as the work allows (each costs a round trip and ~60 us of driver CPU): BEGIN;
+        # lock timeout and board lock together; the head, read only once the lock is held (under READ COMMITTED
+        # it then sees every earlier holder's commit); the insert; COMMIT.
+        with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(_LOCK_BOARD, (f"{self._busy_ms}ms" if wait else "1ms", board))
             if guard is not None:
                 guard(conn)
             sealed = chain(board, self._head(conn, board), entries, expected_version)
@@ -172,22 +214,24 @@ class PostgresStore:
                 (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
                 for e, (version, digest) in zip(entries, sealed, strict=True)
             ]
-            seqs: list[int] = []
             if not rows:
                 return []
             try:
-                with conn.cursor() as cursor:
-                    cursor.executemany(_INSERT, rows, returning=True)
-                    while True:
-                        found = cursor.fetchone()
-                        if found is not None:
-                            seqs.append(found[0])
-                        if not cursor.nextset():
-                            break
+                seqs = self._insert(cursor, rows)
             except pg_errors.UniqueViolation as exc:
                 # Only reachable if a writer skipped the board's lock; refuse like a stale write.
                 raise StaleVersionError(board, expected_version or 0, sealed[0][0] - 1) from exc
         return [StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
+
+    @staticmethod
+    def _insert(cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert `rows` (one board's, versions in order, under its lock) and return their seqs, in order."""
+        if len(rows) == 1:  # executemany would enter pipeline mode and leave it again for one row
+            return [cursor.execute(_INSERT, rows[0]).fetchone()[0]]  # type: ignore[index]
+        # A batch's seqs in one read afterwards: executemany with RETURNING waits for a result per row.
+        cursor.executemany(_INSERT_MANY, rows)
+        board, first, last = rows[0][0], rows[0][1], rows[-1][1]
+        return [seq for (seq,) in cursor.execute(_SEQS, (board, first, last))]
 
     @staticmethod
     def _head(conn: Conn, board: str) -> tuple[int, str]:
@@ -207,14 +251,35 @@ class PostgresStore:
         with self._connection(True) as conn:
             return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+        """Entries of every board in (tx, seq) order: by writing transaction, then by seq within it.
+
+        seq alone is not commit order here: a transaction takes its seq values when it inserts and may commit
+        after one that took later values, so a reader past the later one would skip it for good. The feed reads
+        only entries of transactions below the current snapshot's xmin (the oldest transaction still running):
+        all of those have ended, and a transaction still running or yet to start has a tx at or above xmin, so
+        no entry can ever appear at or before a position already returned. The position is (tx, seq). An open
+        transaction (anywhere on the server) holds the feed back until it ends; it never makes it skip.
+        """
+        tx, seq = (0, 0) if after is None else decode_position(after, 2, url=self.url)
+        with self._connection(wait) as conn:
+            found = conn.execute(_FEED, (str(tx), seq, limit)).fetchall()
+        return [(encode_position(int(row[0]), row[1]), StoredEntry(*row[1:])) for row in found]
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._pool.close()
 
 
+def _session_options(schema: str, read_only: bool) -> str:
+    """Every pooled session's settings: the store's schema first on the search path, and read-only if asked."""
+    options = f"-c search_path={schema}"
+    return f"{options} -c default_transaction_read_only=on" if read_only else options
+
+
 def _open(url: str, options: StoreOptions) -> PostgresStore:
-    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout)
+    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout, read_only=options.read_only)
 
 
 def _test_url(directory: Path) -> str:

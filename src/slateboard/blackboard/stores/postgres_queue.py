@@ -233,5 +233,8 @@ class FencedPostgresStore:
     def boards(self) -> list[str]:
         return self._store.boards()
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[tuple[str, StoredEntry]]:
+        return self._store.feed(after, limit, wait=wait)
+
     def close(self) -> None:
         """Nothing to close: the pool is the store's."""

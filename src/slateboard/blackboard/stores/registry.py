@@ -61,6 +61,9 @@ class StoreOptions:
     """What `Blackboard.open` passes to every backend; a backend ignores the options it has no use for."""
 
     busy_timeout: float = 10.0  # seconds a write may wait for another writer's lock
+    # Open for reading only: create, migrate and write nothing; appends and ledger writes raise ReadOnlyStoreError.
+    # Every backend must honour it (a backend with nothing on disk may just refuse writes).
+    read_only: bool = False
 
 
 class UnavailableForTests(ConfigurationError):
@@ -268,10 +271,10 @@ def backend_for(url: str) -> StoreBackend:
     )
 
 
-def open_store(url: str, *, busy_timeout: float = 10.0) -> Store:
+def open_store(url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> Store:
     """Open the store a URL names: "memory://", "sqlite:///path" (relative) / "sqlite:////path" (absolute), or a
-    URL of any registered scheme."""
-    return backend_for(url).open(url, StoreOptions(busy_timeout=busy_timeout))
+    URL of any registered scheme. `read_only`: open it for reading only, changing nothing (see `StoreOptions`)."""
+    return backend_for(url).open(url, StoreOptions(busy_timeout=busy_timeout, read_only=read_only))
 
 
 def backends_for_tests() -> list[StoreBackend]:

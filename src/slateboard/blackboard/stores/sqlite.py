@@ -1,23 +1,32 @@
 """The embedded default store, `sqlite:///path`: one SQLite file in WAL mode, holding the log, the ledger and the
 tables of sinks inside the store.
 
-Its tables are declared with SQLModel (`sqlite_schema`); its ledger and sink tables are `sqlite_ledger`. Rows
-are written through the driver connection directly: the ORM would cost more per entry than SQLite does. Writers
-serialize with BEGIN IMMEDIATE, so two processes on one file never read the same head.
+Its schema comes from migration steps (`sqlite_migrations`), checked and run at open; its row types are declared
+with SQLModel (`sqlite_schema`); its ledger and sink tables are `sqlite_ledger`. Rows are written through the
+driver connection directly: the ORM would cost more per entry than SQLite does. Writers serialize with BEGIN
+IMMEDIATE, so two processes on one file never read the same head, and `seq` is commit order (the feed's position).
+
+Opened read-only, the file is opened with SQLite's `mode=ro`: nothing is created, migrated or switched to WAL.
+(A WAL file's readers share its `-shm` index: SQLite creates `-wal` and `-shm` beside the file when they are
+missing and the directory is writable, and leaves them; the file itself is not changed. In a directory nobody can
+write to, where no writer can be working either, the file is opened as immutable instead.)
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores.base import WouldBlock, chain
+from slateboard.blackboard.stores import sqlite_migrations
+from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
+from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
 from slateboard.blackboard.stores.sqlite_ledger import SQLiteLedger, SQLiteTables
 from slateboard.blackboard.stores.sqlite_schema import (
@@ -29,7 +38,7 @@ from slateboard.blackboard.stores.sqlite_schema import (
     MetaRow,
     schema_statements,
 )
-from slateboard.errors import ConfigurationError, StaleVersionError, StoreError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 
 __all__ = (
     "SQLiteStore",
@@ -58,6 +67,7 @@ _READ = (
     f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE board = ? AND version > ? AND version <= ? "  # noqa: S608
     "ORDER BY version"
 )
+_FEED = f"SELECT {_COLUMNS} FROM {ENTRIES} WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -67,22 +77,54 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class SQLiteStore:
     """A store in one SQLite file (WAL). Safe for many tasks, threads and processes at once."""
 
-    def __init__(self, path: Path, *, url: str, synchronous: str = "FULL", busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        url: str,
+        synchronous: str = "FULL",
+        busy_timeout: float = 10.0,
+        read_only: bool = False,
+    ) -> None:
         self.url = url
         self.path = path
+        self.read_only = read_only
         self._busy_ms = max(int(busy_timeout * 1000), 0)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self.ledger = SQLiteLedger(self.transact, self.query)
+        if read_only and not path.is_file():
+            raise StoreError(f"{path} does not exist (a read-only open creates nothing)", url=url)
+        conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
-            self._configure(conn, synchronous)
-            self._conn = conn
+            conn = self._connect()
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            if read_only:
+                sqlite_migrations.check_for_reading(conn, where=str(path), url=url)
+            else:
+                self._configure(conn, synchronous)
+            conn.execute("PRAGMA busy_timeout = 0")
         except sqlite3.DatabaseError as exc:
+            _close(conn)
             raise StoreError(f"cannot open {path} as a slateboard database: {exc}", url=url) from exc
+        except BaseException:
+            _close(conn)
+            raise
+        self._conn = conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
+        target = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+        if not os.access(self.path.parent, os.W_OK) and not Path(f"{self.path}-wal").exists():
+            # Nobody can write here (no -wal can be made), so nothing changes under us: read without -shm.
+            target += "&immutable=1"
+        conn = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = 10.0) -> SQLiteStore:
+    def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> SQLiteStore:
         parts = urlsplit(url)
         file = database_file(url)
         if file is None:
@@ -101,30 +143,18 @@ class SQLiteStore:
         path = file
         if not path.parent.is_dir():
             raise ConfigurationError(f"store URL {url!r}: directory {path.parent} does not exist")
-        return cls(path, url=url, synchronous=synchronous, busy_timeout=busy_timeout)
+        return cls(path, url=url, synchronous=synchronous, busy_timeout=busy_timeout, read_only=read_only)
 
     def _configure(self, conn: sqlite3.Connection, synchronous: str) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        """Check the layout (before anything is written), switch to WAL, then migrate if the file is behind."""
+        where = str(self.path)
+        layout = sqlite_migrations.check_before_writing(conn, where=where, url=self.url)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.path} cannot use write-ahead logging (journal mode is {mode})", url=self.url)
         conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in schema_statements():
-                conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO slateboard_meta (key, value) VALUES ('layout', ?)",
-                (str(LAYOUT_VERSION),),
-            )
-            layout = int(conn.execute("SELECT value FROM slateboard_meta WHERE key = 'layout'").fetchone()[0])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("PRAGMA busy_timeout = 0")
-        if layout > LAYOUT_VERSION:
-            raise StoreError(f"{self.path} was written by a newer slateboard (layout {layout})", url=self.url)
+        if layout < newest(sqlite_migrations.STEPS):  # read at call time: tests may add steps
+            sqlite_migrations.migrate(conn, where=where, url=self.url)
 
     @contextmanager
     def _connection(self, wait: bool) -> Iterator[sqlite3.Connection]:
@@ -167,6 +197,8 @@ class SQLiteStore:
 
     def transact(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
         """Run `work(connection)` in one write transaction (for the ledger, and sinks inside this database)."""
+        if self.read_only:
+            raise ReadOnlyStoreError("change the ledger", url=self.url)
         with self._transaction(wait) as conn:
             return work(conn)
 
@@ -178,6 +210,8 @@ class SQLiteStore:
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
     ) -> list[StoredEntry]:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
         with self._transaction(wait) as conn:
             sealed = chain(board, self._head(conn, board), entries, expected_version)
             rows = [
@@ -215,11 +249,24 @@ class SQLiteStore:
         with self._connection(True) as conn:
             return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
 
+    def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+        """Entries of every board in seq order: writers serialize, so seq is commit order and no entry lands behind
+        one already read. The position is the seq."""
+        start = 0 if after is None else decode_position(after, 1, url=self.url)[0]
+        with self._connection(wait) as conn:
+            rows = [StoredEntry(*row) for row in conn.execute(_FEED, (start, limit))]
+        return [(encode_position(row.seq), row) for row in rows]
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _close(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        conn.close()
 
 
 def _parse_seconds(url: str, text: str) -> float:
@@ -243,7 +290,7 @@ def database_file(url: str) -> Path | None:
 
 
 def _open(url: str, options: StoreOptions) -> SQLiteStore:
-    return SQLiteStore.from_url(url, busy_timeout=options.busy_timeout)
+    return SQLiteStore.from_url(url, busy_timeout=options.busy_timeout, read_only=options.read_only)
 
 
 def _test_url(directory: Path) -> str:

@@ -1,21 +1,29 @@
-"""The SQLite store's schema: its tables declared with SQLModel, and the DDL generated from them.
+"""The SQLite store's schema: its tables declared with SQLModel, as they stand at the newest layout.
 
-The schema (tables, the unique (board, version) constraint that guards optimistic concurrency, and the
-triggers that refuse UPDATE and DELETE on the log) is generated from these declarations; the store then writes
-rows through the driver connection directly.
+The DDL a file gets is the migration steps' (`sqlite_migrations.STEPS`, plain SQL, frozen once released); these
+declarations describe the rows the store reads and writes, and a test checks that a migrated file has their
+columns. The store writes rows through the driver connection directly.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex, CreateTable, Table, UniqueConstraint
+from sqlalchemy.schema import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ("EntryRow", "MetaRow", "LedgerTable", "LockTable", "LAYOUT_VERSION", "ENTRIES", "schema_statements")
+from slateboard.blackboard.stores.sqlite_migrations import LAYOUT_VERSION, STEPS
 
-LAYOUT_VERSION = 1
+__all__ = (
+    "EntryRow",
+    "MetaRow",
+    "LedgerTable",
+    "LockTable",
+    "LAYOUT_VERSION",
+    "ENTRIES",
+    "TABLES",
+    "schema_statements",
+)
 
 
 class EntryRow(SQLModel, table=True):
@@ -72,25 +80,9 @@ class LockTable(SQLModel, table=True):
 
 
 ENTRIES = EntryRow.__tablename__
-_APPEND_ONLY = "slateboard: the entry log is append-only"
+TABLES = (EntryRow, MetaRow, LedgerTable, LockTable)
 
 
 def schema_statements() -> list[str]:
-    """The DDL for a fresh file, generated from the SQLModel tables, plus the append-only triggers."""
-    dialect = sqlite_dialect.dialect()
-    statements = []
-    tables: tuple[Table, ...] = (
-        EntryRow.__table__,  # type: ignore[attr-defined]
-        MetaRow.__table__,  # type: ignore[attr-defined]
-        LedgerTable.__table__,  # type: ignore[attr-defined]
-        LockTable.__table__,  # type: ignore[attr-defined]
-    )
-    for table in tables:
-        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
-        statements += [str(CreateIndex(i, if_not_exists=True).compile(dialect=dialect)) for i in table.indexes]
-    for event in ("UPDATE", "DELETE"):
-        statements.append(
-            f"CREATE TRIGGER IF NOT EXISTS {ENTRIES}_no_{event.lower()} BEFORE {event} ON {ENTRIES} "
-            f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
-        )
-    return statements
+    """The DDL of a fresh file at the newest layout: every migration step's statements, in order."""
+    return [statement for step in STEPS for statement in step.sql()]
