@@ -51,6 +51,7 @@ from slateboard.controller import (
     ReplayReport,
     RunStarted,
     Task,
+    WhatIfReport,
     pool,
 )
 
@@ -82,6 +83,7 @@ __all__ = (
     "BatchResult",
     "BoardResult",
     "ReplayReport",
+    "WhatIfReport",
     "rules",
     "pool",
     # what the controller records

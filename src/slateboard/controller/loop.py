@@ -1,4 +1,4 @@
-"""The controller: the control loop, outcomes, and replay.
+"""The controller: the control loop, outcomes, replay and what-if.
 
 A cycle is: decide (a decision entry on the board), then, on "continue", run the agenda's agents concurrently
 and append every attempt and finding as one atomic batch, in a deterministic order (rating, then declaration
@@ -35,6 +35,8 @@ from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
+from slateboard.controller.whatif import whatif
+from slateboard.controller.whatif_report import WhatIfReport
 from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
@@ -291,6 +293,14 @@ class Controller:
             same_controller=same,
         )
 
+    async def whatif(
+        self, board: Board, *, policy: Policy | None = None, rules: Sequence[Rule] | None = None
+    ) -> WhatIfReport:
+        """Re-judge `board` as if it had run under `policy` and/or `rules` (each defaults to this controller's),
+        without running any agent or sink and without writing: per decision and per proposal, the recorded and the
+        would-be answer, which changed and why (see slateboard.controller.whatif)."""
+        return await whatif(self, board, policy=policy, rules=rules)
+
     # The blocking twins, for scripts and notebooks without an event loop (`iter_sync` is a plain iterator).
     run_sync = sync_twin(run)
     iter_sync = sync_iter_twin(iter)
@@ -303,6 +313,7 @@ class Controller:
     dead_letters_sync = sync_twin(dead_letters)
     outcome_sync = sync_twin(outcome)
     replay_sync = sync_twin(replay)
+    whatif_sync = sync_twin(whatif)
 
     async def _rejudge(self, board: Board, state: BoardState, verdict: Verdict) -> Verdict | None:
         if self.policy is None:
