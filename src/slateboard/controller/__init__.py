@@ -4,6 +4,7 @@
 from slateboard.controller import rules
 from slateboard.controller.batch import BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.cycle import Cycle
+from slateboard.controller.dryrun import DryRun, Planned
 from slateboard.controller.loop import CommitTarget, Controller
 from slateboard.controller.outcomes import AgentFailure, Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
@@ -24,7 +25,9 @@ __all__ = (
     "Decision",
     "DecisionWhatIf",
     "Difference",
+    "DryRun",
     "Outcome",
+    "Planned",
     "ProposalWhatIf",
     "Reason",
     "ReplayReport",
