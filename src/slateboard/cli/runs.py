@@ -132,5 +132,6 @@ def list_scenarios(as_json: JsonOption = False) -> None:
 
 
 def graph(scenario: ScenarioArgument, variant: VariantOption = None) -> None:
-    """Print a scenario's agents and the finding kinds they read and write, as a Mermaid flowchart."""
+    """Print a scenario as a Mermaid flowchart: its agents and the finding kinds they read and write, its rules
+    (what each judges and decides) and its policy's gates before the commit."""
     sys.stdout.write(scenarios.resolve(scenario, variant).controller().mermaid())

@@ -32,6 +32,7 @@ from slateboard.controller.batch import BatchCase, BatchProgress, BatchResult, B
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
+from slateboard.controller.graph import flowchart
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
@@ -84,9 +85,10 @@ class Controller:
     def agents(self) -> tuple[Agent, ...]:
         return self.registry.agents
 
-    def mermaid(self) -> str:
-        """The agents and kinds as a Mermaid flowchart."""
-        return self.registry.mermaid()
+    def mermaid(self, *, rules: bool = True) -> str:
+        """The controller as a Mermaid flowchart: agents and kinds, and (unless `rules=False`) the rules that judge
+        the kinds, what each decides, and the policy's gates before the commit (see slateboard.controller.graph)."""
+        return flowchart(self) if rules else self.registry.mermaid()
 
     async def run(self, board: Board, *inputs: Finding) -> Outcome:
         """Write new `inputs` (ones already on the board are skipped) and run cycles until a final decision.
