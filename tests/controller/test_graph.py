@@ -34,7 +34,8 @@ class Silent:
 
 
 def node_ids(text: str) -> set[str]:
-    return set(re.findall(r"^\s+(\w+)[\[\(\{]", text, flags=re.MULTILINE))
+    """Every node the chart defines, on a line of its own or inside an edge (`a --> b[...]`)."""
+    return set(re.findall(r"(\w+)[\[\(\{]", text))
 
 
 def test_the_graph_draws_rules_what_they_decide_and_the_policy_gates() -> None:
