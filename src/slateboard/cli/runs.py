@@ -58,9 +58,10 @@ def run(  # noqa: PLR0917 - Typer reads the parameters as the command's argument
         ),
     ] = False,
 ) -> None:
-    """Run (or resume) a scenario (built-in, YAML file or module:attribute) on a board of the store (--db; the
-    embedded SQLite file by default) and print every entry, the outcome and why, the replay and the hash-chain check.
-    Exits 1 when the outcome is not the one the scenario expects."""
+    """Run (or resume) a scenario: built-in, a YAML file, or module:attribute.
+
+    Prints every entry, the outcome and why, the replay and the hash-chain check; exits 1 when the outcome is not
+    the one the scenario expects."""
     chosen = scenarios.resolve(scenario, variant)
     if dry_run and db:
         raise ConfigurationError("--dry-run runs on a throwaway memory:// store: drop --db")

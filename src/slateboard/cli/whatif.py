@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
-from slateboard.cli.options import DbOption, JsonOption, ScenarioOption, store_url
+from slateboard.cli.options import FLAG, DbOption, JsonOption, ScenarioOption, store_url
 from slateboard.controller import WhatIfReport
 from slateboard.errors import ConfigurationError
 from slateboard.testing.whatif import whatif_boards
@@ -24,29 +24,38 @@ __all__ = ("whatif",)
 
 def whatif(  # noqa: PLR0917 - one parameter per command-line option, as Typer reads them
     boards: Annotated[
-        list[str] | None, typer.Argument(help="The boards to re-judge (or --all).", show_default=False)
+        list[str] | None,
+        typer.Argument(metavar="BOARD", help="The boards to re-judge (or --all).", show_default=False),
     ] = None,
-    all_boards: Annotated[bool, typer.Option("--all", help="Every board of the store.")] = False,
+    all_boards: Annotated[bool, typer.Option("--all", metavar=FLAG, help="Every board of the store.")] = False,
     policy: Annotated[
         Path | None,
-        typer.Option(help="The changed policy: a TOML or YAML policy file (default: the board's own policy)."),
+        typer.Option(
+            metavar="FILE", help="The changed policy: a TOML or YAML policy file (default: the board's own policy)."
+        ),
     ] = None,
     rules: Annotated[
         str | None,
         typer.Option(
+            metavar="MODULE:ATTR",
             help="The changed rules: package.module:attribute naming a list of rules (the current directory is "
-            "importable, as with python -m; default: the board's own rules)."
+            "importable, as with python -m; default: the board's own rules).",
         ),
     ] = None,
     scenario: ScenarioOption = None,
     db: DbOption = "",
     as_json: JsonOption = False,
     fail_on_change: Annotated[
-        bool, typer.Option("--fail-on-change", help="Exit 1 when any decision, verdict or outcome would change.")
+        bool,
+        typer.Option(
+            "--fail-on-change", metavar=FLAG, help="Exit 1 when any decision, verdict or outcome would change."
+        ),
     ] = False,
 ) -> None:
-    """Re-judge recorded boards under a changed policy (--policy FILE) and/or rule set (--rules module:attribute):
-    which decisions, verdicts and outcomes would change, and why. No agent or sink runs; nothing is written."""
+    """Re-judge recorded boards under a changed policy or rule set: what would change, and why.
+
+    --policy FILE and/or --rules module:attribute; the boards by name, or --all. No agent or sink runs and nothing
+    is written; the exit code is 0 whether or not anything would change, unless --fail-on-change."""
     if bool(boards) == all_boards:
         raise ConfigurationError("name the boards to re-judge, or give --all (not both)")
     if policy is None and rules is None:
