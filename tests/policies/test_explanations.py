@@ -81,8 +81,8 @@ async def test_the_approval_request_reads_the_default_reason(board: Board) -> No
     ("effect", "says"),
     [
         ("deny", "freezes every action on 'case-1'"),
-        ("escalate", "sends every action to a person to decide on 'case-1'"),
-        ("needs_approval", "holds every action for a person's approval on 'case-1'"),
+        ("escalate", "sends every action on 'case-1' to a person to decide"),
+        ("needs_approval", "holds every action on 'case-1' for a person's approval"),
     ],
 )
 async def test_a_freeze_says_what_its_effect_does(board: Board, effect: str, says: str) -> None:

@@ -196,9 +196,9 @@ def escalate_on_conflict(*rules: ConflictRule, id: str = "escalate_on_conflict")
 
 
 _FREEZES: dict[str, str] = {
-    "deny": "freezes every action",
-    "escalate": "sends every action to a person to decide",
-    "needs_approval": "holds every action for a person's approval",
+    "deny": "freezes every action on {subject}",
+    "escalate": "sends every action on {subject} to a person to decide",
+    "needs_approval": "holds every action on {subject} for a person's approval",
 }
 """What a `freeze_on` flag does to the actions on its subject, by the rule's effect (for the vote's sentence)."""
 
@@ -218,7 +218,7 @@ class _FreezeOn:
             newest = flags[-1] if flags else None
             if newest is not None and (self.when is None or self.when(newest.payload)):
                 flag = f"{self.kind.kind_name} v{newest.version} by {newest.author}"
-                message = f"{flag} {_FREEZES[self.effect]} on {subject!r}"
+                message = f"{flag} {_FREEZES[self.effect].format(subject=repr(subject))}"
                 return Vote(rule=self.id, effect=self.effect, message=message, findings=(newest.version,))
         return None
 
