@@ -54,6 +54,7 @@ from slateboard.state.records import (
     Decision,
     DoubtResolved,
     Verdict,
+    Vote,
 )
 from slateboard.state.vocabulary import DECISION_OUTCOMES, KEY_OUTCOMES, PRESSING, KeyStatus, OutcomeStatus
 
@@ -156,7 +157,7 @@ class _Walk:
             recorded_key = self.state.keys.keys.get(some.key)
             would_key = self.book.keys.get(some.key)
             recorded_status = _status(recorded_key)
-            rules, why = vote_changes(before.votes if before else (), after.votes if after else ())
+            rules, why = vote_changes(_votes(before), _votes(after), after.reasons if after else ())
             if (before and before.outcome) == (after and after.outcome):
                 rules, why = (), []
             found.append(
@@ -193,6 +194,14 @@ class _Walk:
         settled = next((s for s in PRESSING if s in statuses), None)
         lines = tuple(_describe(k, _would_status(k, _status(recorded.get(k.key)))) for k in live if k.verdict)
         return settled or status, (*reasons, *lines)
+
+
+def _votes(verdict: Verdict | None) -> tuple[Vote, ...]:
+    """A verdict's votes, with the policy's default when it decided (`default-deny`, `default-allow`: a reason that
+    no rule cast)."""
+    if verdict is None:
+        return ()
+    return (*verdict.votes, *(r for r in verdict.reasons if r not in verdict.votes))
 
 
 def _at(view: BoardView, version: int) -> BoardView:

@@ -123,12 +123,16 @@ def reason_changes(recorded: tuple[Reason, ...], would_be: tuple[Reason, ...]) -
     return tuple(rules), why
 
 
-def vote_changes(recorded: tuple[Vote, ...], would_be: tuple[Vote, ...]) -> tuple[tuple[str, ...], list[str]]:
-    """The policy rules whose votes differ (an effect changed, or a rule voted on one side only), and how."""
+def vote_changes(
+    recorded: tuple[Vote, ...], would_be: tuple[Vote, ...], deciding: tuple[Vote, ...] = ()
+) -> tuple[tuple[str, ...], list[str]]:
+    """The policy rules whose votes differ (an effect changed, or a rule voted on one side only), and how; the
+    rules that decide the would-be verdict (`deciding`, its reasons) first."""
     was = {v.rule: v for v in recorded}
     now = {v.rule: v for v in would_be}
+    first = [v.rule for v in deciding if v.rule in now]
     rules, why = [], []
-    for rule in dict.fromkeys([*now, *was]):
+    for rule in dict.fromkeys([*first, *now, *was]):
         before, after = was.get(rule), now.get(rule)
         if before is not None and after is not None and before.effect == after.effect:
             continue
