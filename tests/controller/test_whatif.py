@@ -150,3 +150,18 @@ def test_whatif_refuses_what_is_not_a_policy_or_rules() -> None:
             ran.whatif_sync(bb.board("x"), policy="strict")  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="is not a rule"):
             ran.whatif_sync(bb.board("x"), rules=("sufficient",))  # type: ignore[arg-type]
+
+
+def test_a_policy_default_that_decides_is_named_as_the_cause() -> None:
+    from slateboard import policies  # noqa: PLC0415 - only this test builds a policy of its own
+
+    with Blackboard.open("memory://") as bb:
+        ran = run(bb, "d", reversible=False)
+        allowing = ran.whatif_sync(bb.board("d"), policy=policies.Policy(default="allow"))
+        denying = ran.whatif_sync(bb.board("d"), policy=policies.Policy())
+    (allowed,) = allowing.proposals
+    assert allowed.rules[0] == "default-allow"
+    assert allowed.why[0] == "now default-allow votes allow: no rule objected (allow by default)"
+    (denied,) = denying.proposals
+    assert (denied.would_be_verdict, denied.rules[0]) == ("deny", "default-deny")
+    assert denying.would_be == "rejected"
