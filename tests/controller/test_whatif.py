@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from slateboard import Blackboard, Controller, WhatIfReport, rules, sinks
+from slateboard import Blackboard, Controller, WhatIfReport, policies, rules, sinks
 from slateboard.errors import ConfigurationError
 from tests.controller.whatif_kinds import AGENTS, DENYING, LOOSER, POLICY, RULES, STRICTER, Check, Request
 
@@ -153,8 +153,6 @@ def test_whatif_refuses_what_is_not_a_policy_or_rules() -> None:
 
 
 def test_a_policy_default_that_decides_is_named_as_the_cause() -> None:
-    from slateboard import policies  # noqa: PLC0415 - only this test builds a policy of its own
-
     with Blackboard.open("memory://") as bb:
         ran = run(bb, "d", reversible=False)
         allowing = ran.whatif_sync(bb.board("d"), policy=policies.Policy(default="allow"))
