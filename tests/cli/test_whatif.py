@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,3 +141,10 @@ def test_help_says_what_each_command_takes(slateboard: Invoke, monkeypatch: pyte
     whatif = slateboard("whatif", "--help").stdout
     for option in ("--all", "--policy", "--rules", "--fail-on-change", "--json", "--db", "--scenario"):
         assert option in whatif
+
+
+def test_the_command_line_starts_without_loading_hypothesis() -> None:
+    # `whatif` reaches slateboard.testing, which brings hypothesis: only that command may pay for it at start-up.
+    code = "import sys, slateboard.cli.entry; print('hypothesis' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert found.stdout.strip() == "False"

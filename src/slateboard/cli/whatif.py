@@ -17,7 +17,6 @@ from slateboard.cli.console import console, print_json
 from slateboard.cli.options import FLAG, DbOption, JsonOption, ScenarioOption, store_url
 from slateboard.controller import WhatIfReport
 from slateboard.errors import ConfigurationError
-from slateboard.testing.whatif import whatif_boards
 
 __all__ = ("whatif",)
 
@@ -62,6 +61,9 @@ def whatif(  # noqa: PLR0917 - one parameter per command-line option, as Typer r
         raise ConfigurationError(
             "give the changed policy (--policy FILE), the changed rules (--rules module:attr), or both"
         )
+    # Imported here: slateboard.testing brings hypothesis, which every other command would pay for at start-up.
+    from slateboard.testing.whatif import whatif_boards  # noqa: PLC0415
+
     with Blackboard.open(store_url(db)) as blackboard:
         chosen = None if all_boards else boards
         reports = whatif_boards(blackboard, policy=policy, rules=rules, boards=chosen, scenario=scenario)
