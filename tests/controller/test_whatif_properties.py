@@ -163,3 +163,39 @@ def test_whatif_under_the_recorded_policy_and_rules_never_changes_anything() -> 
     # The property is not vacuous: the drawn boards ended in several different ways.
     assert len(seen) >= 4, seen
     assert {"committed", "escalated", "failed"} <= set(seen), seen
+
+
+GATED = policies.Policy(
+    *POLICY.rules, policies.require_approval(lambda p: True, reason="every update waits for a person", id="gate-all")
+)
+"""The recorded policy with one more gate: every proposal waits for a person."""
+
+
+def test_an_added_gate_never_commits_what_was_not_committed() -> None:
+    changed = 0
+
+    @settings(max_examples=40, deadline=None)
+    @given(boards())
+    @example(_clean(0.95))  # committed without a person: the gate holds it back
+    def check(scenario: Scenario) -> None:
+        nonlocal changed
+
+        async def main() -> None:
+            nonlocal changed
+            with Blackboard.open("memory://") as bb:
+                await record(bb, scenario)
+                rebuilt = Controller(AGENTS, RULES, policy=POLICY, sink=sinks.Memory())
+                report = await rebuilt.whatif(bb.board(scenario[0].subject), policy=GATED)
+            for proposal in report.proposals:
+                if proposal.would_be_status == "committed":
+                    assert proposal.recorded_status == "committed", str(report)
+                if proposal.recorded_verdict == "allow":  # allowed without a person: now one is asked
+                    assert proposal.would_be_verdict == "needs_approval", str(report)
+                    assert "gate-all" in proposal.rules
+            assert not any(d.changed for d in report.decisions)  # the rules did not change
+            changed += report.changed
+
+        anyio.run(main)
+
+    check()
+    assert changed >= 1  # the gate made a difference somewhere: the property is not vacuous
