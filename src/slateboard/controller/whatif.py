@@ -188,12 +188,12 @@ class _Walk:
         status: OutcomeStatus = DECISION_OUTCOMES[derived.status]
         if derived.status != "sufficient" or self.policy is None:
             return status, reasons
-        recorded = {k.key: k for k in self.state.keys.keys.values()}
-        live = self.book.live()
-        statuses = {KEY_OUTCOMES[_would_status(k, _status(recorded.get(k.key)))] for k in live if k.verdict}
+        # As `build_outcome` reads the recorded keys: every live key counts, the most pressing status wins.
+        recorded = self.state.keys.keys
+        would = [(k, _would_status(k, _status(recorded.get(k.key)))) for k in self.book.live()]
+        statuses = {KEY_OUTCOMES[status] for _, status in would}
         settled = next((s for s in PRESSING if s in statuses), None)
-        lines = tuple(_describe(k, _would_status(k, _status(recorded.get(k.key)))) for k in live if k.verdict)
-        return settled or status, (*reasons, *lines)
+        return settled or status, (*reasons, *(_describe(k, status) for k, status in would))
 
 
 def _votes(verdict: Verdict | None) -> tuple[Vote, ...]:
@@ -220,6 +220,7 @@ def _would_status(found: KeyState | None, recorded: KeyStatus) -> KeyStatus:
 
 
 def _describe(found: KeyState, status: KeyStatus) -> str:
+    """One line of the would-be outcome's reasons: which proposal, where it would stand, and why."""
     head = f"Proposal v{found.version} {found.proposal.action} {found.proposal.target} (key {found.key})"
     verdict = found.verdict
     if status in ("rejected", "escalated", "awaiting_approval") and found.decision is None and verdict is not None:
