@@ -52,6 +52,7 @@ from slateboard.controller import (
     ReplayReport,
     RunStarted,
     Task,
+    WhatIfReport,
     pool,
 )
 
@@ -84,6 +85,7 @@ __all__ = (
     "BatchResult",
     "BoardResult",
     "ReplayReport",
+    "WhatIfReport",
     "rules",
     "pool",
     # what the controller records
