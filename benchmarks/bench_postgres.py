@@ -55,7 +55,7 @@ from slateboard import Blackboard, Citation, Finding
 
 # Internals the raw reference reproduces: the log's DDL and the exact payload JSON. A move fails the import.
 from slateboard.blackboard.records import encode_record
-from slateboard.blackboard.stores.postgres_schema import ENTRIES, schema_statements
+from slateboard.blackboard.stores.postgres_migrations import ENTRIES, schema_statements
 from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
 
 URL_VARIABLE = "SLATEBOARD_BENCH_POSTGRES"

@@ -53,6 +53,7 @@ from slateboard.controller import (
     ReplayReport,
     RunStarted,
     Task,
+    WhatIfReport,
     pool,
 )
 
@@ -85,6 +86,7 @@ __all__ = (
     "BatchResult",
     "BoardResult",
     "ReplayReport",
+    "WhatIfReport",
     "rules",
     "pool",
     # what the controller records

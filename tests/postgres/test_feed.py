@@ -62,7 +62,7 @@ class HeldWrite:
     def run(self) -> None:
         try:
             with self.store._transaction(wait=True) as conn:  # what PostgresStore.append does, paused before commit
-                conn.execute(postgres._LOCK_BOARD, (self.board,))
+                conn.execute(postgres._LOCK_BOARD, ("30000ms", self.board))
                 entry = PendingEntry(FeedNote.kind_name, 1, "held", "2026-01-01T00:00:00+00:00",
                                      note(self.text).model_dump_json())  # fmt: skip
                 ((version, digest),) = chain(self.board, self.store._head(conn, self.board), [entry], None)

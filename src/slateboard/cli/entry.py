@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, inspection, mcp, review, runs, workers
+from slateboard.cli import answers, inspection, mcp, review, runs, whatif, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.settle import settle
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "settle": settle,
     "audit": inspection.audit,
     "replay": inspection.replay,
+    "whatif": whatif.whatif,
     "verify": inspection.verify,
     "boards": inspection.boards,
     "metrics": inspection.metrics,

@@ -15,6 +15,7 @@ from slateboard.errors import ScenarioError
 from slateboard.observe.rows import board_rows
 
 __all__ = (
+    "FLAG",
     "DbOption",
     "JsonOption",
     "ScenarioOption",
@@ -25,23 +26,32 @@ __all__ = (
     "controller_for",
 )
 
+FLAG = ""
+"""The metavar of an on/off flag: none (Typer would show the parameter's type, `<bool>`, beside every flag)."""
+
 DbOption = Annotated[
     str,
     typer.Option(
         "--db",
+        metavar="URL",
         help="Store URL: sqlite:///file.db or memory://; default $SLATEBOARD_DB or sqlite:///slateboard.db",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+JsonOption = Annotated[bool, typer.Option("--json", metavar=FLAG, help="Print JSON for machines instead of tables.")]
 ScenarioOption = Annotated[
     str | None,
     typer.Option(
         "--scenario",
+        metavar="SCENARIO",
         help="The scenario that ran the board (built-in, file or module:attribute); default: the one it recorded.",
     ),
 ]
-BoardsOption = Annotated[list[str] | None, typer.Option("--board", help="Only this board (repeatable); default: all.")]
-VariantOption = Annotated[str | None, typer.Option(help="A failure variant (see `slateboard list`).")]
+BoardsOption = Annotated[
+    list[str] | None, typer.Option("--board", metavar="BOARD", help="Only this board (repeatable); default: all.")
+]
+VariantOption = Annotated[
+    str | None, typer.Option(metavar="VARIANT", help="A variant of a built-in scenario (see `slateboard list`).")
+]
 
 
 def store_url(db: str) -> str:

@@ -2,7 +2,8 @@
 
 `run` takes a built-in scenario (`support-case`, `support-case/conflict`), a YAML file or `module:attribute`, runs
 or resumes it on a board, and prints every entry, the outcome and why, a replay of every decision and the hash-chain
-check; it exits 1 when the outcome is not the one the scenario expects.
+check; it exits 1 when the outcome is not the one the scenario expects. `--dry-run` swaps the scenario's sink for a
+`DryRun` that records what it would apply, on a throwaway store.
 """
 
 from __future__ import annotations
@@ -17,33 +18,57 @@ from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
-from slateboard.cli.options import DbOption, JsonOption, VariantOption, store_url
+from slateboard.cli.options import FLAG, DbOption, JsonOption, VariantOption, store_url
 from slateboard.cli.render import entry_line, outcome_lines
+from slateboard.controller import DryRun
 from slateboard.errors import ConfigurationError
 
 __all__ = ("run", "demo", "list_scenarios", "graph", "DEMO_VARIANTS")
 
 ScenarioArgument = Annotated[
     str,
-    typer.Argument(help="A built-in scenario (support-case, or family/variant), a YAML file, or module:attribute."),
+    typer.Argument(
+        metavar="SCENARIO",
+        help="A built-in scenario (support-case, or family/variant; see `slateboard list`), a YAML scenario file, or "
+        "package.module:attribute naming a Scenario or a function annotated -> Scenario (the current directory is "
+        "importable, as with python -m).",
+        show_default=False,
+    ),
 ]
 # What `demo --variant` used to stage, as the support case's variants: its happy path already has a customer reply
 # waiting for a person's approval.
 DEMO_VARIANTS = {"happy": None, "conflict": "conflict", "approval": None}
 
 
-def run(
+def run(  # noqa: PLR0917 - Typer reads the parameters as the command's arguments and options
     scenario: ScenarioArgument,
     variant: VariantOption = None,
-    board: Annotated[str | None, typer.Option(help="Board to run on (default: the scenario's name).")] = None,
+    board: Annotated[
+        str | None, typer.Option(metavar="BOARD", help="Board to run on (default: the scenario's name).")
+    ] = None,
     db: DbOption = "",
     as_json: JsonOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            metavar=FLAG,
+            help="Run with a sink that records what it would apply and applies nothing, on a throwaway memory:// "
+            "store (not with --db).",
+        ),
+    ] = False,
 ) -> None:
-    """Run (or resume) a scenario on the embedded SQLite default and print what happened and why."""
+    """Run (or resume) a scenario: built-in, a YAML file, or module:attribute.
+
+    Prints every entry, the outcome and why, the replay and the hash-chain check; exits 1 when the outcome is not
+    the one the scenario expects."""
     chosen = scenarios.resolve(scenario, variant)
-    url = store_url(db)
+    if dry_run and db:
+        raise ConfigurationError("--dry-run runs on a throwaway memory:// store: drop --db")
+    url = "memory://" if dry_run else store_url(db)
+    planned = DryRun(of=chosen.title) if dry_run else None
     with Blackboard.open(url) as blackboard:
-        result = chosen.run_sync(blackboard, board=board)
+        result = chosen.run_sync(blackboard, board=board, sink=planned)
         history = run_sync(result.board.history)
         replay = run_sync(result.controller.replay, result.board)
         head = run_sync(result.board.verify)
@@ -57,6 +82,7 @@ def run(
                 "outcome": result.outcome.model_dump(mode="json"),
                 "replay_identical": replay.identical,
                 "head": head.model_dump(),
+                **({"dry_run": [p.model_dump(mode="json") for p in planned.planned]} if planned is not None else {}),
             }
         )
     else:
@@ -68,6 +94,10 @@ def run(
             out.print(line)
         out.print(f"replay: {escape(str(replay))}")
         out.print(f"[green]verify: OK[/green]: {head.version} entries, head hash {head.hash}")
+        if planned is not None:
+            out.print(f"[yellow]dry run[/yellow]: {len(planned.planned)} application(s) recorded, none applied")
+            for step in planned.planned:
+                out.print(f"  {escape(str(step))}")
         for problem in result.problems:
             out.print(f"[red]unexpected[/red]: {escape(problem)}")
     if not result.ok:
@@ -103,5 +133,6 @@ def list_scenarios(as_json: JsonOption = False) -> None:
 
 
 def graph(scenario: ScenarioArgument, variant: VariantOption = None) -> None:
-    """Print a scenario's agents and the finding kinds they read and write, as a Mermaid flowchart."""
+    """Print a scenario as a Mermaid flowchart: its agents and the finding kinds they read and write, its rules
+    (what each judges and decides) and its policy's gates before the commit."""
     sys.stdout.write(scenarios.resolve(scenario, variant).controller().mermaid())

@@ -1,12 +1,14 @@
 """The rule-driven controller: rules, evidence pooling, the agenda, the control loop (`iter` yields each `Cycle`,
-`run` drains it), decisions, batches and replay."""
+`run` drains it), decisions, batches, replay and what-if."""
 
 from slateboard.controller import rules
 from slateboard.controller.batch import BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.cycle import Cycle
+from slateboard.controller.dryrun import DryRun, Planned
 from slateboard.controller.loop import CommitTarget, Controller
 from slateboard.controller.outcomes import AgentFailure, Difference, Outcome, ReplayReport
 from slateboard.controller.pooling import pool
+from slateboard.controller.whatif_report import DecisionWhatIf, ProposalWhatIf, WhatIfReport
 from slateboard.state.projection import BoardState
 from slateboard.state.records import AgentRun, Decision, Reason, RunStarted, Task
 
@@ -21,12 +23,17 @@ __all__ = (
     "Controller",
     "Cycle",
     "Decision",
+    "DecisionWhatIf",
     "Difference",
+    "DryRun",
     "Outcome",
+    "Planned",
+    "ProposalWhatIf",
     "Reason",
     "ReplayReport",
     "RunStarted",
     "Task",
+    "WhatIfReport",
     "pool",
     "rules",
     "run_many",

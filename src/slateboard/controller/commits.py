@@ -34,7 +34,7 @@ from slateboard.state.records import (
     Verdict,
 )
 
-__all__ = ("CommitSteps",)
+__all__ = ("CommitSteps", "approval_request")
 
 Loader = Callable[[Board], Any]
 
@@ -72,7 +72,7 @@ class CommitSteps:
             for verdict in verdicts:
                 records.append((verdict, COMMIT_LAYER))
                 if verdict.outcome == "needs_approval":
-                    records.append((_request(view, verdict), COMMIT_LAYER))
+                    records.append((approval_request(view, verdict), COMMIT_LAYER))
             if await append(board, state, records):
                 return
 
@@ -262,7 +262,8 @@ def _edited(proposal: Proposal, edits: dict[str, JsonValue]) -> Proposal:
         raise InvalidFindingError("edits", [(f"edits.{f}".rstrip("."), p) for f, p in exc.problems]) from exc
 
 
-def _request(view: BoardView, verdict: Verdict) -> ApprovalRequest:
+def approval_request(view: BoardView, verdict: Verdict) -> ApprovalRequest:
+    """The request for a person's approval that a "needs_approval" verdict on `view` goes with."""
     proposal = view.entry(verdict.proposal).payload
     if not isinstance(proposal, Proposal):
         raise CommitError(f"entry v{verdict.proposal} is not a Proposal")

@@ -1,4 +1,4 @@
-"""The controller: the control loop, outcomes, and replay.
+"""The controller: the control loop, outcomes, replay and what-if.
 
 A cycle is: decide (a decision entry on the board), then, on "continue", run the agenda's agents concurrently
 and append every attempt and finding as one atomic batch, in a deterministic order (rating, then declaration
@@ -32,9 +32,12 @@ from slateboard.controller.batch import BatchCase, BatchProgress, BatchResult, B
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
+from slateboard.controller.graph import flowchart
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
+from slateboard.controller.whatif import whatif
+from slateboard.controller.whatif_report import WhatIfReport
 from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
@@ -82,9 +85,10 @@ class Controller:
     def agents(self) -> tuple[Agent, ...]:
         return self.registry.agents
 
-    def mermaid(self) -> str:
-        """The agents and kinds as a Mermaid flowchart."""
-        return self.registry.mermaid()
+    def mermaid(self, *, rules: bool = True) -> str:
+        """The controller as a Mermaid flowchart: agents and kinds, and (unless `rules=False`) the rules that judge
+        the kinds, what each decides, and the policy's gates before the commit (see slateboard.controller.graph)."""
+        return flowchart(self) if rules else self.registry.mermaid()
 
     async def run(self, board: Board, *inputs: Finding) -> Outcome:
         """Write new `inputs` (ones already on the board are skipped) and run cycles until a final decision.
@@ -291,6 +295,14 @@ class Controller:
             same_controller=same,
         )
 
+    async def whatif(
+        self, board: Board, *, policy: Policy | None = None, rules: Sequence[Rule] | None = None
+    ) -> WhatIfReport:
+        """Re-judge `board` as if it had run under `policy` and/or `rules` (each defaults to this controller's),
+        without running any agent or sink and without writing: per decision and per proposal, the recorded and the
+        would-be answer, which changed and why (see slateboard.controller.whatif)."""
+        return await whatif(self, board, policy=policy, rules=rules)
+
     # The blocking twins, for scripts and notebooks without an event loop (`iter_sync` is a plain iterator).
     run_sync = sync_twin(run)
     iter_sync = sync_iter_twin(iter)
@@ -303,6 +315,7 @@ class Controller:
     dead_letters_sync = sync_twin(dead_letters)
     outcome_sync = sync_twin(outcome)
     replay_sync = sync_twin(replay)
+    whatif_sync = sync_twin(whatif)
 
     async def _rejudge(self, board: Board, state: BoardState, verdict: Verdict) -> Verdict | None:
         if self.policy is None:

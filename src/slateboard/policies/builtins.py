@@ -6,6 +6,8 @@ default-deny policy a proposal needs at least one of them. Every other rule only
 
 from __future__ import annotations
 
+import inspect
+import linecache
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -193,6 +195,14 @@ def escalate_on_conflict(*rules: ConflictRule, id: str = "escalate_on_conflict")
     return _EscalateOnConflict(tuple(rules), id)
 
 
+_FREEZES: dict[str, str] = {
+    "deny": "freezes every action on {subject}",
+    "escalate": "sends every action on {subject} to a person to decide",
+    "needs_approval": "holds every action on {subject} for a person's approval",
+}
+"""What a `freeze_on` flag does to the actions on its subject, by the rule's effect (for the vote's sentence)."""
+
+
 @dataclass(frozen=True)
 class _FreezeOn:
     kind: type[Finding]
@@ -207,9 +217,8 @@ class _FreezeOn:
             flags = context.view.entries(self.kind, subject=subject)
             newest = flags[-1] if flags else None
             if newest is not None and (self.when is None or self.when(newest.payload)):
-                message = (
-                    f"{self.kind.kind_name} v{newest.version} by {newest.author} freezes every action on {subject!r}"
-                )
+                flag = f"{self.kind.kind_name} v{newest.version} by {newest.author}"
+                message = f"{flag} {_FREEZES[self.effect].format(subject=repr(subject))}"
                 return Vote(rule=self.id, effect=self.effect, message=message, findings=(newest.version,))
         return None
 
@@ -219,6 +228,8 @@ def freeze_on(
 ) -> PolicyRule:
     """The newest finding of `kind` on a proposal's subject (or target) freezes it, if `when(finding)` holds.
 
+    `effect` is what the freeze does: "deny" (the default: nothing goes through), "escalate" (a person decides each
+    action) or "needs_approval" (each action waits for a person's approval); the vote's sentence says which.
     With `when`, a newer finding for which it does not hold lifts the freeze: the log is append-only.
     """
     if not (isinstance(kind, type) and issubclass(kind, Finding)):
@@ -284,13 +295,63 @@ class _RequireApproval:
 def require_approval(
     predicate: Callable[[Proposal], bool] = irreversible,
     *,
-    reason: str = "an irreversible or externally visible action waits for a person",
+    reason: str | None = None,
     id: str | None = None,
 ) -> PolicyRule:
-    """Proposals for which `predicate(proposal)` holds (irreversible ones, by default) wait for a person."""
+    """Proposals for which `predicate(proposal)` holds (irreversible ones, by default) wait for a person.
+
+    `id` names the rule in verdicts and reasons; by default `require_approval(<what>)`, where `<what>` is the
+    predicate's name, or a lambda's own expression (`require_approval(p.action == 'email')`). `reason` is the
+    sentence a person reads on the approval request; by default it says what holds: the predicate's docstring (its
+    first line) for a named function, the expression for a lambda. Both are part of the policy's version.
+    """
     if not callable(predicate):
         raise PolicyError(f"predicate must be callable, got {predicate!r}", rule=id or "require_approval")
-    return _RequireApproval(predicate, reason, id or f"require_approval({getattr(predicate, '__name__', 'when')})")
+    what = _predicate_text(predicate)
+    if reason is None:
+        reason = _DEFAULT_REASON if predicate is irreversible else _reason_for(predicate, what)
+    return _RequireApproval(predicate, reason, id or f"require_approval({what})")
+
+
+_DEFAULT_REASON = "an irreversible or externally visible action waits for a person"
+
+
+def _predicate_text(predicate: Callable[..., object]) -> str:
+    """How a predicate is named in a rule id: its name, a lambda's expression, else "when"."""
+    name = getattr(predicate, "__name__", None)
+    if name == "<lambda>":
+        return _lambda_source(predicate) or "lambda"
+    return name if isinstance(name, str) and name else "when"
+
+
+def _lambda_source(predicate: Callable[..., object]) -> str | None:
+    """A lambda's body as written (`not p.reversible`), read from its source file at the positions its code
+    object records; None when the source cannot be read (a lambda typed at a prompt)."""
+    code = getattr(predicate, "__code__", None)
+    if code is None:
+        return None
+    spans = [(a, b, c, d) for a, b, c, d in code.co_positions() if None not in (a, b, c, d) and (c, d) != (0, 0)]
+    if not spans:
+        return None
+    first = min((line, col) for line, _, col, _ in spans)
+    last = max((end, col) for _, end, _, col in spans)
+    lines = [linecache.getline(code.co_filename, n).encode() for n in range(first[0], last[0] + 1)]
+    if not all(lines):
+        return None
+    lines[-1] = lines[-1][: last[1]]  # the positions count UTF-8 bytes
+    lines[0] = lines[0][first[1] :]
+    text = " ".join(b"".join(lines).decode(errors="replace").split())
+    return text or None
+
+
+def _reason_for(predicate: Callable[..., object], what: str) -> str:
+    doc = inspect.getdoc(predicate) if inspect.isfunction(predicate) and predicate.__name__ != "<lambda>" else None
+    if doc:
+        return f"{doc.splitlines()[0].rstrip('.')}: a person approves it first"
+    if what in ("lambda", "when"):
+        return "the proposal meets this rule's approval condition: a person approves it first"
+    shown = f"`{what}`" if getattr(predicate, "__name__", None) == "<lambda>" else f"{what}(proposal)"
+    return f"{shown} holds for this proposal: a person approves it first"
 
 
 @dataclass(frozen=True)

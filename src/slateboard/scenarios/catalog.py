@@ -10,18 +10,23 @@ no more than the board's name.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeGuard
 
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import decode_record
 from slateboard.controller.loop import Controller
-from slateboard.errors import ConfigurationError, ScenarioError
+from slateboard.errors import ConfigurationError, ScenarioError, SlateboardError
 from slateboard.scenarios.model import Scenario
 from slateboard.state.records import RunStarted
 
-__all__ = ("Family", "families", "get", "names", "resolve", "controller_for")
+__all__ = ("Family", "families", "get", "names", "resolve", "controller_for", "import_attribute")
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,9 @@ def get(name: str, variant: str | None = None) -> Scenario:
 
 def resolve(reference: str, variant: str | None = None) -> Scenario:
     """A scenario from a reference: a built-in (`support-case/conflict`), a YAML file (`refund.yaml`), or a Python
-    scenario as `package.module:attribute` (a `Scenario`, or a function returning one)."""
+    scenario as `package.module:attribute`: a `Scenario`, or a function annotated `-> Scenario` that needs no
+    arguments (called once; anything else is refused, never called). The module is imported as `python -m` would,
+    with the current directory on `sys.path`."""
     if reference.endswith((".yaml", ".yml")):
         if variant is not None:
             raise ScenarioError("a scenario file has no variants; write one file per variant", file=reference)
@@ -125,15 +132,55 @@ def resolve(reference: str, variant: str | None = None) -> Scenario:
 
 
 def _python(reference: str) -> Scenario:
-    module_name, _, attribute = reference.partition(":")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ScenarioError(f"{reference}: cannot load the scenario ({exc})") from exc
-    scenario = found() if callable(found) and not isinstance(found, Scenario) else found
+    found = import_attribute(reference, what="scenario", error=ScenarioError)
+    if isinstance(found, Scenario):
+        return found
+    if not _makes_a_scenario(found):
+        raise ScenarioError(
+            f"{reference}: is a {type(found).__name__}, not a slateboard Scenario; name a Scenario, or a function "
+            "annotated `-> Scenario` that needs no arguments (nothing else is called)"
+        )
+    scenario = found()
     if not isinstance(scenario, Scenario):
-        raise ScenarioError(f"{reference}: is a {type(scenario).__name__}, not a slateboard Scenario")
+        raise ScenarioError(f"{reference}: returned a {type(scenario).__name__}, not a slateboard Scenario")
     return scenario
+
+
+def import_attribute(reference: str, *, what: str, error: type[SlateboardError] = ConfigurationError) -> object:
+    """The object `package.module:attribute` names, imported as `python -m` would: with the current directory on
+    `sys.path` (added once, for the process), so a module beside the command line's working directory is found.
+
+    Nothing is called: what to do with the object is the caller's choice. `error` (naming `what` was to be loaded)
+    when the module or the attribute cannot be found."""
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise error(f"{reference}: name the {what} as package.module:attribute")
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)  # what `python -m` does; a module of the working directory wins, as it would there
+    try:
+        found: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise error(f"{reference}: cannot load the {what} ({exc})") from exc
+    return found
+
+
+def _makes_a_scenario(found: object) -> TypeGuard[Callable[[], object]]:
+    """A plain function that says it returns a `Scenario` and needs no arguments: the only thing `resolve` calls."""
+    if not inspect.isfunction(found):
+        return False
+    signature = inspect.signature(found)
+    if any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()
+    ):
+        return False
+    try:
+        returns = typing.get_type_hints(found).get("return")
+    except Exception:  # an annotation that does not resolve: read the name it spells
+        returns = signature.return_annotation
+    return returns is Scenario or (isinstance(returns, str) and returns.rsplit(".", 1)[-1] == "Scenario")
 
 
 def controller_for(blackboard: Blackboard, board: str, scenario: str | None = None) -> tuple[Controller, Board]:

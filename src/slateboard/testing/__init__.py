@@ -4,6 +4,8 @@
   conflicts to a chosen degree, agent schedules and interleavings, injected faults, proposals.
 - `slateboard.testing.conformance.BlackboardConformance`: the suite every store passes.
 - `slateboard.testing.commit_conformance`: the suites every store's ledger and every sink pass.
+- `slateboard.testing.whatif`: `assert_policy_holds` and `whatif_boards`, a what-if of a changed policy or rule set
+  over a corpus of recorded boards (a policy change tested in CI against history).
 - `slateboard.testing.faults.Faults`: a kill switch that SIGKILLs its own process at the N-th write boundary
   (store appends, ledger writes, sink calls), for crash tests with real processes.
 - `slateboard.testing.postgres.throwaway_server`: a PostgreSQL server started for a test session or a benchmark
@@ -22,6 +24,7 @@ from slateboard.testing.strategies import (
     proposals,
     schedules,
 )
+from slateboard.testing.whatif import assert_policy_holds, load_rules, whatif_boards
 
 __all__ = (
     "postgres",
@@ -35,4 +38,7 @@ __all__ = (
     "interleavings",
     "proposals",
     "schedules",
+    "assert_policy_holds",
+    "load_rules",
+    "whatif_boards",
 )
