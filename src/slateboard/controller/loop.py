@@ -365,6 +365,7 @@ class Controller:
                     status=attempt.status,
                     error=attempt.error,
                     outputs=len(attempt.outputs),
+                    usage=attempt.usage,
                 )
                 records.append((run, CONTROLLER))
                 records += [(finding, task.agent) for finding in attempt.outputs]

@@ -8,7 +8,8 @@
 - `contradiction(A, B, when=, reason=)`: the newest A and B on a subject contradict each other.
 - `disagreement(Kind, field=)`: agents' newest findings of a kind on a subject differ in a field.
 - `escalate_below(Kind, confidence=)`: the newest finding of a kind is below a confidence gate.
-- `budget(max_cycles=, max_agent_runs=, deadline=)`: limits on a run.
+- `budget(max_cycles=, max_agent_runs=, deadline=)`: limits on a run; `budget(max_cost=)`: a spending limit on
+  its model-backed agents, which escalates (a person decides whether to spend more) rather than fails.
 
 A `Controller` takes any mix of them as `Sequence[Rule]`: a `SufficiencyRule` or a `ConflictRule` (protocols, so a
 rule of one's own needs only an `id` and an `assess` or a `check`) or the `Budget`.
@@ -83,8 +84,42 @@ def _positive(name: str, value: float | None, *, allow_none: bool = False) -> No
         raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
 
 
-def budget(*, max_cycles: int = 100, max_agent_runs: int = 1000, deadline: float | None = None) -> Budget:
-    """Limits on cycles, agent attempts and seconds (measured between the log's own timestamps, so replayable)."""
+@dataclass(frozen=True)
+class _CostLimit:
+    """Escalates once the run's model-backed attempts have cost `max_cost` dollars or more (`AgentRun.usage`)."""
+
+    max_cost: float
+    id: str
+
+    def check(self, state: BoardState, subject: str) -> Reason | None:
+        spent = state.model_cost
+        if spent < self.max_cost:
+            return None
+        message = (
+            f"the run's model calls cost ${spent:.4f}, reaching its limit of ${self.max_cost:.4f}; "
+            "a person decides whether to spend more"
+        )
+        return Reason(rule=self.id, message=message)
+
+
+def budget(
+    *,
+    max_cycles: int = 100,
+    max_agent_runs: int = 1000,
+    deadline: float | None = None,
+    max_cost: float | None = None,
+) -> Budget | ConflictRule:
+    """Limits on cycles, agent attempts and seconds (measured between the log's own timestamps, so replayable); or,
+    with `max_cost` alone, a spending limit in dollars on the model-backed attempts, priced by their agents' price
+    tables, that escalates the run once reached (the attempt that reached it has run: a model's price is known only
+    after it answered)."""
+    if max_cost is not None:
+        _positive("budget max_cost", max_cost)
+        if (max_cycles, max_agent_runs, deadline) != (100, 1000, None):
+            raise ConfigurationError(
+                "give max_cost in a budget of its own: rules=[rules.budget(max_cycles=...), rules.budget(max_cost=...)]"
+            )
+        return _CostLimit(float(max_cost), f"budget(max_cost={max_cost:g})")
     _positive("budget max_cycles", max_cycles)
     _positive("budget max_agent_runs", max_agent_runs)
     _positive("budget deadline", deadline, allow_none=True)

@@ -62,6 +62,7 @@ class BoardState:
         self.decisions = 0
         self.cycles = 0
         self.agent_runs = 0
+        self.model_cost = 0.0  # dollars the model-backed attempts cost so far (their AgentRun.usage)
         self.last_decision: Decision | None = None
         self.last_decision_version = 0
         self.last_finding_version = 0
@@ -113,6 +114,8 @@ class BoardState:
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1
+        if run.usage is not None and run.usage.cost:
+            self.model_cost += run.usage.cost
         self.task_status[(run.agent, run.subject, run.inputs)] = run.status
         # Rules may read how an agent's attempts went (a quorum names a failed agent), so a run touches its subject.
         self.touched.add(run.subject)
