@@ -96,3 +96,22 @@ def test_a_cost_limit_is_a_budget_of_its_own() -> None:
         rules.budget(max_cycles=5, max_cost=1.0)
     with pytest.raises(ConfigurationError, match="budget max_cost must be a positive number"):
         rules.budget(max_cost=0)
+
+
+async def test_the_llm_variant_records_each_agents_model_and_the_metrics_price_it() -> None:
+    from slateboard import scenarios  # noqa: PLC0415
+
+    with Blackboard.open("memory://") as bb:
+        await scenarios.get("support-case/llm").run(bb, board="case-9")
+        runs = [e.payload for e in await bb.board("case-9").history() if isinstance(e.payload, AgentRun)]
+        found = metrics(bb)
+    models = {r.agent: r.usage.model for r in runs if r.usage is not None}
+    assert models == {"intake": "gpt-4o-mini", "entitlement": "claude-sonnet-4-5", "response": "claude-sonnet-4-5"}
+    assert all(r.usage.masked for r in runs if r.usage is not None)  # the buyer's email was masked for each
+    costs = {a.agent: a.cost for a in found.agents if a.model_attempts}
+    assert set(costs) == {"intake", "entitlement", "response"}
+    assert costs["intake"] is not None
+    assert costs["entitlement"] is not None
+    assert costs["intake"] < costs["entitlement"]  # the cheap router costs less than the strong reviewer
+    assert found.cost.completed_runs == 1
+    assert found.cost.per_completed_run == pytest.approx(sum(c for c in costs.values() if c is not None))
