@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from slateboard import Blackboard, sinks
 from slateboard.workers import enqueue_sync, queue_of
@@ -41,14 +42,14 @@ class Worker:
         for line in self.process.stdout:
             self.lines.put(line)
 
-    def wait_for_boards(self, count: int, timeout: float = 120.0) -> None:
+    def wait_for_boards(self, count: int, timeout: float = 600.0) -> None:
         """Wait until this worker has reported `count` finished boards."""
         deadline, seen = time.monotonic() + timeout, 0
         while seen < count:
             line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
             seen += " -> " in line
 
-    def finish(self, timeout: float = 300.0) -> tuple[int, str]:
+    def finish(self, timeout: float = 1000.0) -> tuple[int, str]:
         """Wait for the process to exit; its exit code and stderr (every stdout line is in `lines` by then)."""
         code = self.process.wait(timeout=timeout)
         self._reader.join(timeout=30)
@@ -61,6 +62,7 @@ def sql(url: str, statement: str) -> list[tuple[object, ...]]:
         return conn.execute(statement).fetchall()  # type: ignore[arg-type]
 
 
+@pytest.mark.timeout(1200)  # about a minute on an idle 2-core machine; a loaded one may take many times that
 def test_three_workers_run_a_thousand_boards_once_though_one_is_killed_mid_way(url: str, bb: Blackboard) -> None:
     enqueue_sync(bb, "support-case", count=BOARDS, prefix="case-")
     doomed = Worker(url, "--scenario", "support-case", "--lease", "2")
