@@ -17,6 +17,8 @@ Variants: happy, timeout, crash, stale-state, warehouse-down.
 
 from __future__ import annotations
 
+from functools import partial
+
 import contextlib
 import json
 import sqlite3
@@ -279,6 +281,7 @@ def handoffs(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(Request, Triage, OrderStatus, Proposal),
         source=__name__,
+        variants={v: partial(handoffs, v) for v in VARIANTS},  # so module:handoffs --variant V works too
     )
 
 

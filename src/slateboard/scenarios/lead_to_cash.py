@@ -14,6 +14,8 @@ Variants: happy, low-confidence, unavailable, follow-up, conflict, compliance.
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections.abc import Sequence
 
 from slateboard import policies
@@ -170,6 +172,7 @@ def lead_to_cash(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(Lead, CallTranscript, SupportActivity, Proposal),
         source=__name__,
+        variants={v: partial(lead_to_cash, v) for v in VARIANTS},  # so module:lead_to_cash --variant V works too
     )
 
 

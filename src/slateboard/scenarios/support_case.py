@@ -11,6 +11,8 @@ Variants: happy, low-intake, conflict, timeout, uncited, policy-conflict.
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections.abc import Sequence
 from typing import Literal
 
@@ -117,6 +119,7 @@ def support_case(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(SupportCase, Intake, Route, PolicyReference, Entitlement, Draft, Proposal),
         source=__name__,
+        variants={v: partial(support_case, v) for v in VARIANTS},  # so module:support_case --variant V works too
     )
 
 
