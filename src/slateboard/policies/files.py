@@ -258,9 +258,7 @@ def _format(path: Path) -> Literal["toml", "yaml"]:
     raise PolicyError("a policy file must end in .toml, .yaml or .yml", file=str(path))
 
 
-def loads(
-    text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>", kinds: Kinds | None = None
-) -> Policy:
+def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>", kinds: Kinds | None = None) -> Policy:
     """Read a policy from text in `format`; `file` names it in errors; `kinds` as for `load`."""
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):

@@ -156,19 +156,16 @@ class _Builder:
             if removed not in known:
                 raise self.where.error((*at, "remove_agents", position), _unknown("agent", removed, known))
         policy = self._policy((*at, "policy"), spec.policy) if spec.policy is not None else None
-        try:
-            return Variant(
-                description=spec.description,
-                agents=tuple(self._changed_agent((*at, "agents", n), n, c) for n, c in spec.agents.items()),
-                remove_agents=tuple(spec.remove_agents),
-                inputs=self._inputs((*at, "inputs"), spec.inputs) if spec.inputs is not None else None,
-                rules=self._rules((*at, "rules"), spec.rules) if spec.rules is not None else None,
-                policy=policy,
-                sink=self._sink(True) if policy is not None and self.spec.sink is None else None,
-                expect=_expectation(spec.expect),
-            )
-        except SlateboardError as exc:
-            raise self.where.error(at, str(exc)) from exc
+        return Variant(
+            description=spec.description,
+            agents=tuple(self._changed_agent((*at, "agents", n), n, c) for n, c in spec.agents.items()),
+            remove_agents=tuple(spec.remove_agents),
+            inputs=self._inputs((*at, "inputs"), spec.inputs) if spec.inputs is not None else None,
+            rules=self._rules((*at, "rules"), spec.rules) if spec.rules is not None else None,
+            policy=policy,
+            sink=self._sink(True) if policy is not None and self.spec.sink is None else None,
+            expect=_expectation(spec.expect),
+        )
 
     def _changed_agent(self, at: Path_, name: str, change: BaseModel) -> Agent:
         """The base agent called `name` with the fields the variant gives, or a new agent of that name."""
@@ -189,13 +186,19 @@ class _Builder:
                 raise self.where.error(("import", position), f"cannot import {module!r}: {exc}") from exc
 
     def _declare_kinds(self) -> None:
-        module = f"slateboard.scenario_file:{self.where.file}"
+        # The file's absolute path: `refund.yaml` and `/work/refund.yaml` are one file, whichever way it is named.
+        file = self.where.file
+        module = f"slateboard.scenario_file:{Path(file).resolve() if Path(file).is_file() else file}"
         for name, fields in self.spec.kinds.items():
             if not name.isidentifier():
                 raise self.where.error(("kinds", name), "a kind's name must be an identifier")
             annotations = {field: self._type(name, field, kind) for field, kind in fields.items()}
             kind_name = f"{self.spec.name}.{name}"
             namespace = {"__annotations__": annotations, "__module__": module, "kind_name": kind_name}
+            same = _declared(kind_name, module, annotations)
+            if same is not None:  # the file loaded again: the same class, or findings read before would not match
+                self.kinds[name] = same
+                continue
             try:
                 self.kinds[name] = type(name, (Finding,), namespace)
             except KindConflictError as exc:
@@ -231,7 +234,8 @@ class _Builder:
             by_class = [c for c in registry.subclasses_of(Record) if c.__name__ == name]
             if len(by_class) == 1:
                 return by_class[0]
-            message = _unknown("kind", name, list(self.kinds), others=[c.kind_name for c in registry.subclasses_of(Record)])
+            registered = [c.kind_name for c in registry.subclasses_of(Record)]
+            message = _unknown("kind", name, list(self.kinds), others=registered)
             known = ", ".join(sorted(self.kinds)) or "none declared"
             raise self.where.error(path, f"{message} (kinds in this file: {known})") from None
 
@@ -242,7 +246,7 @@ class _Builder:
         undeclared = self.kind((*path, "undeclared"), spec.undeclared) if spec.undeclared else None
         problem = templates.unknown_placeholder(spec.emit, templates.names_for(reads))
         if problem is not None:
-            raise self.where.error((*path, "emit"), problem)
+            raise self.where.error((*path, "emit", *problem[0]), problem[1])
         try:
             return scripted.agent(
                 spec.name,
@@ -270,7 +274,8 @@ class _Builder:
     def _rule(self, path: Path_, spec: RuleSpec) -> rule_kinds.Rule:
         given = [name for name, value in spec if value is not None]
         if len(given) != 1:
-            raise self.where.error(path, f"each rule is one of {', '.join(RuleSpec.model_fields)}; got {given or 'none'}")
+            choices = ", ".join(RuleSpec.model_fields)
+            raise self.where.error(path, f"each rule is one of {choices}; got {given or 'none'}")
         name = given[0]
         value: Any = getattr(spec, name)
         at = (*path, name)
@@ -279,7 +284,7 @@ class _Builder:
         except SlateboardError as exc:
             raise self.where.error(at, str(exc)) from exc
 
-    def _one_rule(self, at: Path_, value: Any) -> rule_kinds.Rule:  # noqa: PLR0911 - one constructor per rule
+    def _one_rule(self, at: Path_, value: Any) -> rule_kinds.Rule:
         if isinstance(value, SufficientSpec):
             return rule_kinds.sufficient(
                 self.kind((*at, "kind"), value.kind),  # type: ignore[arg-type]
@@ -349,7 +354,7 @@ class _Builder:
         fields.setdefault("confidence", 1.0)
         problem = templates.unknown_placeholder(fields, ["subject"])
         if problem is not None:
-            raise self.where.error(path, problem)
+            raise self.where.error((*path, *problem[0]), problem[1])
         try:
             kind(**{"subject": "probe", **templates.render(fields, {"subject": "probe"})})  # refuse a bad input now
         except SlateboardError as exc:
@@ -363,6 +368,16 @@ def _unknown(what: str, name: str, known: list[str], *, others: Sequence[str] = 
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     listed = f" ({what}s: {', '.join(known)})" if known and what != "kind" else ""
     return f"unknown {what} {name!r}{hint}{listed}"
+
+
+def _declared(kind_name: str, module: str, annotations: dict[str, Any]) -> type[Record] | None:
+    """The kind this file declared under `kind_name` when it was loaded before, if its fields are unchanged."""
+    try:
+        existing = registry.get(kind_name)
+    except SlateboardError:
+        return None
+    same = existing.__module__ == module and existing.__annotations__ == annotations
+    return existing if same else None
 
 
 def _expectation(spec: ExpectSpec | None) -> Expectation | None:

@@ -17,8 +17,6 @@ Variants: happy, timeout, crash, stale-state, warehouse-down.
 
 from __future__ import annotations
 
-from functools import partial
-
 import contextlib
 import json
 import sqlite3
@@ -26,6 +24,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 

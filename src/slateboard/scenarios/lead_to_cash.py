@@ -14,9 +14,8 @@ Variants: happy, low-confidence, unavailable, follow-up, conflict, compliance.
 
 from __future__ import annotations
 
-from functools import partial
-
 from collections.abc import Sequence
+from functools import partial
 
 from slateboard import policies
 from slateboard.agents.spec import Agent, agent

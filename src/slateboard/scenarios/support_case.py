@@ -11,9 +11,8 @@ Variants: happy, low-intake, conflict, timeout, uncited, policy-conflict.
 
 from __future__ import annotations
 
-from functools import partial
-
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 import anyio

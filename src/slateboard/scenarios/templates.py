@@ -22,12 +22,17 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)\}")
 
 def placeholders(value: Any) -> list[str]:
     """Every placeholder name in `value` (strings inside dicts and lists too), in order."""
+    return [name for _, name in _located(value, ())]
+
+
+def _located(value: Any, at: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every placeholder name in `value` with the path to the string that holds it."""
     if isinstance(value, str):
-        return [m.group(1) for m in _PLACEHOLDER.finditer(value) if m.group(1)]
+        return [(at, m.group(1)) for m in _PLACEHOLDER.finditer(value) if m.group(1)]
     if isinstance(value, Mapping):
-        return [name for item in value.values() for name in placeholders(item)]
+        return [found for key, item in value.items() for found in _located(item, (*at, key))]
     if isinstance(value, list | tuple):
-        return [name for item in value for name in placeholders(item)]
+        return [found for i, item in enumerate(value) for found in _located(item, (*at, i))]
     return []
 
 
@@ -72,11 +77,12 @@ def names_for(kinds: Iterable[type[Record]]) -> list[str]:
     return names
 
 
-def unknown_placeholder(value: Any, known: list[str]) -> str | None:
-    """A message for the first placeholder in `value` that is not one of `known`, with the closest known names."""
-    for name in placeholders(value):
+def unknown_placeholder(value: Any, known: list[str]) -> tuple[tuple[Any, ...], str] | None:
+    """The path and a message for the first placeholder in `value` that is not one of `known`, with the closest
+    known names."""
+    for at, name in _located(value, ()):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=3)
             hint = f"did you mean {', '.join('{' + c + '}' for c in close)}? " if close else ""
-            return f"unknown placeholder {{{name}}}: {hint}(known: {', '.join(known)}; write {{{{ for a brace)"
+            return at, f"unknown placeholder {{{name}}}: {hint}(known: {', '.join(known)}; write {{{{ for a brace)"
     return None
