@@ -65,24 +65,24 @@ class _Allow(_Spec):
     """Allow the actions named (every action when none are); a veto still wins."""
 
     rule: Literal["allow"]
-    actions: list[str] | None = None
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 class _MinConfidence(_Spec):
     """A proposal below `threshold` confidence gets `effect`."""
 
     rule: Literal["min_confidence"]
-    threshold: float = Field(ge=0, le=1)
-    effect: Veto = "escalate"
+    threshold: float = Field(ge=0, le=1, description="The lowest confidence allowed.")
+    effect: Veto = Field(default="escalate", description="What a proposal below it gets.")
 
 
 class _RequireCitations(_Spec):
     """A proposal needs `min_count` citations (approved ones, with `approved`), or gets `effect`."""
 
     rule: Literal["require_citations"]
-    approved: bool = False
-    min_count: int = Field(default=1, ge=1)
-    effect: Veto = "deny"
+    approved: bool = Field(default=False, description="Count only citations approved for customer-facing use.")
+    min_count: int = Field(default=1, ge=1, description="Citations needed.")
+    effect: Veto = Field(default="deny", description="What a proposal with fewer gets.")
 
 
 class _EscalateOnConflict(_Spec):
@@ -95,42 +95,46 @@ class _FreezeOn(_Spec):
     """A finding of `kind` (with the field values of `where`) freezes every action with `effect`."""
 
     rule: Literal["freeze_on"]
-    kind: str
-    where: dict[str, JsonValue] | None = None
-    effect: Veto = "deny"
+    kind: str = Field(
+        description="The finding kind: a registered kind_name, or a scenario file's own kind by its name."
+    )
+    where: dict[str, JsonValue] | None = Field(default=None, description="Field values the finding must have.")
+    effect: Veto = Field(default="deny", description="What every proposal gets while it holds.")
 
 
 class _Priority(_Spec):
     """Two proposals on one target: the earlier domain in `domains` wins; the other is overridden."""
 
     rule: Literal["priority"]
-    domains: list[str] = Field(min_length=1)
+    domains: list[str] = Field(min_length=1, description="Proposal domains, the strongest first.")
 
 
 class _RequireApproval(_Spec):
     """Irreversible proposals, the `actions` named, or ones changing `fields`, wait for a person."""
 
     rule: Literal["require_approval"]
-    irreversible: bool = False
-    actions: list[str] = []
-    fields: list[str] = []
-    reason: str = "an irreversible or externally visible action waits for a person"
+    irreversible: bool = Field(default=False, description="Irreversible proposals wait.")
+    actions: list[str] = Field(default=[], description="Proposals of these actions wait.")
+    fields: list[str] = Field(default=[], description="Proposals changing these fields wait.")
+    reason: str = Field(
+        default="an irreversible or externally visible action waits for a person", description="What the wait says."
+    )
 
 
 class _MaxChanges(_Spec):
     """A proposal changing more than `limit` fields (of the `actions` named) is denied."""
 
     rule: Literal["max_changes"]
-    limit: int = Field(ge=0)
-    actions: list[str] | None = None
+    limit: int = Field(ge=0, description="The most fields one proposal may change.")
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 class _AllowedFields(_Spec):
     """A proposal (of the `actions` named) may change only `fields`."""
 
     rule: Literal["allowed_fields"]
-    fields: list[str] = Field(min_length=1)
-    actions: list[str] | None = None
+    fields: list[str] = Field(min_length=1, description="The fields it may change.")
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 _AnySpec = Annotated[
