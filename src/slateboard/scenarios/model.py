@@ -7,6 +7,7 @@ expected of it: `ScenarioRun.problems` lists every way the outcome differs from 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -180,7 +181,10 @@ class Scenario:
         root = self.base or self
         message = f"scenario {root.name!r} has no variant {name!r}"
         if root.variants:
-            return f"{message}; variants: {', '.join(self.variant_names)}"
+            close = difflib.get_close_matches(name, self.variant_names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(self.variant_names)
+            return f"{message}{hint} (variants: {listed})" if close else f"{message}; variants: {listed}"
         if root.source.endswith((".yaml", ".yml")):
             return f"{message}: a scenario file has no variants unless it declares them under `variants:`"
         return f"{message}: it declares no variants (Scenario(..., variants={{name: Variant(...)}}))"
