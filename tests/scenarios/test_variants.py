@@ -11,6 +11,7 @@ from slateboard import Blackboard, scenarios
 from slateboard.errors import ScenarioError
 from slateboard.scenarios import Expectation, Scenario, Variant, scripted
 from slateboard.scenarios.files import load, loads
+from slateboard.scenarios.model import split_ref
 from slateboard.scenarios.support_case import SupportCase
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import RunStarted
@@ -184,7 +185,16 @@ MISTAKES = [  # (text, replaced by, what the error says, a fragment of the line 
     ),
     ("status: rejected", "status: refused", "variants.retracted.expect.status: Input should be", "refused"),
     ("  disagree:\n", "  happy:\n", "variants.happy: 'happy' is the file itself", "happy:"),
+    ("  disagree:\n", "  dis agree:\n", "variants.dis agree: a variant's name is letters", "dis agree:"),
 ]
+
+
+def test_a_hash_inside_a_path_is_not_a_variant() -> None:
+    assert split_ref("claims.yaml#disagree") == ("claims.yaml", "disagree")
+    assert split_ref("claims:review#one-reader") == ("claims:review", "one-reader")
+    assert split_ref("runs#2/claims.yaml") == ("runs#2/claims.yaml", None)
+    assert split_ref("runs#claims.yaml") == ("runs#claims.yaml", None)
+    assert split_ref("support-case/conflict") == ("support-case/conflict", None)
 
 
 @pytest.mark.parametrize(("old", "new", "message", "at"), MISTAKES)

@@ -4,29 +4,14 @@
 default = "deny"                      # or "allow"
 
 [[rules]]
-rule = "min_confidence"
-threshold = 0.85
-
-[[rules]]
-rule = "require_citations"
-approved = true
-
-[[rules]]
 rule = "freeze_on"
-kind = "ComplianceFlag"               # a registered finding kind
+kind = "ComplianceFlag"               # a registered kind_name, or a scenario file's own kind by its short name
 where = { frozen = true }             # optional: field values the finding must have
-
-[[rules]]
-rule = "priority"
-domains = ["compliance", "service", "sales"]
-
-[[rules]]
-rule = "require_approval"
-irreversible = true                   # and/or actions = [...], fields = [...]
 ```
 
-The same in YAML: `default: deny` and `rules:` as a list of mappings. Rules: allow, min_confidence,
-require_citations, escalate_on_conflict, freeze_on, priority, require_approval, max_changes, allowed_fields.
+The same in YAML: `default: deny` and `rules:` as a list of mappings. The models below (`PolicyFile`, one per rule:
+allow, min_confidence, require_citations, escalate_on_conflict, freeze_on, priority, require_approval, max_changes,
+allowed_fields) are the format; docs/scenario-files.md and docs/schemas/policy.schema.json are generated from them.
 """
 
 from __future__ import annotations

@@ -1,30 +1,11 @@
 """Scenarios written as YAML files, validated by pydantic; every error names the file, the line and the field.
 
-The format is defined once, by the models of `slateboard.scenarios.format`; docs/scenario-files.md is generated
-from them. In short:
+The format is the models of `slateboard.scenarios.format`; docs/scenario-files.md is generated from them. In short:
+`name`, `kinds` declared inline (or `import`ed), scripted `agents` (whose `emit` strings may hold `{subject}` and
+`{Kind.field}`), `rules`, a `policy` inline or by path (naming this file's kinds by their short names), a `sink`,
+`inputs`, `expect`, and `variants` that change only what they name:
 
 ```yaml
-name: refund-check
-import: [myco.kinds]                 # optional: modules whose finding kinds the file uses by name
-kinds:                               # or declare kinds here: field -> type (str, int, float, bool, list[str],
-  Case: {description: str}           #   a type ending in "?" is optional, a list of values is a choice)
-  Entitlement: {entitled: bool}
-agents:
-  - name: entitlement
-    reads: [Case]
-    writes: Entitlement
-    emit: {entitled: true, confidence: 0.9, citations: [{source: crm, approved: true}]}
-    fail_times: 1                    # and timeout_times, delay, invalid, undeclared, conflict, timeout, retries...
-  - {name: action, reads: [Case, Entitlement], writes: Proposal,
-     emit: {action: refund, target: "Refund/{subject}", changes: {Reason: "{Case.description}"}}}
-rules:
-  - sufficient: {kind: Entitlement, min_confidence: 0.8}   # min_sources, min_source_confidence too
-policy:                              # the policy-file format inline, or a path to a policy file; kinds of
-  rules: [{rule: min_confidence, threshold: 0.85}]         #   this file by their short names
-sink: table:refunds                  # or memory
-inputs:
-  - {kind: Case, description: "pump failed", confidence: 1.0}    # subject defaults to the board's name
-expect: {status: committed, commits: 1}
 variants:                            # slateboard run refund.yaml --variant not-entitled
   not-entitled:
     agents: {entitlement: {emit: {entitled: false, confidence: 0.9}}}   # only the fields given change
@@ -36,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +133,8 @@ class _Builder:
         at: Path_ = ("variants", name)
         if name == "happy":
             raise self.where.error(at, "'happy' is the file itself; name the variant otherwise")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise self.where.error(at, "a variant's name is letters, digits, _ . - (it names boards and references)")
         known = [a.name for a in self.spec.agents]
         for position, removed in enumerate(spec.remove_agents):
             if removed not in known:

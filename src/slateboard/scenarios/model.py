@@ -8,6 +8,7 @@ expected of it: `ScenarioRun.problems` lists every way the outcome differs from 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -113,7 +114,9 @@ def variant_ref(ref: str, variant: str) -> str:
 def split_ref(ref: str) -> tuple[str, str | None]:
     """`(scenario, variant)` from a reference that may end in `#variant`."""
     base, mark, variant = ref.rpartition("#")
-    return (base, variant) if mark and base and variant else (ref, None)
+    # A '#' inside a path (`runs#2/claims.yaml`) is not a variant: a variant's name is a plain word.
+    plain = re.fullmatch(r"[A-Za-z0-9_.-]+", variant) is not None and not variant.endswith((".yaml", ".yml"))
+    return (base, variant) if mark and base and plain else (ref, None)
 
 
 @dataclass(frozen=True)
