@@ -38,10 +38,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg
-from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
 
 from harness import Report, Row, Sample, Table, parser
 from slateboard import Blackboard
+from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
 from slateboard.workers import enqueue_sync
 
 URL_VARIABLE = "SLATEBOARD_BENCH_POSTGRES"

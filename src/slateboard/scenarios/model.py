@@ -126,6 +126,11 @@ class Scenario:
 
     `ref` is how `scenarios.resolve` finds this scenario again (a built-in "family/variant", a YAML file's path, or
     "module:attribute"); the controller records it on every board it runs, so a board names the scenario that ran it.
+    A variant's `ref` ends in `#variant` (a built-in's is "family/variant").
+
+    `variants` maps a name to a `Variant` (what that variant changes) or to a function that builds the whole
+    variant; `with_variant(name)` gives it, and `variant_names` lists them, the happy path first. `base` is the
+    scenario a variant was made from.
     """
 
     name: str
