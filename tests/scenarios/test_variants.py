@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from slateboard import Blackboard, scenarios
-from slateboard.errors import ScenarioError
+from slateboard.errors import PolicyError, ScenarioError
+from slateboard.policies import files as policy_files
 from slateboard.scenarios import Expectation, Scenario, Variant, scripted
 from slateboard.scenarios.files import load, loads
 from slateboard.scenarios.model import split_ref
@@ -186,7 +187,33 @@ MISTAKES = [  # (text, replaced by, what the error says, a fragment of the line 
     ("status: rejected", "status: refused", "variants.retracted.expect.status: Input should be", "refused"),
     ("  disagree:\n", "  happy:\n", "variants.happy: 'happy' is the file itself", "happy:"),
     ("  disagree:\n", "  dis agree:\n", "variants.dis agree: a variant's name is letters", "dis agree:"),
+    ("variants:\n", "variant:\n", "variant: Extra inputs are not permitted; did you mean 'variants'?", "variant:"),
+    (
+        "remove_agents:",
+        "remove_agent:",
+        "remove_agent: Extra inputs are not permitted; did you mean 'remove_agents'",
+        "_agent:",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message", "hint"),
+    [
+        ("{rule: min_confidnce, threshold: 0.5}", "rule: Input tag 'min_confidnce'", "did you mean 'min_confidence'?"),
+        (
+            "{rule: min_confidence, treshold: 0.5}",
+            "treshold: Extra inputs are not permitted",
+            "did you mean 'threshold'?",
+        ),
+    ],
+)
+def test_a_misspelt_policy_rule_or_key_names_the_one_to_use(rule: str, message: str, hint: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        policy_files.loads(f"rules:\n  - {rule}\n", format="yaml", file="p.yaml")
+    assert str(caught.value).startswith("p.yaml:2: rule #1 (")
+    assert message in str(caught.value)
+    assert str(caught.value).endswith(hint)
 
 
 def test_a_hash_inside_a_path_is_not_a_variant() -> None:

@@ -311,11 +311,25 @@ def _rule(item: object, position: int, lines: _Lines, file: str, kinds: Kinds) -
         else:
             field = next((str(part) for part in error["loc"] if str(part) in keys or str(part) == "rule"), "")
             detail = ".".join(str(p) for p in error["loc"][1:] or error["loc"]) or "rule"
-        raise PolicyError(f"{detail}: {error['msg']}", file=file, line=keys.get(field, line), rule=label) from exc
+        message = f"{detail}: {error['msg']}{_did_you_mean(item, error)}"
+        raise PolicyError(message, file=file, line=keys.get(field, line), rule=label) from exc
     except _FieldError as exc:
         raise PolicyError(str(exc), file=file, line=keys.get(exc.field, line), rule=label) from exc
     except SlateboardError as exc:
         raise PolicyError(str(exc), file=file, line=line, rule=label) from exc
+
+
+def _did_you_mean(item: object, error: Any) -> str:
+    """For a misspelt rule name or key, the names that would have been understood."""
+    spec = {m.model_fields["rule"].annotation.__args__[0]: m for m in RULE_SPECS}
+    if error["type"] == "union_tag_invalid":
+        known, given = list(spec), error["input"].get("rule") if isinstance(error["input"], dict) else None
+    elif error["type"] == "extra_forbidden" and isinstance(item, dict) and item.get("rule") in spec:
+        known, given = list(spec[item["rule"]].model_fields), error["loc"][-1]
+    else:
+        return ""
+    close = difflib.get_close_matches(str(given), known, n=2)
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
 def _check_together(built: list[tuple[PolicyRule, str]], lines: _Lines, file: str) -> None:

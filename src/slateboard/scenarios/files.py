@@ -58,6 +58,7 @@ __all__ = ("load", "loads")
 
 Path_ = tuple[Any, ...]
 _Model = TypeVar("_Model", bound=BaseModel)
+_KEYS = sorted({i.alias or n for m in (FileSpec, AgentSpec, VariantSpec, RuleSpec) for n, i in m.model_fields.items()})
 
 
 def load(path: str | Path) -> Scenario:
@@ -93,7 +94,11 @@ def _validate(model: type[_Model], data: object, where: Locator, at: Path_) -> _
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         path = (*at, *error["loc"])
-        raise ScenarioError(f"{dotted(path)}: {error['msg']}", file=where.file, line=where.line(path)) from exc
+        hint = ""
+        if error["type"] == "extra_forbidden":  # a misspelt key: say which keys would have been understood
+            close = difflib.get_close_matches(str(error["loc"][-1]), _KEYS, n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ScenarioError(f"{dotted(path)}: {error['msg']}{hint}", file=where.file, line=where.line(path)) from exc
 
 
 class _Builder:
