@@ -250,3 +250,11 @@ def test_a_kind_declared_in_the_file_is_named_by_its_short_name_in_a_policy_file
         caught.value
     )
     assert "(kinds of the scenario file: Claim, Support, Retracted)" in str(caught.value)
+
+
+def test_a_reference_with_its_variant_works_wherever_a_scenario_is_named() -> None:
+    from slateboard.testing.plugin import resolve_scenario  # noqa: PLC0415 - the pytest plugin's own resolution
+
+    chosen = resolve_scenario(f"{CLAIMS}#one-reader")
+    assert (chosen.title, chosen.ref) == ("claim-review/one-reader", f"{CLAIMS.resolve()}#one-reader")
+    assert "second-reader" not in [a.name for a in chosen.agents]
