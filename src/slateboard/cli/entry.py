@@ -14,6 +14,7 @@ import typer
 from slateboard.cli import answers, inspection, mcp, review, runs, whatif, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
+from slateboard.cli.schema import schema
 from slateboard.cli.settle import settle
 from slateboard.errors import SlateboardError
 
@@ -30,6 +31,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "run": runs.run,
     "list": runs.list_scenarios,
     "graph": runs.graph,
+    "schema": schema,
     "demo": runs.demo,
     "approve": answers.approve,
     "reject": answers.reject,

@@ -50,7 +50,11 @@ BoardsOption = Annotated[
     list[str] | None, typer.Option("--board", metavar="BOARD", help="Only this board (repeatable); default: all.")
 ]
 VariantOption = Annotated[
-    str | None, typer.Option(metavar="VARIANT", help="A variant of a built-in scenario (see `slateboard list`).")
+    str | None,
+    typer.Option(
+        metavar="VARIANT",
+        help="A variant of the scenario (built-in: see `slateboard list`; files and Python scenarios declare theirs).",
+    ),
 ]
 
 

@@ -18,7 +18,7 @@ from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
-from slateboard.cli.options import FLAG, DbOption, JsonOption, VariantOption, store_url
+from slateboard.cli.options import FLAG, DbOption, JsonOption, store_url
 from slateboard.cli.render import entry_line, outcome_lines
 from slateboard.controller import DryRun
 from slateboard.errors import ConfigurationError
@@ -33,6 +33,14 @@ ScenarioArgument = Annotated[
         "package.module:attribute naming a Scenario or a function annotated -> Scenario (the current directory is "
         "importable, as with python -m).",
         show_default=False,
+    ),
+]
+VariantOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="VARIANT",
+        help="One of the scenario's variants: a built-in's (see `slateboard list`), a file's `variants:`, a Python "
+        "Scenario's variants=; an unknown one is an error naming them.",
     ),
 ]
 # What `demo --variant` used to stage, as the support case's variants: its happy path already has a customer reply

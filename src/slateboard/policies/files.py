@@ -4,35 +4,23 @@
 default = "deny"                      # or "allow"
 
 [[rules]]
-rule = "min_confidence"
-threshold = 0.85
-
-[[rules]]
-rule = "require_citations"
-approved = true
-
-[[rules]]
 rule = "freeze_on"
-kind = "ComplianceFlag"               # a registered finding kind
+kind = "ComplianceFlag"               # a registered kind_name, or a scenario file's own kind by its short name
 where = { frozen = true }             # optional: field values the finding must have
-
-[[rules]]
-rule = "priority"
-domains = ["compliance", "service", "sales"]
-
-[[rules]]
-rule = "require_approval"
-irreversible = true                   # and/or actions = [...], fields = [...]
 ```
 
-The same in YAML: `default: deny` and `rules:` as a list of mappings. Rules: allow, min_confidence,
-require_citations, escalate_on_conflict, freeze_on, priority, require_approval, max_changes, allowed_fields.
+The same in YAML: `default: deny` and `rules:` as a list of mappings. The models below (`PolicyFile`, one per rule:
+allow, min_confidence, require_citations, escalate_on_conflict, freeze_on, priority, require_approval, max_changes,
+allowed_fields) are the format; docs/scenario-files.md and docs/schemas/policy.schema.json are generated from them.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -50,66 +38,88 @@ from slateboard.policies.policy import Policy
 from slateboard.state.proposal import Proposal
 from slateboard.state.vocabulary import POLICY_DEFAULTS, Veto
 
-__all__ = ("load", "loads")
+__all__ = ("load", "loads", "PolicyFile", "RULE_SPECS")
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str | None = None
+    id: str | None = Field(default=None, description="The rule's id in verdicts (default: derived from the rule).")
 
 
 class _Allow(_Spec):
+    """Allow the actions named (every action when none are); a veto still wins."""
+
     rule: Literal["allow"]
-    actions: list[str] | None = None
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 class _MinConfidence(_Spec):
+    """A proposal below `threshold` confidence gets `effect`."""
+
     rule: Literal["min_confidence"]
-    threshold: float = Field(ge=0, le=1)
-    effect: Veto = "escalate"
+    threshold: float = Field(ge=0, le=1, description="The lowest confidence allowed.")
+    effect: Veto = Field(default="escalate", description="What a proposal below it gets.")
 
 
 class _RequireCitations(_Spec):
+    """A proposal needs `min_count` citations (approved ones, with `approved`), or gets `effect`."""
+
     rule: Literal["require_citations"]
-    approved: bool = False
-    min_count: int = Field(default=1, ge=1)
-    effect: Veto = "deny"
+    approved: bool = Field(default=False, description="Count only citations approved for customer-facing use.")
+    min_count: int = Field(default=1, ge=1, description="Citations needed.")
+    effect: Veto = Field(default="deny", description="What a proposal with fewer gets.")
 
 
 class _EscalateOnConflict(_Spec):
+    """A proposal on a board with an open conflict escalates (zero retries for policy conflicts)."""
+
     rule: Literal["escalate_on_conflict"]
 
 
 class _FreezeOn(_Spec):
+    """A finding of `kind` (with the field values of `where`) freezes every action with `effect`."""
+
     rule: Literal["freeze_on"]
-    kind: str
-    where: dict[str, JsonValue] | None = None
-    effect: Veto = "deny"
+    kind: str = Field(
+        description="The finding kind: a registered kind_name, or a scenario file's own kind by its name."
+    )
+    where: dict[str, JsonValue] | None = Field(default=None, description="Field values the finding must have.")
+    effect: Veto = Field(default="deny", description="What every proposal gets while it holds.")
 
 
 class _Priority(_Spec):
+    """Two proposals on one target: the earlier domain in `domains` wins; the other is overridden."""
+
     rule: Literal["priority"]
-    domains: list[str] = Field(min_length=1)
+    domains: list[str] = Field(min_length=1, description="Proposal domains, the strongest first.")
 
 
 class _RequireApproval(_Spec):
+    """Irreversible proposals, the `actions` named, or ones changing `fields`, wait for a person."""
+
     rule: Literal["require_approval"]
-    irreversible: bool = False
-    actions: list[str] = []
-    fields: list[str] = []
-    reason: str = "an irreversible or externally visible action waits for a person"
+    irreversible: bool = Field(default=False, description="Irreversible proposals wait.")
+    actions: list[str] = Field(default=[], description="Proposals of these actions wait.")
+    fields: list[str] = Field(default=[], description="Proposals changing these fields wait.")
+    reason: str = Field(
+        default="an irreversible or externally visible action waits for a person", description="What the wait says."
+    )
 
 
 class _MaxChanges(_Spec):
+    """A proposal changing more than `limit` fields (of the `actions` named) is denied."""
+
     rule: Literal["max_changes"]
-    limit: int = Field(ge=0)
-    actions: list[str] | None = None
+    limit: int = Field(ge=0, description="The most fields one proposal may change.")
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 class _AllowedFields(_Spec):
+    """A proposal (of the `actions` named) may change only `fields`."""
+
     rule: Literal["allowed_fields"]
-    fields: list[str] = Field(min_length=1)
-    actions: list[str] | None = None
+    fields: list[str] = Field(min_length=1, description="The fields it may change.")
+    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
 
 
 _AnySpec = Annotated[
@@ -125,6 +135,16 @@ _AnySpec = Annotated[
     Field(discriminator="rule"),
 ]
 _SPEC = TypeAdapter(_AnySpec)
+RULE_SPECS = typing.get_args(typing.get_args(_AnySpec)[0])
+"""Every policy rule's model, in the order the reference lists them."""
+
+
+class PolicyFile(BaseModel):
+    """A policy file: a default and the rules, judged in order; a veto (deny, escalate) wins over an allow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    default: Literal["deny", "allow"] = Field(default="deny", description="What a proposal no rule allows gets.")
+    rules: list[_AnySpec] = Field(default=[], description="The rules; each names its kind in `rule`.")
 
 
 @dataclass(frozen=True)
@@ -153,7 +173,10 @@ class ApprovalWhen:
         )
 
 
-def _build(spec: Any) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
+Kinds = Mapping[str, type[Finding]]
+
+
+def _build(spec: Any, kinds: Kinds) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     rule_id = spec.id
     if isinstance(spec, _Allow):
         return builtins.allow(actions=spec.actions, id=rule_id)
@@ -166,10 +189,7 @@ def _build(spec: Any) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     if isinstance(spec, _EscalateOnConflict):
         return builtins.escalate_on_conflict(id=rule_id or "escalate_on_conflict")
     if isinstance(spec, _FreezeOn):
-        try:
-            kind = registry.get(spec.kind, where="freeze_on kind")
-        except UnknownFindingKindError as exc:
-            raise _FieldError("kind", str(exc)) from exc
+        kind = _kind(spec.kind, kinds)
         if not issubclass(kind, Finding):
             raise _FieldError("kind", f"kind {spec.kind!r} is a record, not a Finding kind")
         # A misspelt field would never match: the freeze would be silently off.
@@ -191,8 +211,23 @@ def _build(spec: Any) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     return builtins.allowed_fields(spec.fields, actions=spec.actions, id=rule_id)
 
 
-def load(path: str | Path) -> Policy:
-    """Read a policy file (`.toml`, `.yaml` or `.yml`)."""
+def _kind(name: str, kinds: Kinds) -> type[Any]:
+    """The kind `name` names: one of `kinds` (a scenario file's, by short name) or a registered kind_name."""
+    if name in kinds:
+        return kinds[name]
+    try:
+        return registry.get(name, where="freeze_on kind")
+    except UnknownFindingKindError as exc:
+        registered = [k.kind_name for k in registry.subclasses_of(Finding)]
+        close = difflib.get_close_matches(name, list(kinds), n=3) or difflib.get_close_matches(name, registered, n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        mine = f" (kinds of the scenario file: {', '.join(kinds)})" if kinds else " (import the module that defines it)"
+        raise _FieldError("kind", f"unknown finding kind {name!r}{hint}{mine}") from exc
+
+
+def load(path: str | Path, *, kinds: Kinds | None = None) -> Policy:
+    """Read a policy file (`.toml`, `.yaml` or `.yml`); `kinds` are finding kinds it may name by these names (a
+    scenario file's own kinds, by their short names), before the registered ones."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -200,7 +235,7 @@ def load(path: str | Path) -> Policy:
         raise PolicyError(f"cannot read the policy file: {exc.strerror or exc}", file=str(path)) from exc
     except UnicodeDecodeError as exc:
         raise PolicyError(f"the policy file is not UTF-8 text: {exc}", file=str(path)) from exc
-    return loads(text, format=_format(path), file=str(path))
+    return loads(text, format=_format(path), file=str(path), kinds=kinds)
 
 
 def _format(path: Path) -> Literal["toml", "yaml"]:
@@ -212,8 +247,8 @@ def _format(path: Path) -> Literal["toml", "yaml"]:
     raise PolicyError("a policy file must end in .toml, .yaml or .yml", file=str(path))
 
 
-def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>") -> Policy:
-    """Read a policy from text in `format`; `file` names it in errors."""
+def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>", kinds: Kinds | None = None) -> Policy:
+    """Read a policy from text in `format`; `file` names it in errors; `kinds` as for `load`."""
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PolicyError("a policy is a table with 'default' and 'rules'", file=file, line=1)
@@ -227,7 +262,7 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>")
     rules = data.get("rules", [])
     if not isinstance(rules, list):
         raise PolicyError("'rules' must be a list of rule tables", file=file, line=lines.top.get("rules"))
-    built = [_rule(item, position, lines, file) for position, item in enumerate(rules)]
+    built = [_rule(item, position, lines, file, kinds or {}) for position, item in enumerate(rules)]
     _check_together(built, lines, file)
     default = data.get("default", "deny")
     if default not in POLICY_DEFAULTS:
@@ -262,11 +297,11 @@ def _label(item: object, position: int) -> str:
     return f"#{position + 1} ({name})" if isinstance(name, str) else f"#{position + 1}"
 
 
-def _rule(item: object, position: int, lines: _Lines, file: str) -> tuple[PolicyRule, str]:
+def _rule(item: object, position: int, lines: _Lines, file: str, kinds: Kinds) -> tuple[PolicyRule, str]:
     line, keys = lines.rule(position)
     label = _label(item, position)
     try:
-        return _build(_SPEC.validate_python(item)), label
+        return _build(_SPEC.validate_python(item), kinds), label
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         # A misspelt key is also a missing one: report the key that is there, at its line.
@@ -276,11 +311,25 @@ def _rule(item: object, position: int, lines: _Lines, file: str) -> tuple[Policy
         else:
             field = next((str(part) for part in error["loc"] if str(part) in keys or str(part) == "rule"), "")
             detail = ".".join(str(p) for p in error["loc"][1:] or error["loc"]) or "rule"
-        raise PolicyError(f"{detail}: {error['msg']}", file=file, line=keys.get(field, line), rule=label) from exc
+        message = f"{detail}: {error['msg']}{_did_you_mean(item, error)}"
+        raise PolicyError(message, file=file, line=keys.get(field, line), rule=label) from exc
     except _FieldError as exc:
         raise PolicyError(str(exc), file=file, line=keys.get(exc.field, line), rule=label) from exc
     except SlateboardError as exc:
         raise PolicyError(str(exc), file=file, line=line, rule=label) from exc
+
+
+def _did_you_mean(item: object, error: Any) -> str:
+    """For a misspelt rule name or key, the names that would have been understood."""
+    spec = {m.model_fields["rule"].annotation.__args__[0]: m for m in RULE_SPECS}
+    if error["type"] == "union_tag_invalid":
+        known, given = list(spec), error["input"].get("rule") if isinstance(error["input"], dict) else None
+    elif error["type"] == "extra_forbidden" and isinstance(item, dict) and item.get("rule") in spec:
+        known, given = list(spec[item["rule"]].model_fields), error["loc"][-1]
+    else:
+        return ""
+    close = difflib.get_close_matches(str(given), known, n=2)
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
 def _check_together(built: list[tuple[PolicyRule, str]], lines: _Lines, file: str) -> None:

@@ -16,6 +16,7 @@ import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TypeGuard
 
@@ -23,7 +24,7 @@ from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.records import decode_record
 from slateboard.controller.loop import Controller
 from slateboard.errors import ConfigurationError, ScenarioError, SlateboardError
-from slateboard.scenarios.model import Scenario
+from slateboard.scenarios.model import Scenario, split_ref
 from slateboard.state.records import RunStarted
 
 __all__ = ("Family", "families", "get", "names", "resolve", "controller_for", "import_attribute")
@@ -108,27 +109,35 @@ def get(name: str, variant: str | None = None) -> Scenario:
     if chosen not in family.variants:
         raise ScenarioError(f"{family.name} has no variant {chosen!r}; variants: {', '.join(family.variants)}")
     built = family.build(chosen)
-    return replace(built, ref=built.ref or built.title)
+    siblings = {v: partial(get, family.name, v) for v in family.variants}  # each recorded as family/variant
+    return replace(built, ref=built.ref or built.title, variants=siblings)
 
 
 def resolve(reference: str, variant: str | None = None) -> Scenario:
     """A scenario from a reference: a built-in (`support-case/conflict`), a YAML file (`refund.yaml`), or a Python
     scenario as `package.module:attribute`: a `Scenario`, or a function annotated `-> Scenario` that needs no
     arguments (called once; anything else is refused, never called). The module is imported as `python -m` would,
-    with the current directory on `sys.path`."""
-    if reference.endswith((".yaml", ".yml")):
-        if variant is not None:
-            raise ScenarioError("a scenario file has no variants; write one file per variant", file=reference)
+    with the current directory on `sys.path`.
+
+    `variant` (or a reference ending in `#variant`, as boards record it) picks one of the scenario's variants;
+    `ScenarioError` naming the known ones when it has no such variant, whatever kind of scenario it is."""
+    base, named = split_ref(reference)
+    if variant is not None and named is not None and variant != named:
+        raise ScenarioError(f"{reference!r} names variant {named!r}, but variant {variant!r} was asked for")
+    chosen = variant or named
+    if base.endswith((".yaml", ".yml")):
         from slateboard.scenarios.files import load  # noqa: PLC0415 - files imports the catalog's package
 
-        loaded = load(reference)
-        return replace(loaded, ref=loaded.ref or str(Path(reference).resolve()))
-    if ":" in reference and "/" not in reference:
-        found = _python(reference)
-        return replace(found, ref=found.ref or reference)
-    if reference.endswith(".py"):
-        raise ScenarioError("name a Python scenario as package.module:attribute, not by its file", file=reference)
-    return get(reference, variant)
+        loaded = load(base)
+        found = replace(loaded, ref=loaded.ref or str(Path(base).resolve()))
+    elif ":" in base and "/" not in base:
+        python = _python(base)
+        found = replace(python, ref=python.ref or base)
+    elif base.endswith(".py"):
+        raise ScenarioError("name a Python scenario as package.module:attribute, not by its file", file=base)
+    else:
+        return get(base, chosen)
+    return found if chosen is None else found.with_variant(chosen)
 
 
 def _python(reference: str) -> Scenario:

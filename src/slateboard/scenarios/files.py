@@ -1,43 +1,33 @@
 """Scenarios written as YAML files, validated by pydantic; every error names the file, the line and the field.
 
+The format is the models of `slateboard.scenarios.format`; docs/scenario-files.md is generated from them. In short:
+`name`, `kinds` declared inline (or `import`ed), scripted `agents` (whose `emit` strings may hold `{subject}` and
+`{Kind.field}`), `rules`, a `policy` inline or by path (naming this file's kinds by their short names), a `sink`,
+`inputs`, `expect`, and `variants` that change only what they name:
+
 ```yaml
-name: refund-check
-import: [myco.kinds]                 # optional: modules whose finding kinds the file uses by name
-kinds:                               # or declare kinds here: field -> type (str, int, float, bool, list[str],
-  Case: {description: str}           #   a type ending in "?" is optional, a list of values is a choice)
-  Entitlement: {entitled: bool}
-agents:
-  - name: entitlement
-    reads: [Case]
-    writes: Entitlement
-    emit: {entitled: true, confidence: 0.9, citations: [{source: crm, approved: true}]}
-    fail_times: 1                    # and timeout_times, delay, invalid, undeclared, conflict, timeout, retries...
-rules:
-  - sufficient: {kind: Entitlement, min_confidence: 0.8}   # min_sources, min_source_confidence too
-  - quorum: {kind: Entitlement, agents: [entitlement]}     # these agents must all answer (or min_answers)
-  - contradiction: {first: Entitlement, second: Check, when: {first: {entitled: true}, second: {excluded: true}},
-                    reason: entitlement contradicts a policy exception}
-policy:                              # the policy-file format inline, or a path to a policy file
-  rules: [{rule: min_confidence, threshold: 0.85}]
-sink: table:refunds                  # or memory
-inputs:
-  - {kind: Case, description: "pump failed", confidence: 1.0}    # subject defaults to the board's name
-expect: {status: committed, commits: 1}
+variants:                            # slateboard run refund.yaml --variant not-entitled
+  not-entitled:
+    agents: {entitlement: {emit: {entitled: false, confidence: 0.9}}}   # only the fields given change
+    expect: {status: insufficient}
 ```
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from slateboard._internal.yamlpos import Locator, dotted, line_of
+from slateboard.agents.spec import Agent
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.commit import sinks
@@ -46,108 +36,29 @@ from slateboard.controller import rules as rule_kinds
 from slateboard.errors import KindConflictError, PolicyError, ScenarioError, SlateboardError
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch
-from slateboard.scenarios import scripted
-from slateboard.scenarios.model import Expectation, Scenario
-from slateboard.state.vocabulary import OutcomeStatus
+from slateboard.policies.policy import Policy
+from slateboard.scenarios import scripted, templates
+from slateboard.scenarios.format import (
+    KIND_TYPES,
+    AgentSpec,
+    BudgetSpec,
+    ContradictionSpec,
+    DisagreementSpec,
+    EscalateBelowSpec,
+    ExpectSpec,
+    FileSpec,
+    QuorumSpec,
+    RuleSpec,
+    SufficientSpec,
+    VariantSpec,
+)
+from slateboard.scenarios.model import Expectation, Scenario, Variant
 
 __all__ = ("load", "loads")
 
-_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list[str]}
-_TYPES["list[int]"] = list[int]
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Agent(_Spec):
-    name: str = Field(min_length=1)
-    reads: list[str] = Field(min_length=1)
-    writes: str | list[str]
-    emit: dict[str, Any] | list[dict[str, Any]] | None = {}
-    fail_times: int = Field(default=0, ge=0)
-    timeout_times: int = Field(default=0, ge=0)
-    delay: float = Field(default=0.0, ge=0)
-    invalid: bool = False
-    undeclared: str | None = None
-    conflict: str | None = None
-    rating: int = 0
-    timeout: float | None = Field(default=60.0, gt=0)
-    retries: int = Field(default=1, ge=0)
-    capabilities: list[str] = []
-
-
-class _Sufficient(_Spec):
-    kind: str
-    min_confidence: float = Field(default=0.0, ge=0, le=1)
-    min_sources: int = Field(default=1, ge=1)
-    min_source_confidence: float | None = Field(default=None, ge=0, le=1)
-
-
-class _Quorum(_Spec):
-    kind: str
-    agents: list[str] = Field(min_length=1)
-    min_answers: int | None = Field(default=None, ge=1)
-
-
-class _EscalateBelow(_Spec):
-    kind: str
-    confidence: float = Field(ge=0, le=1)
-
-
-class _Disagreement(_Spec):
-    kind: str
-    field: str
-
-
-class _When(_Spec):
-    first: dict[str, Any] = {}
-    second: dict[str, Any] = {}
-
-
-class _Contradiction(_Spec):
-    first: str
-    second: str
-    when: _When
-    reason: str = Field(min_length=1)
-
-
-class _Budget(_Spec):
-    max_cycles: int = Field(default=100, ge=1)
-    max_agent_runs: int = Field(default=1000, ge=1)
-    deadline: float | None = Field(default=None, gt=0)
-
-
-class _Rule(_Spec):
-    sufficient: _Sufficient | None = None
-    quorum: _Quorum | None = None
-    escalate_below: _EscalateBelow | None = None
-    disagreement: _Disagreement | None = None
-    contradiction: _Contradiction | None = None
-    budget: _Budget | None = None
-
-
-class _Expect(_Spec):
-    status: OutcomeStatus
-    reasons: list[str] = []
-    commits: int | None = Field(default=None, ge=0)
-    approvals: int | None = Field(default=None, ge=0)
-
-
-KindFields = dict[str, Annotated[str | list[str | int | float | bool], Field()]]
-
-
-class _File(_Spec):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
-    imports: list[str] = Field(default=[], alias="import")
-    kinds: dict[str, KindFields] = {}
-    agents: list[_Agent] = Field(min_length=1)
-    rules: list[_Rule] = []
-    policy: dict[str, Any] | str | None = None
-    sink: str | None = None
-    inputs: list[dict[str, Any]] = Field(min_length=1)
-    expect: _Expect | None = None
+Path_ = tuple[Any, ...]
+_Model = TypeVar("_Model", bound=BaseModel)
+_KEYS = sorted({i.alias or n for m in (FileSpec, AgentSpec, VariantSpec, RuleSpec) for n, i in m.model_fields.items()})
 
 
 def load(path: str | Path) -> Scenario:
@@ -173,17 +84,25 @@ def loads(text: str, *, file: str = "<scenario>") -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML: {exc}", file=file) from exc
     where = Locator(node, file)
+    return _Builder(_validate(FileSpec, data, where, ()), where).build()
+
+
+def _validate(model: type[_Model], data: object, where: Locator, at: Path_) -> _Model:
+    """`data` as `model`, or the first problem as a `ScenarioError` at its line."""
     try:
-        spec = _File.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        path = tuple(error["loc"])
-        raise ScenarioError(f"{dotted(path)}: {error['msg']}", file=file, line=where.line(path)) from exc
-    return _Builder(spec, where).build()
+        path = (*at, *error["loc"])
+        hint = ""
+        if error["type"] == "extra_forbidden":  # a misspelt key: say which keys would have been understood
+            close = difflib.get_close_matches(str(error["loc"][-1]), _KEYS, n=2)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ScenarioError(f"{dotted(path)}: {error['msg']}{hint}", file=where.file, line=where.line(path)) from exc
 
 
 class _Builder:
-    def __init__(self, spec: _File, where: Locator) -> None:
+    def __init__(self, spec: FileSpec, where: Locator) -> None:
         self.spec = spec
         self.where = where
         self.kinds: dict[str, type[Record]] = {}
@@ -192,15 +111,12 @@ class _Builder:
         spec = self.spec
         self._import_modules()
         self._declare_kinds()
-        agents = tuple(self._agent(i, a) for i, a in enumerate(spec.agents))
-        built_rules = tuple(self._rule(i, r) for i, r in enumerate(spec.rules))
-        policy = self._policy()
+        agents = tuple(self._agent(("agents", i), a) for i, a in enumerate(spec.agents))
+        built_rules = self._rules(("rules",), spec.rules)
+        policy = self._policy(("policy",), spec.policy)
         sink = self._sink(policy is not None)
-        inputs = [self._input(i, item) for i, item in enumerate(spec.inputs)]
-        expect = None
-        if spec.expect is not None:
-            e = spec.expect
-            expect = Expectation(e.status, tuple(e.reasons), e.commits, e.approvals)
+        inputs = self._inputs(("inputs",), spec.inputs)
+        variants = {name: self._variant(name, variant) for name, variant in spec.variants.items()}
         try:
             return Scenario(
                 name=spec.name,
@@ -209,13 +125,47 @@ class _Builder:
                 rules=built_rules,
                 policy=policy,
                 sink=sink,
-                inputs=_inputs_for(inputs),
-                expect=expect,
+                inputs=inputs,
+                expect=_expectation(spec.expect),
                 kinds=tuple(self.kinds.values()),
                 source=self.where.file,
+                variants=variants,
             )
         except SlateboardError as exc:
             raise self.where.error((), str(exc)) from exc
+
+    def _variant(self, name: str, spec: VariantSpec) -> Variant:
+        at: Path_ = ("variants", name)
+        if name == "happy":
+            raise self.where.error(at, "'happy' is the file itself; name the variant otherwise")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise self.where.error(at, "a variant's name is letters, digits, _ . - (it names boards and references)")
+        known = [a.name for a in self.spec.agents]
+        for position, removed in enumerate(spec.remove_agents):
+            if removed not in known:
+                raise self.where.error((*at, "remove_agents", position), _unknown("agent", removed, known))
+        policy = self._policy((*at, "policy"), spec.policy) if spec.policy is not None else None
+        return Variant(
+            description=spec.description,
+            agents=tuple(self._changed_agent((*at, "agents", n), n, c) for n, c in spec.agents.items()),
+            remove_agents=tuple(spec.remove_agents),
+            inputs=self._inputs((*at, "inputs"), spec.inputs) if spec.inputs is not None else None,
+            rules=self._rules((*at, "rules"), spec.rules) if spec.rules is not None else None,
+            policy=policy,
+            sink=self._sink(True) if policy is not None and self.spec.sink is None else None,
+            expect=_expectation(spec.expect),
+        )
+
+    def _changed_agent(self, at: Path_, name: str, change: BaseModel) -> Agent:
+        """The base agent called `name` with the fields the variant gives, or a new agent of that name."""
+        base = next((a for a in self.spec.agents if a.name == name), None)
+        fields = {"name": name} if base is None else base.model_dump()
+        fields.update(change.model_dump(exclude_unset=True))
+        if base is None and not {"reads", "writes"} <= set(fields):
+            known = ", ".join(a.name for a in self.spec.agents)
+            message = f"no agent {name!r} to change (agents: {known}); a new agent needs reads and writes"
+            raise self.where.error(at, message)
+        return self._agent(at, _validate(AgentSpec, fields, self.where, at))
 
     def _import_modules(self) -> None:
         for position, module in enumerate(self.spec.imports):
@@ -225,13 +175,19 @@ class _Builder:
                 raise self.where.error(("import", position), f"cannot import {module!r}: {exc}") from exc
 
     def _declare_kinds(self) -> None:
-        module = f"slateboard.scenario_file:{self.where.file}"
+        # The file's absolute path: `refund.yaml` and `/work/refund.yaml` are one file, whichever way it is named.
+        file = self.where.file
+        module = f"slateboard.scenario_file:{Path(file).resolve() if Path(file).is_file() else file}"
         for name, fields in self.spec.kinds.items():
             if not name.isidentifier():
                 raise self.where.error(("kinds", name), "a kind's name must be an identifier")
             annotations = {field: self._type(name, field, kind) for field, kind in fields.items()}
             kind_name = f"{self.spec.name}.{name}"
             namespace = {"__annotations__": annotations, "__module__": module, "kind_name": kind_name}
+            same = _declared(kind_name, module, annotations)
+            if same is not None:  # the file loaded again: the same class, or findings read before would not match
+                self.kinds[name] = same
+                continue
             try:
                 self.kinds[name] = type(name, (Finding,), namespace)
             except KindConflictError as exc:
@@ -250,15 +206,14 @@ class _Builder:
                 raise self.where.error(("kinds", kind, field), "a choice needs at least one value")
             return Literal[tuple(declared)]
         optional = declared.endswith("?")
-        base = _TYPES.get(declared.rstrip("?"))
+        base = KIND_TYPES.get(declared.rstrip("?"))
         if base is None:
-            known = ", ".join(_TYPES)
-            raise self.where.error(
-                ("kinds", kind, field), f"unknown type {declared!r}; use {known}, or a list of values"
-            )
+            message = _unknown("type", declared.rstrip("?"), list(KIND_TYPES)) + "; or a list of values"
+            raise self.where.error(("kinds", kind, field), message)
         return base | None if optional else base
 
     def kind(self, path: Sequence[Any], name: str) -> type[Record]:
+        """The kind `name` names: declared in this file (its short name), or registered (kind_name or class)."""
         found = self.kinds.get(name)
         if found is not None:
             return found
@@ -268,15 +223,19 @@ class _Builder:
             by_class = [c for c in registry.subclasses_of(Record) if c.__name__ == name]
             if len(by_class) == 1:
                 return by_class[0]
+            registered = [c.kind_name for c in registry.subclasses_of(Record)]
+            message = _unknown("kind", name, list(self.kinds), others=registered)
             known = ", ".join(sorted(self.kinds)) or "none declared"
-            raise self.where.error(path, f"unknown kind {name!r} (kinds in this file: {known})") from None
+            raise self.where.error(path, f"{message} (kinds in this file: {known})") from None
 
-    def _agent(self, position: int, spec: _Agent) -> Any:
-        path = ("agents", position)
+    def _agent(self, path: Path_, spec: AgentSpec) -> Agent:
         reads = [self.kind((*path, "reads", i), k) for i, k in enumerate(spec.reads)]
         names = [spec.writes] if isinstance(spec.writes, str) else spec.writes
         writes = [self.kind((*path, "writes"), k) for k in names]
         undeclared = self.kind((*path, "undeclared"), spec.undeclared) if spec.undeclared else None
+        problem = templates.unknown_placeholder(spec.emit, templates.names_for(reads))
+        if problem is not None:
+            raise self.where.error((*path, "emit", *problem[0]), problem[1])
         try:
             return scripted.agent(
                 spec.name,
@@ -293,67 +252,73 @@ class _Builder:
                 timeout=spec.timeout,
                 retries=spec.retries,
                 capabilities=spec.capabilities,
+                template=bool(templates.placeholders(spec.emit)),
             )
         except SlateboardError as exc:
             raise self.where.error(path, str(exc)) from exc
 
-    def _rule(self, position: int, spec: _Rule) -> rule_kinds.Rule:
-        path = ("rules", position)
+    def _rules(self, path: Path_, specs: list[RuleSpec]) -> tuple[rule_kinds.Rule, ...]:
+        return tuple(self._rule((*path, i), r) for i, r in enumerate(specs))
+
+    def _rule(self, path: Path_, spec: RuleSpec) -> rule_kinds.Rule:
         given = [name for name, value in spec if value is not None]
         if len(given) != 1:
-            raise self.where.error(path, f"each rule is one of {', '.join(_Rule.model_fields)}; got {given or 'none'}")
+            choices = ", ".join(RuleSpec.model_fields)
+            raise self.where.error(path, f"each rule is one of {choices}; got {given or 'none'}")
         name = given[0]
         value: Any = getattr(spec, name)
         at = (*path, name)
         try:
-            if isinstance(value, _Sufficient):
-                kind = self.kind((*at, "kind"), value.kind)
-                return rule_kinds.sufficient(
-                    kind,  # type: ignore[arg-type]
-                    min_confidence=value.min_confidence,
-                    min_sources=value.min_sources,
-                    min_source_confidence=value.min_source_confidence,
-                )
-            if isinstance(value, _Quorum):
-                kind = self.kind((*at, "kind"), value.kind)
-                return rule_kinds.quorum(kind, agents=value.agents, min_answers=value.min_answers)  # type: ignore[arg-type]
-            if isinstance(value, _EscalateBelow):
-                return rule_kinds.escalate_below(self.kind((*at, "kind"), value.kind), confidence=value.confidence)  # type: ignore[arg-type]
-            if isinstance(value, _Disagreement):
-                return rule_kinds.disagreement(self.kind((*at, "kind"), value.kind), field=value.field)  # type: ignore[arg-type]
-            if isinstance(value, _Contradiction):
-                first, second = self.kind((*at, "first"), value.first), self.kind((*at, "second"), value.second)
-                when = _BothMatch(
-                    FieldsMatch(tuple(value.when.first.items())), FieldsMatch(tuple(value.when.second.items()))
-                )
-                return rule_kinds.contradiction(first, second, when=when, reason=value.reason)  # type: ignore[type-var]
-            budget: _Budget = value
-            return rule_kinds.budget(
-                max_cycles=budget.max_cycles, max_agent_runs=budget.max_agent_runs, deadline=budget.deadline
-            )
+            return self._one_rule(at, value)
         except SlateboardError as exc:
             raise self.where.error(at, str(exc)) from exc
 
-    def _policy(self) -> Any:
-        policy = self.spec.policy
+    def _one_rule(self, at: Path_, value: Any) -> rule_kinds.Rule:
+        if isinstance(value, SufficientSpec):
+            return rule_kinds.sufficient(
+                self.kind((*at, "kind"), value.kind),  # type: ignore[arg-type]
+                min_confidence=value.min_confidence,
+                min_sources=value.min_sources,
+                min_source_confidence=value.min_source_confidence,
+            )
+        if isinstance(value, QuorumSpec):
+            kind = self.kind((*at, "kind"), value.kind)
+            return rule_kinds.quorum(kind, agents=value.agents, min_answers=value.min_answers)  # type: ignore[arg-type]
+        if isinstance(value, EscalateBelowSpec):
+            return rule_kinds.escalate_below(self.kind((*at, "kind"), value.kind), confidence=value.confidence)  # type: ignore[arg-type]
+        if isinstance(value, DisagreementSpec):
+            return rule_kinds.disagreement(self.kind((*at, "kind"), value.kind), field=value.field)  # type: ignore[arg-type]
+        if isinstance(value, ContradictionSpec):
+            first, second = self.kind((*at, "first"), value.first), self.kind((*at, "second"), value.second)
+            when = _BothMatch(
+                FieldsMatch(tuple(value.when.first.items())), FieldsMatch(tuple(value.when.second.items()))
+            )
+            return rule_kinds.contradiction(first, second, when=when, reason=value.reason)  # type: ignore[type-var]
+        budget: BudgetSpec = value
+        return rule_kinds.budget(
+            max_cycles=budget.max_cycles, max_agent_runs=budget.max_agent_runs, deadline=budget.deadline
+        )
+
+    def _policy(self, at: Path_, policy: dict[str, Any] | str | None) -> Policy | None:
         if policy is None:
             return None
+        findings = {name: kind for name, kind in self.kinds.items() if issubclass(kind, Finding)}
         if isinstance(policy, str):
             base = Path(self.where.file).parent
             try:
-                return policy_files.load(base / policy)
+                return policy_files.load(base / policy, kinds=findings)
             except PolicyError as exc:
-                raise self.where.error(("policy",), str(exc)) from exc
+                raise self.where.error(at, str(exc)) from exc
         text = yaml.safe_dump(policy, sort_keys=False)
         try:
-            return policy_files.loads(text, format="yaml", file="policy")
+            return policy_files.loads(text, format="yaml", file="policy", kinds=findings)
         except PolicyError as exc:
             rule = exc.rule or ""
             index = int(rule[1:].split()[0]) - 1 if rule.startswith("#") else None
-            path = ("policy", "rules", index) if index is not None else ("policy",)
+            path = (*at, "rules", index) if index is not None else at
             # The policy's own line numbers count in the re-dumped text: name the place in this file instead.
             detail = str(exc).split(": ", 1)[1] if exc.line is not None else str(exc).removeprefix("policy: ")
-            raise ScenarioError(f"policy: {detail}", file=self.where.file, line=self.where.line(path)) from exc
+            raise ScenarioError(f"{dotted(at)}: {detail}", file=self.where.file, line=self.where.line(path)) from exc
 
     def _sink(self, needed: bool) -> Callable[[], CommitTarget] | None:
         chosen = self.spec.sink or ("memory" if needed else None)
@@ -366,24 +331,54 @@ class _Builder:
             raise self.where.error(("sink",), f"sink must be 'memory' or 'table:NAME', got {chosen!r}")
         return lambda: sinks.Table(name)
 
-    def _input(self, position: int, item: dict[str, Any]) -> tuple[type[Record], dict[str, Any]]:
-        path = ("inputs", position)
+    def _inputs(self, at: Path_, items: list[dict[str, Any]]) -> Callable[[str], Sequence[Finding]]:
+        return _inputs_for([self._input((*at, i), item) for i, item in enumerate(items)])
+
+    def _input(self, path: Path_, item: dict[str, Any]) -> tuple[type[Record], dict[str, Any]]:
         fields = dict(item)
         name = fields.pop("kind", None)
         if not isinstance(name, str):
             raise self.where.error(path, "an input names its kind: {kind: Case, ...}")
         kind = self.kind((*path, "kind"), name)
         fields.setdefault("confidence", 1.0)
+        problem = templates.unknown_placeholder(fields, ["subject"])
+        if problem is not None:
+            raise self.where.error((*path, *problem[0]), problem[1])
         try:
-            kind(**{"subject": "probe", **fields})  # refuse a bad input now, with its line
+            kind(**{"subject": "probe", **templates.render(fields, {"subject": "probe"})})  # refuse a bad input now
         except SlateboardError as exc:
             raise self.where.error(path, str(exc)) from exc
         return kind, fields
 
 
+def _unknown(what: str, name: str, known: list[str], *, others: Sequence[str] = ()) -> str:
+    """`unknown WHAT 'name'`, with the closest names (from `known` first, then `others`)."""
+    close = difflib.get_close_matches(name, known, n=3) or difflib.get_close_matches(name, list(others), n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    listed = f" ({what}s: {', '.join(known)})" if known and what != "kind" else ""
+    return f"unknown {what} {name!r}{hint}{listed}"
+
+
+def _declared(kind_name: str, module: str, annotations: dict[str, Any]) -> type[Record] | None:
+    """The kind this file declared under `kind_name` when it was loaded before, if its fields are unchanged."""
+    try:
+        existing = registry.get(kind_name)
+    except SlateboardError:
+        return None
+    same = existing.__module__ == module and existing.__annotations__ == annotations
+    return existing if same else None
+
+
+def _expectation(spec: ExpectSpec | None) -> Expectation | None:
+    if spec is None:
+        return None
+    return Expectation(spec.status, tuple(spec.reasons), spec.commits, spec.approvals)
+
+
 def _inputs_for(inputs: list[tuple[type[Record], dict[str, Any]]]) -> Callable[[str], Sequence[Finding]]:
     def make(board: str) -> Sequence[Finding]:
-        return tuple(kind(**{"subject": board, **fields}) for kind, fields in inputs)  # type: ignore[misc]
+        values = {"subject": board}
+        return tuple(kind(**{"subject": board, **templates.render(fields, values)}) for kind, fields in inputs)  # type: ignore[misc]
 
     return make
 

@@ -19,6 +19,7 @@ Variants: happy, timeout, crash, stale-state, warehouse-down.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -123,6 +124,7 @@ def handoffs(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(Request, Triage, OrderStatus, Proposal),
         source=__name__,
+        variants={v: partial(handoffs, v) for v in VARIANTS},  # so module:handoffs --variant V works too
     )
 
 

@@ -15,6 +15,7 @@ Variants: happy, low-confidence, unavailable, follow-up, conflict, compliance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from slateboard import policies
 from slateboard.agents.spec import Agent, agent
@@ -170,6 +171,7 @@ def lead_to_cash(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(Lead, CallTranscript, SupportActivity, Proposal),
         source=__name__,
+        variants={v: partial(lead_to_cash, v) for v in VARIANTS},  # so module:lead_to_cash --variant V works too
     )
 
 

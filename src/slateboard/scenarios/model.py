@@ -7,9 +7,11 @@ expected of it: `ScenarioRun.problems` lists every way the outcome differs from 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
 
 from slateboard._internal.sync import sync_twin
 from slateboard.agents.spec import Agent
@@ -22,7 +24,7 @@ from slateboard.controller.rules import Rule
 from slateboard.errors import ScenarioError
 from slateboard.policies.policy import Policy
 
-__all__ = ("Expectation", "Scenario", "ScenarioRun")
+__all__ = ("Expectation", "Scenario", "ScenarioRun", "Variant", "variant_ref", "split_ref")
 
 Inputs = Callable[[str], Sequence[Finding]]
 
@@ -56,12 +58,79 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """What one variant of a scenario changes; whatever it leaves `None` is the base scenario's.
+
+    `agents` replace the base's agents of the same name (an agent of a new name is added); `remove_agents` drops
+    agents by name. `inputs`, `rules`, `policy`, `sink` and `expect` replace the base's whole.
+
+    ```python
+    Scenario(..., variants={"conflict": Variant(agents=(scripted.agent("checker", ..., emit={"excluded": True}),),
+                                                expect=Expectation("escalated", reasons=("contradicts",)))})
+    ```
+    """
+
+    description: str = ""
+    agents: tuple[Agent, ...] = ()
+    remove_agents: tuple[str, ...] = ()
+    inputs: Inputs | None = None
+    rules: tuple[Rule, ...] | None = None
+    policy: Policy | None = None
+    sink: Callable[[], CommitTarget] | None = None
+    expect: Expectation | None = None
+
+    def apply(self, base: Scenario, name: str) -> Scenario:
+        """`base` with this variant's changes, called `name`."""
+        known = {a.name for a in base.agents}
+        missing = [n for n in self.remove_agents if n not in known]
+        if missing:
+            raise ScenarioError(
+                f"variant {name!r} removes unknown agent(s) {', '.join(missing)} (agents: {', '.join(sorted(known))})",
+                file=base.source or None,
+            )
+        changed = {a.name: a for a in self.agents}
+        kept = [changed.pop(a.name, a) for a in base.agents if a.name not in self.remove_agents]
+        return replace(
+            base,
+            variant=name,
+            description=self.description or base.description,
+            agents=(*kept, *changed.values()),
+            inputs=self.inputs or base.inputs,
+            rules=base.rules if self.rules is None else self.rules,
+            policy=self.policy or base.policy,
+            sink=self.sink or base.sink,
+            expect=self.expect or base.expect,
+        )
+
+
+VariantSource = Union[Variant, Callable[[], "Scenario"]]  # noqa: UP007 - a string forward reference inside
+
+
+def variant_ref(ref: str, variant: str) -> str:
+    """The reference of `variant` of the scenario `ref` names: `ref#variant` (`refund.yaml#conflict`)."""
+    return f"{ref}#{variant}"
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """`(scenario, variant)` from a reference that may end in `#variant`."""
+    base, mark, variant = ref.rpartition("#")
+    # A '#' inside a path (`runs#2/claims.yaml`) is not a variant: a variant's name is a plain word.
+    plain = re.fullmatch(r"[A-Za-z0-9_.-]+", variant) is not None and not variant.endswith((".yaml", ".yml"))
+    return (base, variant) if mark and base and plain else (ref, None)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A runnable scenario. `inputs(board_name)` gives the findings a run starts from (their subject usually
     follows the board); `sink()` makes a fresh sink per run; `variant` names a failure variant of a family.
 
     `ref` is how `scenarios.resolve` finds this scenario again (a built-in "family/variant", a YAML file's path, or
     "module:attribute"); the controller records it on every board it runs, so a board names the scenario that ran it.
+    A variant's `ref` ends in `#variant` (a built-in's is "family/variant").
+
+    `variants` maps a name to a `Variant` (what that variant changes) or to a function that builds the whole
+    variant; `with_variant(name)` gives it, and `variant_names` lists them, the happy path first. `base` is the
+    scenario a variant was made from.
     """
 
     name: str
@@ -77,6 +146,8 @@ class Scenario:
     source: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
+    variants: Mapping[str, VariantSource] = field(default_factory=dict)
+    base: Scenario | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name or not self.agents:
@@ -88,6 +159,43 @@ class Scenario:
     def title(self) -> str:
         """`name`, or `name/variant` for a variant other than the happy path."""
         return self.name if self.variant == "happy" else f"{self.name}/{self.variant}"
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """Every variant this scenario can become (`with_variant`), its happy path first."""
+        root = self.base or self
+        return (root.variant, *(name for name in root.variants if name != root.variant))
+
+    def with_variant(self, name: str) -> Scenario:
+        """This scenario's variant `name` (the happy path's own name gives the happy path), with its `ref` naming the
+        variant; `ScenarioError` naming the known variants when it has none of that name."""
+        root = self.base or self
+        if name == root.variant:
+            return root
+        found = root.variants.get(name)
+        if found is None:
+            raise ScenarioError(self._unknown(name), file=root.source or None)
+        if isinstance(found, Variant):
+            built, own = found.apply(root, name), None
+        else:  # a function that builds the whole variant, as the built-in scenarios' are
+            built = found()
+            if not isinstance(built, Scenario):
+                raise ScenarioError(f"variant {name!r} of {root.name!r} made a {type(built).__name__}, not a Scenario")
+            own = built.ref
+        ref = own or (variant_ref(root.ref, name) if root.ref is not None else None)
+        return replace(built, variant=name, ref=ref, base=root)
+
+    def _unknown(self, name: str) -> str:
+        root = self.base or self
+        message = f"scenario {root.name!r} has no variant {name!r}"
+        if root.variants:
+            close = difflib.get_close_matches(name, self.variant_names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(self.variant_names)
+            return f"{message}{hint} (variants: {listed})" if close else f"{message}; variants: {listed}"
+        if root.source.endswith((".yaml", ".yml")):
+            return f"{message}: a scenario file has no variants unless it declares them under `variants:`"
+        return f"{message}: it declares no variants (Scenario(..., variants={{name: Variant(...)}}))"
 
     def controller(self, *, sink: CommitTarget | None = None) -> Controller:
         """A fresh controller for one run (with `sink`, or a fresh one from the scenario's factory)."""

@@ -43,6 +43,7 @@ from slateboard.agents.spec import DEFAULT_TIMEOUT, Agent, AgentContext
 from slateboard.agents.spec import agent as declare
 from slateboard.blackboard.records import Record, encode_record
 from slateboard.errors import AgentTimeoutError, ConflictError, InvalidFindingError, WorkflowError
+from slateboard.scenarios import templates
 
 __all__ = ("agent", "Emit", "Emitter", "param_name")
 
@@ -71,6 +72,7 @@ class _Script:
     conflict: str | None
     undeclared: type[Record] | None
     invalid: tuple[type[Record], Mapping[str, Any]] | None
+    templated: bool = False  # static emit values hold {subject} / {Kind.field} placeholders
 
     async def __call__(self, **arguments: Any) -> Any:
         context: AgentContext = arguments[self.context]
@@ -90,7 +92,11 @@ class _Script:
             kind, fields = self.invalid
             return self._shape(_construct(kind, context.subject, fields))
         if self.plan is not None:
-            return self._shape(*(_build(kind, context.subject, fields) for kind, fields in self.plan))
+            plan = self.plan
+            if self.templated:
+                values = templates.values_of(context.subject, (arguments[name] for name in self.params))
+                plan = tuple((kind, templates.render(fields, values)) for kind, fields in plan)
+            return self._shape(*(_build(kind, context.subject, fields) for kind, fields in plan))
         if self.emitter is not None:
             inputs = {name: arguments[name] for name in self.params}
             result = self.emitter(context.subject, inputs)
@@ -134,6 +140,7 @@ def agent(
     retries: int = 1,
     capabilities: Iterable[str] = (),
     when: Callable[..., bool] | None = None,
+    template: bool = False,
 ) -> Agent:
     """A scripted `Agent` called `name`; see the module docstring for what each attempt does.
 
@@ -151,6 +158,8 @@ def agent(
     - `undeclared`: a kind it does not declare; it returns one (built with `model_construct`: the runner refuses
       it for its kind before looking at its fields).
     - `rating`, `timeout`, `retries`, `capabilities`, `when`: as for `@agent` (`when` takes the derived names).
+    - `template`: strings in a static `emit` may hold `{subject}` and `{Kind.field}` (a field of a finding it
+      read), filled in at each attempt (`slateboard.scenarios.templates`); what scenario files' agents do.
     """
     if not isinstance(name, str) or not name.strip():
         raise WorkflowError(f"a scripted agent needs a name, got {name!r}")
@@ -163,7 +172,7 @@ def agent(
     if len(modes) > 1:
         raise WorkflowError(f"scripted agent {name!r}: choose one of {', '.join(modes)}; each ends the attempt")
     # With a final mode the emitted fields are never written (invalid ones only seed the broken finding).
-    plan, emitter, many, optional = _emission(name, outputs, emit, check=not modes)
+    plan, emitter, many, optional = _emission(name, outputs, emit, check=not modes, template=template)
     names = _names([_read_kind(name, item) for item in reads])
     script = _Script(
         name=name,
@@ -180,6 +189,7 @@ def agent(
         conflict=conflict,
         undeclared=_undeclared(name, outputs, undeclared),
         invalid=_invalid(name, outputs, plan, invalid),
+        templated=template,
     )
 
     async def scripted(**arguments: Any) -> Any:
@@ -246,27 +256,32 @@ def _check_counts(name: str, *, fail_times: int, timeout_times: int, delay: floa
 
 
 def _emission(
-    name: str, outputs: tuple[type[Record], ...], emit: Emit, *, check: bool
+    name: str, outputs: tuple[type[Record], ...], emit: Emit, *, check: bool, template: bool = False
 ) -> tuple[tuple[tuple[type[Record], Mapping[str, Any]], ...] | None, Emitter | None, bool, bool]:
     """(static plan, callable, many, optional) for `emit`."""
     if emit is None:
         return (), None, False, True
     if isinstance(emit, Mapping):
-        return (_static(name, outputs, emit, check),), None, False, False
+        return (_static(name, outputs, emit, check, template),), None, False, False
     if isinstance(emit, list | tuple) and all(isinstance(item, Mapping) for item in emit):
-        return tuple(_static(name, outputs, item, check) for item in emit), None, True, True
+        return tuple(_static(name, outputs, item, check, template) for item in emit), None, True, True
     if callable(emit):
         return None, emit, True, True
     raise WorkflowError(f"scripted agent {name!r}: emit takes a dict, a list of dicts, a callable or None")
 
 
 def _static(
-    name: str, outputs: tuple[type[Record], ...], item: Mapping[str, Any], check: bool
+    name: str, outputs: tuple[type[Record], ...], item: Mapping[str, Any], check: bool, template: bool
 ) -> tuple[type[Record], Mapping[str, Any]]:
     kind, fields = _pick(name, outputs, item)
+    probe: Mapping[str, Any] = fields
+    if template:
+        # A field filled from what the agent reads is known only then; {subject} can be checked now.
+        check = check and set(templates.placeholders(fields)) <= {"subject"}
+        probe = templates.render(fields, {"subject": _PROBE_SUBJECT})
     try:
         if check:
-            _build(kind, _PROBE_SUBJECT, fields)
+            _build(kind, _PROBE_SUBJECT, probe)
     except InvalidFindingError as exc:
         raise WorkflowError(f"scripted agent {name!r}: emit does not make a valid {kind.kind_name}: {exc}") from exc
     return kind, fields

@@ -14,6 +14,7 @@ the `llm` extra).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 import anyio
@@ -119,6 +120,7 @@ def support_case(variant: str = "happy") -> Scenario:
         expect=_EXPECT[variant],
         kinds=(SupportCase, Intake, Route, PolicyReference, Entitlement, Draft, Proposal),
         source=__name__,
+        variants={v: partial(support_case, v) for v in VARIANTS},  # so module:support_case --variant V works too
     )
 
 
