@@ -1,6 +1,6 @@
 """Variants of your own scenario: one YAML file, three ways it can go, each checked against what it expects.
 
-Run it: `python examples/04_scenario_variants.py` (a SQLite file in a temporary directory; `--db URL` to keep one).
+Run it: `python examples/05_scenario_variants.py` (a SQLite file in a temporary directory; `--db URL` to keep one).
 A literature review checks a claim with two readers before a recorder writes the verdict to the claim's own row
 (`target: "Claim/{subject}"`: each board writes its own). The file declares its variants: the readers disagree
 (escalated), a retraction notice freezes every action (rejected: the policy names the file's own kind `Retracted`
