@@ -97,7 +97,8 @@ def test_reject_needs_a_reason_and_records_it(client: TestClient, blackboard: Bl
     key = waiting_key(blackboard)
     form = {"csrf": csrf_token(TOKEN), "reviewer": "ana", "action": "reject"}
     assert client.post(f"/boards/{WAITING}/keys/{key}", data=form).status_code == 400
-    assert client.post(f"/boards/{WAITING}/keys/{key}", data={**form, "note": "wrong tone"}).status_code == 200
+    rejected = client.post(f"/boards/{WAITING}/keys/{key}", data={**form, "note": "wrong tone"})
+    assert rejected.status_code == 200, rejected.text[-2000:]  # a 409 page says what went wrong
     answer = next(e for e in board_audit(blackboard, WAITING).timeline if e.type == "approval")
     assert (answer.payload["decision"], answer.payload["reason"]) == ("rejected", "wrong tone")
 
