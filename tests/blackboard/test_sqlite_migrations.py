@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -24,8 +21,8 @@ from slateboard.blackboard.stores.sqlite import SQLiteStore
 from slateboard.blackboard.stores.sqlite_schema import TABLES
 from slateboard.errors import SchemaVersionError, StoreError
 from slateboard.testing.feed_conformance import FeedNote
+from tests.blackboard.racing_opens import open_at_once
 
-ROOT = Path(__file__).resolve().parents[2]
 NEWEST = sqlite_migrations.LAYOUT_VERSION
 
 
@@ -175,24 +172,6 @@ def test_threads_opening_one_fresh_file_at_once_apply_each_step_once(
 
 def test_processes_opening_one_fresh_file_at_once_all_open_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    at = time.time() + 1.5
-    script = (
-        "import sys, time; from slateboard import Blackboard; "
-        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); Blackboard.open(sys.argv[1]).close(); print('opened')"
-    )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, url, str(at)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        assert out.strip() == "opened"
+    open_at_once(url)
     assert layout_of(tmp_path / "race.db") == str(NEWEST)
     assert tables_of(tmp_path / "race.db") == {t.__tablename__ for t in TABLES}  # type: ignore[attr-defined]

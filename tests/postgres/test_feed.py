@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from slateboard import Blackboard, FeedItem
 from slateboard.blackboard.entries import PendingEntry
 from slateboard.blackboard.stores import postgres
-from slateboard.blackboard.stores.base import chain
+from slateboard.blackboard.stores.base import FeedRow, chain
 from slateboard.blackboard.stores.postgres import PostgresStore, backend
 from slateboard.testing.feed_conformance import FeedNote, collect
 from tests.blackboard.writer_process import Line
@@ -102,6 +102,14 @@ async def test_a_writer_holding_its_transaction_open_is_waited_for_not_skipped(u
     with Blackboard.open(url) as bb:
         await bb.board("c").write(note("before"), author="w")
         (before,) = await collect(bb, 1)
+        polled, feed = threading.Event(), bb.store.feed
+
+        def counted_feed(after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
+            rows = feed(after, limit, wait=wait)
+            polled.set()
+            return rows
+
+        bb.store.feed = counted_feed  # type: ignore[method-assign]  # the real store, each poll announced
         seen: list[FeedItem] = []
         with held(HeldWrite(store, "a", "A", rollback=outcome == "rolls back")) as writer:
             b = await bb.board("b").write(note("B"), author="w")  # commits while A is open
@@ -118,11 +126,13 @@ async def test_a_writer_holding_its_transaction_open_is_waited_for_not_skipped(u
 
                     tg.start_soon(follow)
                     for _ in range(5):  # the follower reads, finds nothing it may return, and waits: five times
+                        await anyio.to_thread.run_sync(polled.wait, 30)  # its next poll of the store
+                        polled.clear()
                         await anyio.wait_all_tasks_blocked()
                         assert seen == []
                         assert await bb.feed(after=before.position) == ()
                         assert [text_of(i) for i in await bb.feed()] == ["before"]
-                        await anyio.sleep(0.03)  # let its poll come round again
+                        polled.clear()  # those two reads were the test's, not the follower's
                     writer.release.set()
                     assert await anyio.to_thread.run_sync(writer.done.wait, 30)
         expected = ["A", "B"] if outcome == "commits" else ["B"]

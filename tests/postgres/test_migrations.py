@@ -4,10 +4,7 @@ read-only open runs no DDL and writes nothing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +24,7 @@ from slateboard.blackboard.stores.postgres import PostgresStore, backend
 from slateboard.blackboard.stores.postgres_queue import queue_statements
 from slateboard.errors import ReadOnlyStoreError, SchemaVersionError, StoreError
 from slateboard.testing.feed_conformance import FeedNote
+from tests.blackboard.racing_opens import open_at_once
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWEST = postgres_migrations.LAYOUT_VERSION
@@ -185,20 +183,7 @@ def test_threads_opening_one_fresh_schema_at_once_apply_each_step_once(
 
 
 def test_processes_opening_one_fresh_schema_at_once_all_open_it(url: str) -> None:
-    at = time.time() + 1.5
-    script = (
-        "import sys, time; from slateboard import Blackboard; "
-        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); Blackboard.open(sys.argv[1]).close(); print('opened')"
-    )
-    processes = [
-        subprocess.Popen([sys.executable, "-c", script, url, str(at)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-        for _ in range(3)
-    ]  # fmt: skip
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        assert out.strip() == "opened"
+    open_at_once(url)
     assert layout(url) == str(NEWEST)  # step 2's ALTER TABLE would have failed in a second process without the lock
 
 

@@ -117,6 +117,9 @@ def test_release_queues_the_board_for_the_next_worker(queue: WorkQueue) -> None:
     assert queue.release(lease)
     [again] = claim(queue, "w2")
     assert again.token == lease.token + 1
+    assert queue.outstanding() == 1  # leased counts
+    assert queue.finish(again, "waiting", "escalated") == "waiting"
+    assert queue.outstanding() == 0
 
 
 def test_an_answer_to_a_waiting_board_queues_it_again_and_wakes_listeners(bb: Blackboard, queue: WorkQueue) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio
 from anyio.from_thread import start_blocking_portal
 
-__all__ = ("run_sync", "sync_iter_twin", "sync_twin")
+__all__ = ("run_sync", "sync_function", "sync_iter_twin", "sync_twin")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,6 +28,18 @@ S = TypeVar("S")
 def run_sync(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run `fn(*args, **kwargs)` to completion on a fresh event loop (not from inside a running one)."""
     return anyio.run(partial(fn, *args, **kwargs))
+
+
+def sync_function(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """The blocking twin of a module-level coroutine function (what `sync_twin` is for methods)."""
+
+    @wraps(fn)
+    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return anyio.run(partial(fn, *args, **kwargs))
+
+    twin.__doc__ = f"`{fn.__name__}` for scripts and notebooks without an event loop (blocks until it is done)."
+    twin.__name__ = twin.__qualname__ = f"{fn.__name__}_sync"
+    return twin
 
 
 def sync_twin(method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]]) -> Callable[Concatenate[S, P], T]:

@@ -8,6 +8,7 @@ of expecting one `feed` call to return everything at once.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
@@ -47,11 +48,12 @@ def _keys(entries: Sequence[Entry]) -> list[tuple[str, int]]:
     return [(entry.board, entry.version) for entry in entries]
 
 
-class FeedConformance:
+class FeedConformance(ABC):
     """`Blackboard.feed` and `follow` on a store (mixed into `BlackboardConformance`, which provides `fresh`)."""
 
+    @abstractmethod
     def fresh(self) -> AbstractAsyncContextManager[Blackboard]:
-        raise NotImplementedError
+        """A blackboard on a fresh, empty store, closed on exit."""
 
     @staticmethod
     def note(text: str) -> FeedNote:

@@ -8,7 +8,7 @@ def test_the_new_policy_decides_history_as_before():
 
 def test_the_stricter_gate_only_holds_back_what_it_should(slateboard_sqlite):
     reports = whatif_boards(slateboard_sqlite, policy=STRICTER, boards=["case-1", "case-2"])
-    assert [r.would_be for r in reports] == ["awaiting_approval", "committed"]
+    held_back = [r.board for r in reports if r.would_be == "awaiting_approval"]   # check what you expect
 ```
 
 Each board is re-judged by the controller that ran it (rebuilt from the scenario it recorded, see

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from slateboard._internal.sync import run_sync
+from slateboard._internal.sync import sync_function
 from slateboard.blackboard.board import Blackboard
 from slateboard.errors import ConfigurationError
 from slateboard.scenarios.catalog import families, resolve
@@ -71,17 +71,4 @@ async def enqueue(
     return Enqueued(name, chosen, tuple(queued), tuple(b for b in boards if b not in fresh))
 
 
-def enqueue_sync(
-    blackboard: Blackboard,
-    scenario: str,
-    *,
-    variant: str | None = None,
-    count: int = 1,
-    prefix: str | None = None,
-    start: int = 1,
-    boards: Sequence[str] | None = None,
-) -> Enqueued:
-    """`enqueue`, from synchronous code."""
-    return run_sync(
-        enqueue, blackboard, scenario, variant=variant, count=count, prefix=prefix, start=start, boards=boards
-    )
+enqueue_sync = sync_function(enqueue)

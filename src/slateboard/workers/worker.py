@@ -197,16 +197,13 @@ class Worker:
                 if leases:
                     await self._work_on(leases[0])
                     continue
-                if self._until_idle and await anyio.to_thread.run_sync(self._idle):
+                if self._until_idle and not await anyio.to_thread.run_sync(self.queue.outstanding):
                     self._stop_now()
                     continue
             except StoreError as exc:  # the database, not a board: say so, wait, try again
                 log.warning("worker %s: %s; trying again in %g s", self.name, exc, self.poll)
             with anyio.move_on_after(self.poll):
                 await announced.wait()
-
-    def _idle(self) -> bool:
-        return not any(item.state in ("queued", "leased") for item in self.queue.items())
 
     async def _work_on(self, lease: Lease) -> None:
         started = time.monotonic()

@@ -55,6 +55,7 @@ _RELEASE = f"""UPDATE {WORK} SET state = 'queued', owner = NULL, expires_at = NU
     WHERE board = %s AND token = %s AND state = 'leased' RETURNING 1"""  # noqa: S608
 _ENQUEUE = f"""INSERT INTO {WORK} (board, scenario, variant)
     SELECT name, %s, %s FROM unnest(%s::text[]) AS name ON CONFLICT (board) DO NOTHING RETURNING board"""  # noqa: S608
+_OUTSTANDING = f"SELECT count(*) FROM {WORK} WHERE state IN ('queued', 'leased')"  # noqa: S608
 _FENCE = f"SELECT token FROM {WORK} WHERE board = %s FOR SHARE"  # noqa: S608
 
 
@@ -165,6 +166,13 @@ class PostgresQueue:
         def work(conn: Conn) -> list[WorkItem]:
             rows = conn.execute(statement, () if boards is None else (list(boards),)).fetchall()
             return [WorkItem(*row) for row in rows]
+
+        return self._store.query(work, wait=True)
+
+    def outstanding(self) -> int:
+        def work(conn: Conn) -> int:
+            found = conn.execute(_OUTSTANDING).fetchone()
+            return int(found[0]) if found else 0
 
         return self._store.query(work, wait=True)
 

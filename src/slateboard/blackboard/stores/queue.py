@@ -107,6 +107,10 @@ class WorkQueue(Protocol):
         """The queue's rows (of `boards`, or all), by board name."""
         ...
 
+    def outstanding(self) -> int:
+        """How many boards are queued or leased (a worker run `until_idle` stops at 0)."""
+        ...
+
     def fenced(self, lease: Lease) -> Store:
         """The store as the lease holder writes to it: the same log, ledger and tables, with every write
         transaction checking the lease's fencing token first."""
