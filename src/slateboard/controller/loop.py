@@ -34,6 +34,7 @@ from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.graph import flowchart
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
+from slateboard.controller.retraction import record_retractions
 from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
 from slateboard.controller.whatif import whatif
@@ -111,6 +112,7 @@ class Controller:
         (wrap the iterator in `contextlib.aclosing` to close it at once rather than when it is collected).
         """
         state, evaluator = await self._load(board)
+        await record_retractions(board, state)  # every source retracted so far, before anything is decided
         started = RunStarted(
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),

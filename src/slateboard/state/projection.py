@@ -26,6 +26,7 @@ from slateboard.errors import StaleVersionError
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement
+from slateboard.state.retractions import Retraction, Staleness
 
 __all__ = ("BoardState", "Provenance", "TaskKey", "append", "live_proposals")
 
@@ -79,6 +80,7 @@ class BoardState:
         self.closed: tuple[int, Settlement] | None = None
         self.settlements: dict[str, list[tuple[int, Settlement]]] = {}  # subject -> standing (version, settlement)
         self.aside: set[int] = set()
+        self.staleness = Staleness()  # findings made stale by a retracted source: set aside like a settlement's
         self._newest: dict[_Key, int] = {}
         self._per_author: dict[_Key, dict[str, int]] = {}
         self._all: dict[_Key, list[int]] = {}
@@ -111,6 +113,26 @@ class BoardState:
         elif isinstance(record, Settlement):
             self._ingest_settlement(entry.version, record)
         self.keys.ingest(entry.board, entry.version, entry.author, record)
+        stale = self.staleness.record(entry.version, entry.author, record)
+        if stale or isinstance(record, Retraction):
+            self._retire(entry.version, stale, news=isinstance(record, Retraction))
+
+    def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
+        """Stale findings leave every lookup, as set-aside ones do; a stale proposal no longer stands (unless it
+        was applied: a commit stays, and the decision names it for a person). A retraction is news, like an answer."""
+        if news:
+            self.last_answer_version = version
+        keys: set[_Key] = set()
+        for v in stale:
+            finding = self.findings[v]
+            self.aside.add(v)
+            keys.add((finding.kind_name, finding.subject))
+            self.touched.add(finding.subject)
+            self.keys.withdraw(v)
+            for index in self._readers_of(type(finding)):
+                self.candidates.add((index, finding.subject))
+        for key in keys:
+            self._reindex(key)
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1
