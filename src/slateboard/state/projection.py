@@ -25,7 +25,7 @@ from slateboard.blackboard.view import BoardView
 from slateboard.errors import StaleVersionError
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
-from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement
+from slateboard.state.records import INPUT_AUTHOR, AgentRun, Compensation, Decision, RunStarted, Settlement
 from slateboard.state.retractions import Retraction, Staleness
 
 __all__ = ("BoardState", "Provenance", "TaskKey", "append", "live_proposals")
@@ -116,6 +116,8 @@ class BoardState:
         stale = self.staleness.record(entry.version, entry.author, record)
         if stale or isinstance(record, Retraction):
             self._retire(entry.version, stale, news=isinstance(record, Retraction))
+        elif isinstance(record, Compensation) and self.staleness.stale:
+            self.last_answer_version = entry.version  # a person undid a commit that rested on stale findings: go on
 
     def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
         """Stale findings leave every lookup, as set-aside ones do; a stale proposal no longer stands (unless it
@@ -133,6 +135,17 @@ class BoardState:
                 self.candidates.add((index, finding.subject))
         for key in keys:
             self._reindex(key)
+        if news:
+            self._ask_again(stale)
+
+    def _ask_again(self, stale: frozenset[int]) -> None:
+        """The agents whose own findings a retraction made stale may run again on the same inputs (once: what they
+        write then that cites a retracted source is stale on arrival, and does not ask again)."""
+        asked = {(self.provenance[v].author, self.findings[v].subject) for v in stale if self.provenance[v].produced}
+        for task in [t for t in self.task_status if (t[0], t[1]) in asked]:
+            del self.task_status[task]
+        for index, agent in enumerate(self.agents):
+            self.candidates.update((index, subject) for name, subject in asked if name == agent.name)
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1
