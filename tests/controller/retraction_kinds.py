@@ -44,9 +44,14 @@ async def action(ticket: Ticket, article: Article) -> Proposal:
     )
 
 
+def everything(proposal: Proposal) -> bool:
+    """Every case update waits for a person."""
+    return True
+
+
 def controller(*, approval: bool, sink: sinks.Memory | None = None) -> Controller:
     """The workflow; with `approval`, every proposal waits for a person, else it is committed to `sink`."""
-    gate = policies.require_approval() if approval else policies.allow()
+    gate = policies.require_approval(everything, id="a person approves") if approval else policies.allow()
     return Controller(
         [crm, knowledge, action],
         [rules.sufficient(Proposal, min_confidence=0.8)],

@@ -86,7 +86,9 @@ def parse_source(text: str) -> SourceRef:
     if not at:
         return SourceRef(text)
     if not source or not version:
-        raise ConfigurationError(f"{text!r} is not SOURCE or SOURCE@VERSION: both sides of '@' must be non-empty")
+        raise ConfigurationError(
+            f"a source to retract is SOURCE or SOURCE@VERSION, both sides of '@' non-empty; got {text!r}"
+        )
     return SourceRef(source, version)
 
 
