@@ -66,12 +66,13 @@ def cited(citations: tuple[tuple[str, str | None], ...]) -> tuple[Citation, ...]
     return tuple(Citation(source=s, version=v) for s, v in citations)
 
 
-def write(
-    board_steps: list[Step], url: str
-) -> tuple[dict[int, set[int]], dict[int, tuple[tuple[str, str | None], ...]]]:
+Cites = tuple[tuple[str, str | None], ...]
+
+
+def write(board_steps: list[Step], url: str) -> tuple[dict[int, set[int]], dict[int, Cites]]:
     """Write the board; return each finding's direct inputs and its citations, by version."""
     inputs: dict[int, set[int]] = {}
-    cites: dict[int, tuple[tuple[str, str | None], ...]] = {}
+    cites: dict[int, Cites] = {}
     findings: list[int] = []
     with Blackboard.open(url) as bb:
         board = bb.board("b")
@@ -97,7 +98,7 @@ def write(
     return inputs, cites
 
 
-def expected_stale(inputs: dict[int, set[int]], cites: dict, source: str, version: str | None) -> set[int]:  # type: ignore[type-arg]
+def expected_stale(inputs: dict[int, set[int]], cites: dict[int, Cites], source: str, version: str | None) -> set[int]:
     stale: set[int] = set()
     for finding in sorted(cites):
         hit = any(s == source and (version is None or v == version) for s, v in cites[finding])
