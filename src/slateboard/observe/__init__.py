@@ -11,10 +11,13 @@ with Blackboard.open("sqlite:///slateboard.db") as bb:
 - `audit`: a board's timeline as a structured `Audit` (what each agent read and wrote, sources, verdicts,
   approvals, commits), from stored rows, so kinds need not be importable.
 - `metrics`: the workflow metrics of a store's boards as a structured `WorkflowMetrics`.
+- `affected`: the boards a source concerns (`affected_boards`), what a retraction of it leaves stale on each and the
+  commits that rested on it, from stored rows (`slateboard boards --affected-by SOURCE`).
 - `rows`: where each idempotency key stands, from stored rows: the controller's own fold (`KeyBook`), which both
   of the above read, so they report every key as the run's outcome does.
 """
 
+from slateboard.observe.affected import BoardImpact, affected_boards
 from slateboard.observe.audit import Audit, AuditEvent, board_audit, build_audit
 from slateboard.observe.metrics import WorkflowMetrics, collect
 from slateboard.observe.metrics import metrics as workflow_metrics
@@ -23,7 +26,9 @@ from slateboard.observe.rows import board_rows, key_book
 __all__ = (
     "Audit",
     "AuditEvent",
+    "BoardImpact",
     "WorkflowMetrics",
+    "affected_boards",
     "board_audit",
     "board_rows",
     "build_audit",
