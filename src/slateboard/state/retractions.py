@@ -19,9 +19,9 @@ A citation without a version is caught only by a retraction of the whole source.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import Field
 
@@ -37,7 +37,22 @@ RETRACTIONS_BOARD = "slateboard.retractions"
 RETRACTOR = "slateboard.retract"
 """The author of a retraction when no person or feed is named."""
 
-Cited = tuple[str, str | None]
+
+class Cited(Protocol):
+    """A citation as the fold reads it: a `Citation`, or a stored one read from its JSON."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def version(self) -> str | None: ...
+
+
+class _Stored(NamedTuple):
+    source: str
+    version: str | None
+
+
+_NONE: frozenset[int] = frozenset()
 
 
 class Retraction(Record):
@@ -71,8 +86,8 @@ class SourceRef:
     version: str | None = None
 
     def covers(self, cited: Cited) -> bool:
-        """Whether a citation of `cited` (source, version) is one of what this names."""
-        return cited[0] == self.source and (self.version is None or cited[1] == self.version)
+        """Whether the citation `cited` is of what this names."""
+        return cited.source == self.source and (self.version is None or cited.version == self.version)
 
     def __str__(self) -> str:
         return self.source if self.version is None else f"{self.source}@{self.version}"
@@ -105,7 +120,7 @@ class Staleness:
     standing: list[tuple[int, SourceRef]] = field(default_factory=list)
     notices: set[int] = field(default_factory=set)
     because: dict[int, int] = field(default_factory=dict)
-    _cited: dict[int, frozenset[Cited]] = field(default_factory=dict)
+    _cited: dict[int, Sequence[Cited]] = field(default_factory=dict)
     _inputs: dict[int, frozenset[int]] = field(default_factory=dict)
     _findings: list[int] = field(default_factory=list)
     _pending: tuple[str, frozenset[int], int] | None = None
@@ -113,14 +128,13 @@ class Staleness:
     def record(self, version: int, author: str, record: Record) -> frozenset[int]:
         """Take in a typed entry; return the findings it made stale (none for most entries)."""
         if isinstance(record, Finding):
-            cited = frozenset((c.source, c.version) for c in record.citations)
-            return self.finding(version, author, cited)
+            return self.finding(version, author, record.citations)
         if isinstance(record, AgentRun):
             self.run(record.agent, record.inputs, ok=record.status == "ok", outputs=record.outputs)
         elif isinstance(record, Retraction):
             self.notices.add(record.notice)
             return self.retract(version, record.ref)
-        return frozenset()
+        return _NONE
 
     def row(self, row: StoredEntry) -> frozenset[int]:
         """Take in a stored row (its kind need not be importable); return the findings it made stale."""
@@ -134,7 +148,7 @@ class Staleness:
             self.notices.add(int(payload.get("notice", 0)))
             return self.retract(row.version, SourceRef(str(payload.get("source")), version))
         elif "subject" in payload and "confidence" in payload:  # a finding, of whatever kind
-            return self.finding(row.version, row.author, frozenset(_cited(payload.get("citations"))))
+            return self.finding(row.version, row.author, tuple(_cited(payload.get("citations"))))
         return frozenset()
 
     def run(self, agent: str, inputs: Iterable[Iterable[int]], *, ok: bool, outputs: int) -> None:
@@ -142,7 +156,7 @@ class Staleness:
         if ok and outputs:
             self._pending = (agent, frozenset(v for vs in inputs for v in vs), outputs)
 
-    def finding(self, version: int, author: str, cited: frozenset[Cited]) -> frozenset[int]:
+    def finding(self, version: int, author: str, cited: Sequence[Cited]) -> frozenset[int]:
         """A finding at `version` citing `cited`; stale at once if it cites a standing retraction or derives from a
         stale finding."""
         inputs = frozenset[int]()
@@ -155,13 +169,15 @@ class Staleness:
             self._cited[version] = cited
         if inputs:
             self._inputs[version] = inputs
+        if not (self.standing and (cited or inputs)):
+            return _NONE  # the common case: nothing retracted on this board yet
         for notice, ref in self.standing:
             if any(ref.covers(c) for c in cited):
                 return self._mark(version, notice)
         stale_input = min((v for v in inputs if v in self.stale), default=0)
         if stale_input:
             return self._mark(version, self.because[stale_input])
-        return frozenset()
+        return _NONE
 
     def retract(self, version: int, ref: SourceRef) -> frozenset[int]:
         """A retraction at `version`: every finding so far that cites `ref`, or derives from one, becomes stale."""
@@ -196,10 +212,10 @@ def _json(payload: str) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _cited(citations: object) -> Iterator[Cited]:
+def _cited(citations: object) -> Iterator[_Stored]:
     if not isinstance(citations, list):
         return
     for citation in citations:
         if isinstance(citation, dict) and isinstance(citation.get("source"), str):
             version = citation.get("version")
-            yield citation["source"], version if isinstance(version, str) else None
+            yield _Stored(citation["source"], version if isinstance(version, str) else None)
