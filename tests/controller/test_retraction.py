@@ -55,7 +55,7 @@ async def test_an_uncommitted_board_is_reopened_and_judged_afresh(bb: Blackboard
     first = await flow.run(board, ticket())
     assert first.status == "awaiting_approval"
     old_key = first.approvals[0].key
-    state = await flow._state(board)
+    state = BoardState.of(await board.view())
     article, proposal = version_of(state, Article), version_of(state, Proposal)
 
     report = await retract(bb, "kb:warranty", version="v7", reason="outdated article version", by="ana")
@@ -75,7 +75,7 @@ async def test_an_uncommitted_board_is_reopened_and_judged_afresh(bb: Blackboard
     (waiting,) = again.approvals
     assert waiting.key != old_key
     assert waiting.changes["Policy"] == "v8"
-    state = await flow._state(board)
+    state = BoardState.of(await board.view())
     assert state.staleness.stale == {article, proposal}
     nothing_rests_on_stale(state)
     assert (await flow.replay(board)).identical
@@ -136,7 +136,7 @@ async def test_compensating_the_commit_lets_the_run_go_on_on_fresh_evidence(tmp_
         assert fresh.key != commit.key
         assert fresh.changes["Policy"] == "v8"
         assert sorted(a.key for a in sink.applied) == sorted([commit.key, fresh.key])  # each key once
-        nothing_rests_on_stale(await flow._state(board))
+        nothing_rests_on_stale(BoardState.of(await board.view()))
         assert (await flow.replay(board)).identical
 
 
@@ -149,7 +149,7 @@ async def test_a_board_that_runs_after_the_retraction_records_it_and_catches_new
     outcome = await flow.run(board, ticket("late"))  # the knowledge base still returns v7: stale on arrival
     assert outcome.status == "insufficient", outcome.reasons
     assert outcome.commits == ()
-    state = await flow._state(board)
+    state = BoardState.of(await board.view())
     assert state.staleness.notices == {report.notice}
     assert state.staleness.stale == {version_of(state, Article)}
     assert state.newest(Coverage, "late")  # what cites another source stands

@@ -161,13 +161,14 @@ def stale_commit_reasons(state: BoardState) -> tuple[Reason, ...]:
     refs = dict(state.staleness.standing)
     reasons = []
     for key in state.keys.keys.values():
-        resting = sorted(v for v in key.proposals if v in stale)
-        if not resting or key.status != "committed":
+        # The proposal the key stands for: a key proposed again on fresh evidence rests on that evidence now.
+        version = key.version
+        proposal = key.proposals.get(version)
+        if proposal is None or version not in stale or key.status != "committed":
             continue
-        proposal = key.proposals[resting[-1]]
-        because = state.staleness.because[resting[-1]]
+        because = state.staleness.because[version]
         message = (
-            f"commit of {proposal.action} {proposal.target} (key {key.key}, proposal v{resting[-1]}) rested on "
+            f"commit of {proposal.action} {proposal.target} (key {key.key}, proposal v{version}) rested on "
             f"findings made stale by the retraction of {refs[because]} (v{because}); the commit stands: a person "
             "decides whether to compensate it (controller.compensate) or keep it (settle close=...)"
         )
