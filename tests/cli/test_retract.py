@@ -4,9 +4,11 @@ SQLite file: the support case's knowledge article is retracted after the board c
 import json
 from pathlib import Path
 
-from slateboard import Blackboard, Retraction
+from slateboard import Blackboard, Retraction, sinks
+from slateboard.blackboard.stores.postgres import backend
 from slateboard.state.projection import BoardState
 from tests.cli.conftest import Invoke
+from tests.controller.retraction_kinds import controller, ticket
 
 ARTICLE = "kb:warranty-policy@v7"  # what the support case's knowledge agent cites (Citation.source @ .version)
 
@@ -104,3 +106,17 @@ def test_retract_help_names_its_options(slateboard: Invoke) -> None:
     for option in ("SOURCE[@VERSION]", "--reason", "--by", "--db", "--json"):
         assert option in shown.stdout
     assert "--affected-by" in slateboard("boards", "--help").stdout
+
+
+def test_retract_and_affected_by_on_postgresql(slateboard: Invoke, postgres_server: str, tmp_path: Path) -> None:
+    url = backend.fresh_url(tmp_path)
+    with Blackboard.open(url) as bb:
+        assert controller(approval=False, sink=sinks.Memory()).run_sync(bb.board("t-1"), ticket()).status == "committed"
+    listed = json.loads(slateboard("boards", "--affected-by", "kb:warranty@v7", "--db", url, "--json").stdout)
+    assert [(b["board"], b["recorded"], len(b["commits"])) for b in listed["boards"]] == [("t-1", False, 1)]
+    done = slateboard("retract", "kb:warranty@v7", "--reason", "outdated", "--by", "ana", "--db", url, "--json")
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout)["commits"] == 1
+    again = json.loads(slateboard("boards", "--affected-by", "kb:warranty@v7", "--db", url, "--json").stdout)
+    assert again["boards"][0]["recorded"] is True
+    assert slateboard("verify", "--db", url).code == 0
