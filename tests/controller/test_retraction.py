@@ -205,3 +205,23 @@ def test_retract_refuses_an_empty_source_reason_or_author_and_writes_nothing(tmp
             with pytest.raises(ConfigurationError, match=field):
                 retract_sync(bb, **kwargs)  # type: ignore[arg-type]
         assert bb.boards() == []
+
+
+@pytest.mark.anyio
+async def test_a_notice_a_run_recorded_first_is_not_recorded_twice(bb: Blackboard) -> None:
+    from slateboard.controller.retraction import _record_on  # noqa: PLC0415 - the race's other side, on its own
+
+    flow = controller(approval=True)
+    board = bb.board("t-1")
+    await flow.run(board, ticket())
+    # The notice lands store-wide, and a run starts before `retract` reaches this board: the run records it.
+    notice = Retraction(source="kb:warranty", version="v7", reason="outdated", by="ana")
+    number = (await bb.board(RETRACTIONS_BOARD).write(notice, author="ana")).version
+    await flow.run(board)
+    found = await _record_on(board, notice, number)
+    assert found is not None
+    assert found.recorded
+    retractions = [e.payload for e in await board.history() if isinstance(e.payload, Retraction)]
+    assert [r.notice for r in retractions] == [number]
+    # What it made stale when written; the knowledge agent, asked again, cited v7 once more: stale on arrival.
+    assert set(retractions[0].stale) < set(found.stale)
