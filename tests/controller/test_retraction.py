@@ -9,6 +9,8 @@ import pytest
 from slateboard import Blackboard, Controller, Retraction, retract, retract_sync, sinks
 from slateboard.blackboard.stores.postgres import backend
 from slateboard.errors import ApprovalError, ConfigurationError
+from slateboard.observe import board_audit
+from slateboard.observe.boards import board_summaries
 from slateboard.state.projection import BoardState
 from slateboard.state.retractions import RETRACTIONS_BOARD, SourceRef, parse_source
 from tests.controller import retraction_kinds as kinds
@@ -68,6 +70,10 @@ async def test_an_uncommitted_board_is_reopened_and_judged_afresh(bb: Blackboard
     assert (entry.author, entry.payload.stale, entry.payload.notice) == ("ana", (article, proposal), report.notice)
     with pytest.raises(ApprovalError, match="no live proposal"):  # what rested on the old article waits no more
         await flow.approve(board, old_key, reviewer="bo")
+    # The stored-row readers agree: the audit (and the review page's inbox) and `boards` show nothing waiting.
+    assert board_audit(bb, "t-1").waiting == ()
+    (summary,) = board_summaries(bb, ["t-1"])
+    assert summary.waiting == 0
 
     kinds.KB["version"] = "v8"  # the knowledge base now returns the current article
     again = await flow.run(board)

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel
+from slateboard.state.keys import KeyBook
 from slateboard.state.records import Commit, Compensation
 from slateboard.state.retractions import Retraction, SourceRef, Staleness
 
-__all__ = ("AffectedCommit", "BoardImpact", "impact")
+__all__ = ("AffectedCommit", "BoardImpact", "impact", "withdraw_stale")
 
 
 class AffectedCommit(FrozenModel):
@@ -110,3 +111,16 @@ def _commits(rows: Sequence[StoredEntry], stale: frozenset[int]) -> tuple[Affect
         elif row.kind == Compensation.kind_name:
             found.pop(json.loads(row.payload).get("key", ""), None)
     return tuple(found.values())
+
+
+def withdraw_stale(book: KeyBook, rows: Sequence[StoredEntry]) -> frozenset[str]:
+    """Withdraw from `book` (folded from `rows`) the proposals that retractions on the board left stale, as the
+    controller's own fold does, so a stored-row reader (audit, review page) shows no approval waiting on them; the
+    keys withdrawn."""
+    if not any(row.kind == Retraction.kind_name for row in rows):
+        return frozenset()  # most boards: nothing retracted, nothing to read twice
+    fold = Staleness()
+    for row in rows:
+        fold.row(row)
+    withdrawn = (book.withdraw(version) for version in sorted(fold.stale))
+    return frozenset(key for key in withdrawn if key is not None)
