@@ -8,6 +8,9 @@ lookups rules use (newest finding per kind, subject and author) do not scan it. 
 A person's `Settlement` is folded here too, so every rule sees it the same way: the findings it sets aside leave
 every lookup (they are no longer evidence, for or against, nor input to an agent), and it stands on its subject
 until a newer finding of the settled kinds arrives there (`standing`).
+
+A retracted source (`Retraction`, state/retractions.py) sets aside the same way every finding that cites it or
+derives from it (`staleness`); a stale proposal no longer stands unless its key was applied.
 """
 
 from __future__ import annotations
