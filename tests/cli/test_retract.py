@@ -63,6 +63,11 @@ def test_retract_records_the_source_and_reports_the_commits_a_person_must_decide
     assert "outcome: escalated" in rerun.stdout
     assert f"retraction: commit of update Case/c1 (key {commit['key']}" in rerun.stdout
     assert slateboard("replay", "c1").code == 0
+    audit = slateboard("audit", "c1").stdout
+    assert "retracted kb:warranty-policy@v7 retracted by ana: outdated article version" in audit
+    assert "stale: v13, v16, v20, v21" in audit
+    assert f"committed on them, a person decides: {commit['key']}" in audit
+    assert "waiting for a person" not in audit  # the reply's proposal rested on v7 too: it waits no more
     assert slateboard("verify").code == 0
     with Blackboard.open(f"sqlite:///{tmp_path / 'slateboard.db'}", read_only=True) as bb:
         history = bb.board("c1").history_sync()

@@ -31,7 +31,7 @@ from slateboard.state.records import (
 __all__ = ("dump", "entry_line", "outcome_lines", "history_table", "render_audit")
 
 _LABELS = {"approval_request": "request", "commit_failure": "failure", "doubt_resolved": "resolved",
-           "compensation": "undo", "settlement": "settled"}  # fmt: skip
+           "compensation": "undo", "settlement": "settled", "retraction": "retracted"}  # fmt: skip
 
 
 def render_audit(audit: Audit) -> list[str]:

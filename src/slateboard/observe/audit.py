@@ -35,6 +35,7 @@ from slateboard.state.records import (
     Settlement,
     Verdict,
 )
+from slateboard.state.retractions import Retraction
 
 __all__ = (
     "Audit",
@@ -50,13 +51,13 @@ __all__ = (
 
 EventType = Literal[
     "input", "finding", "start", "run", "decision", "proposal", "verdict", "approval_request", "approval",
-    "commit", "commit_failure", "doubt_resolved", "compensation", "settlement", "record",
+    "commit", "commit_failure", "doubt_resolved", "compensation", "settlement", "retraction", "record",
 ]  # fmt: skip
 _TYPES: tuple[tuple[type[Record], EventType], ...] = (
     (RunStarted, "start"), (AgentRun, "run"), (Decision, "decision"), (Proposal, "proposal"), (Verdict, "verdict"),
     (ApprovalRequest, "approval_request"), (ApprovalDecision, "approval"), (Commit, "commit"),
     (CommitFailure, "commit_failure"), (DoubtResolved, "doubt_resolved"), (Compensation, "compensation"),
-    (Settlement, "settlement"),
+    (Settlement, "settlement"), (Retraction, "retraction"),
 )  # fmt: skip
 
 
