@@ -27,7 +27,7 @@ from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record
 from slateboard.blackboard.stores.base import call_store
-from slateboard.errors import ConfigurationError, StaleVersionError
+from slateboard.errors import ConfigurationError, SlateboardError, StaleVersionError
 from slateboard.state.impact import BoardImpact, impact
 from slateboard.state.projection import BoardState, append
 from slateboard.state.records import Reason
@@ -119,7 +119,7 @@ async def _record_on(board: Board, notice: Retraction, number: int) -> BoardImpa
         except StaleVersionError:
             continue  # a run wrote meanwhile: judge again what it wrote
         return found.model_copy(update={"recorded": True})
-    raise ConfigurationError(f"board {board.name!r} kept moving on while the retraction was written")
+    raise SlateboardError(f"board {board.name!r} kept moving on while the retraction was written ({_ATTEMPTS} tries)")
 
 
 def _notice_of(row: StoredEntry) -> int:
