@@ -95,25 +95,34 @@ def verify(
     db: DbOption = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Recompute every hash chain; exit 1 naming the first tampered version."""
+    """Recompute every hash chain, and check each board's snapshot against its log; exit 1 naming the first
+    tampered version, or a snapshot that does not match (it is never used)."""
     with Blackboard.open(store_url(db), read_only=True) as blackboard:
         names = [board] if board else blackboard.boards()
-        heads, failures = [], []
+        heads, failures, refused = [], [], []
         for name in names:
             try:
                 heads.append(run_sync(blackboard.board(name).verify))
             except TamperedLogError as exc:
                 failures.append(exc)
+            check = run_sync(blackboard.board(name).verify_snapshot)
+            if not check.valid:
+                refused.append(check)
     if as_json:
         tampered = [{"board": f.board, "version": f.version, "reason": f.reason} for f in failures]
-        print_json({"ok": not failures, "heads": [h.model_dump() for h in heads], "tampered": tampered})
+        snapshots = [c.model_dump() for c in refused]
+        ok = not failures and not refused
+        print_json({"ok": ok, "heads": [h.model_dump() for h in heads], "tampered": tampered, "snapshots": snapshots})
     else:
         out = console()
         for head in heads:
             out.print(f"[green]OK[/green]  {escape(head.board)}: {head.version} entries, head {head.hash}")
         for failure in failures:
             out.print(f"[red]TAMPERED[/red]  {escape(str(failure))}")
-    if failures:
+        for check in refused:
+            where = f"{escape(check.board)}: the snapshot at version {check.version}"
+            out.print(f"[red]SNAPSHOT REFUSED[/red]  {where} does not match the log ({escape(check.reason)})")
+    if failures or refused:
         raise typer.Exit(1)
 
 

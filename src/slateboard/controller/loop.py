@@ -42,6 +42,7 @@ from slateboard.errors import ConfigurationError, InvalidFindingError, Slateboar
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
+from slateboard.state.resume import resumed_state
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
 
@@ -323,7 +324,7 @@ class Controller:
         return self.policy.evaluate(await board.view(at=verdict.at), verdict.proposal, state=state)
 
     async def _state(self, board: Board) -> BoardState:
-        return BoardState.of(await board.view(), self.agents)
+        return await resumed_state(board, self.agents)
 
     async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
         return await self._state(board), Evaluator(self.agents, self.rules)
