@@ -25,7 +25,7 @@ from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.snapshots import allow_in_snapshots
 from slateboard.state.keys import KeyBook
-from slateboard.state.projection import BoardState
+from slateboard.state.projection import BoardState, Provenance
 
 __all__ = ("SNAPSHOT_EVERY", "SavedState", "resumed_state", "snapshot_every", "save_state")
 
@@ -57,6 +57,10 @@ def _names(agents: Sequence[Agent]) -> tuple[str, ...]:
 
 def _saved(state: BoardState) -> SavedState:
     fields = {name: value for name, value in vars(state).items() if name not in _TRANSIENT}
+    # Most findings share their provenance (the same author, upstream and sources): kept once, read back once.
+    # Provenance is frozen, so sharing one object among versions changes nothing a reader can see.
+    shared: dict[Provenance, Provenance] = {}
+    fields["provenance"] = {v: shared.setdefault(p, p) for v, p in state.provenance.items()}
     return SavedState(_names(state.agents), fields)
 
 
