@@ -124,3 +124,18 @@ async def test_a_controller_resumes_a_sqlite_board_from_its_snapshot(
         assert len(await board.history()) == length  # no agent ran again
         assert (await controller.replay(board)).identical
         assert (await board.verify_snapshot()).valid
+
+
+def test_a_read_only_store_resumes_without_keeping_a_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resume, "SNAPSHOT_EVERY", 2)
+    url = f"sqlite:///{tmp_path / 'ro.db'}"
+    with Blackboard.open(url) as bb:
+        bb.board("b").write_each_sync([(Case(subject=f"c-{i}", confidence=1.0), "input") for i in range(3)])
+
+    async def load() -> tuple[int, int | None]:
+        with Blackboard.open(url, read_only=True) as bb:
+            board = bb.board("b")
+            state = await resumed_state(board, AGENTS)
+            return state.version, (await board.verify_snapshot()).version
+
+    assert anyio.run(load) == (3, None)  # folded from the log; nothing kept, nothing raised

@@ -24,6 +24,7 @@ from typing import Any
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.snapshots import allow_in_snapshots
+from slateboard.errors import ReadOnlyStoreError
 from slateboard.state.keys import KeyBook
 from slateboard.state.projection import BoardState, Provenance
 
@@ -97,6 +98,8 @@ async def save_state(board: Board, state: BoardState) -> int:
     `state` must be folded from the log alone (no decision has consumed what it marks as changed)."""
     try:
         return await board.save_snapshot(_saved(state), at=state.version)
+    except ReadOnlyStoreError:  # a store opened for reading keeps what it has
+        return 0
     except Exception as exc:  # a snapshot is a cache: failing to keep one must not fail the run
         _log.warning("board %r: no snapshot kept at version %d: %s", board.name, state.version, exc)
         return 0
