@@ -266,14 +266,6 @@ class Board:
             finally:
                 self._changes.disarm(token)
 
-    write_sync = sync_twin(write)
-    write_many_sync = sync_twin(write_many)
-    write_each_sync = sync_twin(write_each)
-    view_sync = sync_twin(view)
-    history_sync = sync_twin(history)
-    head_sync = sync_twin(head)
-    verify_sync = sync_twin(verify)
-
     async def restore(self) -> Restored | None:
         """Take the board's snapshot (blackboard.snapshots) into this process's index, if it holds nothing yet and
         the snapshot matches the log; the next reads fetch only the entries after it.
@@ -326,6 +318,13 @@ class Board:
         reason = problem or f"matches the log's first {row.version} entries"
         return SnapshotCheck(board=self._name, version=row.version, valid=problem is None, reason=reason)
 
+    write_sync = sync_twin(write)
+    write_many_sync = sync_twin(write_many)
+    write_each_sync = sync_twin(write_each)
+    view_sync = sync_twin(view)
+    history_sync = sync_twin(history)
+    head_sync = sync_twin(head)
+    verify_sync = sync_twin(verify)
     watch_sync = sync_iter_twin(watch)
     restore_sync = sync_twin(restore)
     save_snapshot_sync = sync_twin(save_snapshot)
