@@ -42,12 +42,15 @@ class PostgresSnapshots:
     def __init__(self, transact: Callable[..., Any], query: Callable[..., Any]) -> None:
         self._transact = transact
         self._query = query
+        self._has_table = False  # checked until found: a file or schema from before step 4 gains it when migrated
 
     def get(self, board: str, *, wait: bool) -> SnapshotRow | None:
         def read(conn: Conn) -> SnapshotRow | None:
-            exists = conn.execute("SELECT to_regclass(%s)", (SNAPSHOTS,)).fetchone()
-            if exists is None or exists[0] is None:  # a read-only open of a schema from before step 4
-                return None
+            if not self._has_table:
+                exists = conn.execute("SELECT to_regclass(%s)", (SNAPSHOTS,)).fetchone()
+                if exists is None or exists[0] is None:  # a read-only open of a schema from before step 4
+                    return None
+                self._has_table = True
             found = conn.execute(_GET, (board,)).fetchone()
             if found is None:
                 return None

@@ -53,11 +53,14 @@ class SQLiteSnapshots:
     def __init__(self, transact: Callable[..., Any], query: Callable[..., Any]) -> None:
         self._transact = transact
         self._query = query
+        self._has_table = False  # checked until found: a file or schema from before step 4 gains it when migrated
 
     def get(self, board: str, *, wait: bool) -> SnapshotRow | None:
         def read(conn: sqlite3.Connection) -> SnapshotRow | None:
-            if conn.execute(_EXISTS).fetchone() is None:  # a read-only open of a file from before step 4
-                return None
+            if not self._has_table:
+                if conn.execute(_EXISTS).fetchone() is None:  # a read-only open of a file from before step 4
+                    return None
+                self._has_table = True
             found = conn.execute(_GET, (board,)).fetchone()
             if found is None:
                 return None
