@@ -128,7 +128,7 @@ class CommitLayer:
         fields = {"key": key, "action": proposal.action, "target": proposal.target, "sink": self.sink_name}
         with telemetry.span("slateboard.commit", board=board.name, version=version, **fields) as span:
             settled = await self._commit(board, proposal, key, version)
-            trace_settled(span, settled)
+            _trace_settled(span, settled)
             return settled
 
     async def _commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
@@ -404,7 +404,7 @@ class CommitLayer:
         raise CommitError(f"idempotency key {key!r} was settled by another worker while this one held it")
 
 
-def trace_settled(span: telemetry.Span, settled: Settled) -> None:
+def _trace_settled(span: telemetry.Span, settled: Settled) -> None:
     """Say on a commit's span how its key was settled; a key dead-lettered or left in doubt is an error."""
     if isinstance(settled, Commit):
         span.set(status="applied", attempts=settled.attempts, fence=settled.fence or None)
