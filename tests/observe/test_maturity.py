@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from slateboard import Blackboard, scenarios
 from slateboard.observe.maturity import maturity
-from tests.observe.maturity_boards import make_store
+from slateboard.state.records import CONTROLLER
+from tests.observe.maturity_boards import attempt, decision, make_store
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +65,48 @@ async def test_a_real_support_case_run_meets_every_target_it_measures(tmp_path: 
     assert found.mean_time_to_recover.measured == 1  # the timed-out retrieval, recovered by its retry
     assert found.audit_coverage.value == 1.0
     assert found.non_idempotent_retry_rate.value is None  # no sink call was retried: nothing to rate
+
+
+# A task: one agent's attempts, each recoverable failure but the last (the runner's retry rule).
+FAILED = ("timeout", "error", "denied", "invalid")
+task = st.tuples(
+    st.sampled_from(("intake", "routing", "knowledge")),
+    st.lists(st.sampled_from(("timeout", "error")), max_size=2),
+    st.sampled_from(("ok", "conflict", *FAILED)),
+)
+
+
+def expected(tasks: list[tuple[str, list[str], str]]) -> tuple[int, int, int, int]:
+    """(handoffs, succeeded, incidents recovered, incidents open), counted the plain way: task by task, then each
+    agent's attempts in order (an incident opens at a failed attempt and closes at the agent's next good one)."""
+    succeeded = sum(last not in FAILED for _, _, last in tasks)
+    recovered, open_steps = 0, set()
+    for agent, retries, last in tasks:
+        for status in (*retries, last):
+            if status in FAILED:
+                open_steps.add(agent)
+            elif agent in open_steps:
+                open_steps.discard(agent)
+                recovered += 1
+    return len(tasks), succeeded, recovered, len(open_steps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tasks=st.lists(task, min_size=1, max_size=8))
+def test_property_handoffs_and_incidents_are_counted_task_by_task(tasks: list[tuple[str, list[str], str]]) -> None:
+    async def write(bb: Blackboard) -> None:
+        for agent, retries, last in tasks:
+            runs = [attempt(agent, n, status) for n, status in enumerate((*retries, last), 1)]
+            await bb.board("b").write_many([*runs, decision("continue")], author=CONTROLLER)
+
+    with Blackboard.open("memory://") as bb:
+        anyio.run(write, bb)
+        found = maturity(bb)
+    handoffs, succeeded, recovered, still_open = expected(tasks)
+    event(f"handoff target met: {found.handoff_success_rate.met}")
+    event(f"incidents recovered: {recovered > 0}, open: {still_open > 0}")
+    assert found.handoff_success_rate.measured == handoffs
+    assert found.handoff_success_rate.value == succeeded / handoffs
+    assert found.mean_time_to_recover.measured == recovered
+    assert f"; {still_open} not yet" in found.mean_time_to_recover.detail
+    assert found.audit_coverage.value == 1.0
