@@ -162,7 +162,13 @@ def _open(  # noqa: PLR0917 - private, called from three places
         attributes[BOARD] = board
     if version is not None:
         attributes[VERSION] = version
-    return kind(tracer.start_span(name, context=parent, attributes=attributes), board, version)
+    opened = tracer.start_span(name, context=parent, attributes=attributes)
+    if not opened.get_span_context().is_valid:
+        # The API's no-op tracer (no SDK provider set): nothing records this span or any under it, so it need
+        # not become current either. (An SDK's span, even one its sampler drops, is valid and is kept current,
+        # so that the spans under it follow its sampling decision.)
+        return _NOTHING
+    return kind(opened, board, version)
 
 
 def span(name: str, /, *, board: str | None = None, version: int | None = None, **fields: Value | None) -> Span:
