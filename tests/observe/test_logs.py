@@ -4,6 +4,9 @@ the entry's version as `extra` fields; nothing for what a replay only re-derives
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,23 @@ async def test_nothing_is_built_when_the_loggers_are_quiet(
     caplog.set_level(logging.WARNING, logger="slateboard")
     await scenarios.get("support-case").run(sqlite_bb, board="case-q")
     assert [r for r in caplog.records if r.name.startswith("slateboard.")] == []
+
+
+def test_without_logging_configured_a_failure_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    """Python's last-resort handler would print WARNING and above; a library leaves that to the application."""
+    script = textwrap.dedent(
+        """
+        from slateboard import Blackboard, Controller, policies
+        from slateboard.commit import CommitLayer
+        from tests.controller.commit_kinds import SUPPORT_AGENTS, SUPPORT_RULES, DownCRM, case
+        policy = policies.Policy(policies.min_confidence(0.5))
+        controller = Controller(SUPPORT_AGENTS, SUPPORT_RULES, policy=policy, sink=CommitLayer(DownCRM(), backoff=0))
+        with Blackboard.open("memory://") as bb:
+            print(controller.run_sync(bb.board("x"), case("x")).status)
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "failed", "")

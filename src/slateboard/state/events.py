@@ -27,6 +27,10 @@ from slateboard.state.records import Commit, CommitFailure, Decision, Verdict
 
 __all__ = ("DECISIONS", "VERDICTS", "COMMITS", "log_entries")
 
+# A library's loggers: with no handler configured, Python would print WARNING and above (a failed decision, a
+# dead-lettered commit) on stderr through its last-resort handler, into every command's output. The application
+# decides where the events go.
+logging.getLogger("slateboard").addHandler(logging.NullHandler())
 DECISIONS = logging.getLogger("slateboard.controller")
 VERDICTS = logging.getLogger("slateboard.policy")
 COMMITS = logging.getLogger("slateboard.commit")
