@@ -169,9 +169,12 @@ def sign_head(head: Head, private: PathLike, *, at: datetime | None = None) -> S
 
 
 def write_head(signed: SignedHead, path: PathLike) -> Path:
-    """Write `signed` to `path` as JSON (readable by anyone: it holds no secret)."""
+    """Write `signed` to `path` as JSON (readable by anyone: it holds no secret). The file is replaced whole: a crash
+    while writing leaves the earlier head, never half of one."""
     target = Path(path)
-    target.write_text(signed.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(signed.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    partial.replace(target)
     return target
 
 
