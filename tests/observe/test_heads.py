@@ -198,3 +198,12 @@ def test_a_head_file_that_is_not_a_json_object_names_the_file(tmp_path: Path) ->
         bad.write_text(text)
         with pytest.raises(SignedHeadError, match=f"{bad}: {said}"):
             heads.read_head(bad)
+
+
+def test_a_path_that_cannot_be_written_is_named(signed: tuple[Path, Path, Path, Path], tmp_path: Path) -> None:
+    db, key, _, _ = signed
+    nowhere = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(SignedHeadError, match=f"{nowhere / 'h.json'}: cannot write the signed head"):
+        with_board(db, heads.export_head_sync, key, nowhere / "h.json")
+    with pytest.raises(SignedHeadError, match=f"{nowhere / 'k'}: cannot write the key"):
+        heads.generate_key(nowhere / "k")

@@ -104,8 +104,11 @@ def generate_key(private: PathLike, public: PathLike | None = None, *, force: bo
     for path in (private_path, public_path):
         if path.exists() and not force:
             raise SignedHeadError("already exists; choose another path, or overwrite it with force", file=str(path))
-    _write(private_path, secret, 0o600)
-    _write(public_path, shared, 0o644)
+    for path, data, mode in ((private_path, secret, 0o600), (public_path, shared, 0o644)):
+        try:
+            _write(path, data, mode)
+        except OSError as exc:
+            raise SignedHeadError(f"cannot write the key: {exc.strerror or exc}", file=str(path)) from exc
     return private_path, public_path
 
 
@@ -173,8 +176,11 @@ def write_head(signed: SignedHead, path: PathLike) -> Path:
     while writing leaves the earlier head, never half of one."""
     target = Path(path)
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(signed.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    partial.replace(target)
+    try:
+        partial.write_text(signed.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        raise SignedHeadError(f"cannot write the signed head: {exc.strerror or exc}", file=str(target)) from exc
     return target
 
 
