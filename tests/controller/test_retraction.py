@@ -231,3 +231,26 @@ async def test_a_notice_a_run_recorded_first_is_not_recorded_twice(bb: Blackboar
     assert [r.notice for r in retractions] == [number]
     # What it made stale when written; the knowledge agent, asked again, cited v7 once more: stale on arrival.
     assert set(retractions[0].stale) < set(found.stale)
+
+
+@pytest.mark.anyio
+async def test_a_board_resumed_from_its_snapshot_keeps_what_is_stale(tmp_path: Path) -> None:
+    from slateboard.state.resume import resumed_state, save_state  # noqa: PLC0415 - the snapshot side only here
+
+    flow = controller(approval=True)
+    url = f"sqlite:///{tmp_path / 'snap.db'}"
+    with Blackboard.open(url) as bb:
+        board = bb.board("t-1")
+        await flow.run(board, ticket())
+        await retract(bb, "kb:warranty", version="v7", reason="outdated", by="ana")
+        kinds.KB["version"] = "v8"
+        await flow.run(board)
+        expected = BoardState.of(await board.view(), flow.agents)
+        assert await save_state(board, expected) == expected.version
+    with Blackboard.open(url) as cold:  # a new handle: the state comes from the snapshot, not the log
+        state = await resumed_state(cold.board("t-1"), flow.agents, keep=False)
+        assert cold.board("t-1").cache_info().rows_loaded == 0
+    assert state.staleness == expected.staleness
+    assert state.aside == expected.aside == expected.staleness.stale
+    assert vars(state.keys).keys() == vars(expected.keys).keys()
+    assert [k.key for k in state.keys.live()] == [k.key for k in expected.keys.live()]
