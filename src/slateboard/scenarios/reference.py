@@ -78,6 +78,13 @@ Variants: `variants:` maps a name to what differs from the file's happy path (ag
 name; agents added or removed; rules, policy, inputs or expect replaced). `slateboard run FILE --variant NAME` runs
 one on the board `NAME-OF-SCENARIO-NAME-OF-VARIANT`; an unknown variant is an error listing the known ones. The
 board records `FILE#NAME`, so `approve`, `replay`, `settle` and `whatif` rebuild the same controller.
+
+Extending a file: `extends: base.yaml` (relative to the extending file; a base may extend another) starts from the
+base, and each top-level key the file gives replaces the base's, except `agents` (an agent replaces the base's agent
+of the same name, in its place, or is added after them), `kinds` and `variants` (merged by name) and `import`
+(added). The extending file gives its own `name`; the base's kinds keep the base's names, and a relative policy
+path is relative to the file that gives it. A missing base or a cycle is an error at the `extends:` line; an error
+inherited from a base names the base file and its line.
 """
 
 
