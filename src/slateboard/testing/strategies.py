@@ -75,7 +75,7 @@ _JSON_LEAF: st.SearchStrategy[JsonValue] = st.one_of(
 # Module-level defaults: strategies are immutable values, built once.
 _BOOLS = st.booleans()
 _SOURCE_COUNTS = st.integers(2, 5)
-_UNANIMOUS = st.booleans()
+_SPLIT = st.booleans()  # False, the simplest draw, is unanimous: a failing example shrinks towards agreement
 # Evidence is sure, unsure or mixed as a whole: drawn per finding alone, one low confidence among n sources was
 # near certain, so unanimous evidence seldom sufficed and properties rarely saw a commit.
 _CONFIDENCE_BANDS = st.sampled_from([st.floats(0.7, 1.0), st.floats(0.0, 0.6), st.floats(0.0, 1.0)])
@@ -292,7 +292,7 @@ def _agreeing(draw: st.DrawFn, n: int, agreement: st.SearchStrategy[float] | Non
     if agreement is not None:
         return min(n, max(1, round(draw(agreement) * n)))
     # A drawn float lands on 0 and 1 and tiny values far more than evenly, which made k = n rare for n > 2.
-    if n == 1 or draw(_UNANIMOUS):
+    if n == 1 or not draw(_SPLIT):
         return n
     return draw(st.integers(1, n - 1))
 
