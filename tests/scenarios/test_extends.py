@@ -111,7 +111,7 @@ async def test_an_agent_overridden_by_name_changes_the_outcome(runs: Path, base:
         """,
         name="disputed.yaml",
     )
-    scenario = load(path)
+    scenario = scenarios.resolve(str(path))  # as `slateboard run FILE` does: the board records the file
     assert [a.name for a in scenario.agents] == ["reader", "second-reader", "recorder"]  # in the base's order
     run = await scenario.run(bb)
     assert (run.board.name, run.outcome.status, run.problems) == ("ext-claims-disputed", "escalated", [])
@@ -119,6 +119,10 @@ async def test_an_agent_overridden_by_name_changes_the_outcome(runs: Path, base:
     assert {k.kind_name for k in scenario.kinds} == {"ext-claims.Claim", "ext-claims.Support"}
     assert set(scenario.kinds) == set(load(base).kinds)
     assert scenario.source == str(path)
+    # The board remembers the extending file; approve, replay, settle and whatif rebuild the same controller.
+    rebuilt, _ = scenarios.controller_for(bb, run.board.name)
+    assert rebuilt.fingerprint == run.controller.fingerprint
+    assert (await rebuilt.replay(run.board)).identical
 
 
 async def test_inputs_policy_and_expectation_are_replaced_and_agents_added(
