@@ -14,8 +14,7 @@
 Run it: `python -m pytest examples/15_testing_kit.py --hypothesis-show-statistics`
 """
 
-import subprocess
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +153,24 @@ def crash_run(database: Path, kill_after: int | None) -> int:
     return faults.count
 
 
+def killed_at(database: Path, k: int) -> int:
+    """`crash_run` in a child process (forked: no interpreter to start) that SIGKILLs itself at boundary k; the
+    child's exit code, -9 when the kill struck."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            crash_run(database, k)
+        finally:
+            os._exit(1)  # the run ended without reaching boundary k
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
 def test_a_run_killed_at_any_write_boundary_commits_exactly_once(tmp_path: Path) -> None:
     boundaries = crash_run(tmp_path / "count.db", None)  # how many boundaries an uninterrupted run crosses
     assert boundaries >= 5
     for k in range(1, boundaries + 1):
         database = tmp_path / f"kill-{k}.db"
-        killed = subprocess.run([sys.executable, __file__, str(database), str(k)], check=False)  # noqa: S603
-        assert killed.returncode == -9, k  # SIGKILL: no cleanup ran
+        assert killed_at(database, k) == -9, k  # SIGKILL: no cleanup ran
         crash_run(database, None)  # resume from what the store kept
         with Blackboard.open(f"sqlite:///{database}") as bb:
             rows = TABLE.rows(bb)
@@ -195,7 +205,3 @@ class TestClaimsFile(OnRegisteredStores, SinkConformance):
 
     def applications(self, sink: Any, blackboard: Blackboard, key: str) -> int | None:
         return 1 if key in self.file.records else 0
-
-
-if __name__ == "__main__":  # the killed process of test 4: DATABASE KILL_AFTER
-    crash_run(Path(sys.argv[1]), int(sys.argv[2]))

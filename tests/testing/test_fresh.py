@@ -90,7 +90,7 @@ def test_the_health_check_stays_on_and_only_the_fresh_factory_passes_it(pytester
             """
             from hypothesis import given, settings, strategies as st
 
-            @settings(max_examples=5, database=None)
+            @settings(max_examples=5, database=None, deadline=None)  # a new SQLite file per example
             @given(n=st.integers(0, 3))
             def test_fresh(slateboard_fresh, n):
                 with slateboard_fresh.board() as board:

@@ -18,7 +18,7 @@ def test_each_example_gets_its_own_board(slateboard_fresh, ev):
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -79,8 +79,9 @@ class Fresh(Generic[T]):
     Leaving because the body raised closes the store without verifying, so the body's own error is what shows.
     """
 
-    def __init__(self, stores: FreshStores, board: str | None) -> None:
+    def __init__(self, stores: FreshStores, pick: Callable[[Blackboard], T], board: str | None) -> None:
         self._stores = stores
+        self._pick: Callable[[Blackboard], T] = pick
         self._board_name = board
         self._blackboard: Blackboard | None = None
         self._directory: Path | None = None
@@ -88,9 +89,7 @@ class Fresh(Generic[T]):
     def _open(self) -> T:
         self._directory = self._stores.new_directory()
         self._blackboard = open_blackboard(self._stores.kind, self._directory)
-        if self._board_name is None:
-            return self._blackboard  # type: ignore[return-value]
-        return self._blackboard.board(self._board_name)  # type: ignore[return-value]
+        return self._pick(self._blackboard)
 
     def _board(self) -> list[Board]:
         if self._blackboard is None or self._board_name is None:
@@ -130,6 +129,10 @@ class Fresh(Generic[T]):
             self._close()
 
 
+def _itself(blackboard: Blackboard) -> Blackboard:
+    return blackboard
+
+
 class FreshStores:
     """Makes a new, empty store of one registered `kind` each time: the `slateboard_fresh` fixture.
 
@@ -151,8 +154,8 @@ class FreshStores:
 
     def blackboard(self) -> Fresh[Blackboard]:
         """`with slateboard_fresh.blackboard() as bb:` an open `Blackboard` on a new store, closed on leaving."""
-        return Fresh(self, None)
+        return Fresh(self, _itself, None)
 
     def board(self, name: str = "board") -> Fresh[Board]:
         """`with slateboard_fresh.board() as board:` a board on a new store, verified and closed on leaving."""
-        return Fresh(self, name)
+        return Fresh(self, lambda blackboard: blackboard.board(name), name)

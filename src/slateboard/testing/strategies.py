@@ -275,7 +275,7 @@ def evidence(
         who = draw(st.lists(names, min_size=n, max_size=n, unique=True))
         agrees = draw(st.permutations([True] * k + [False] * (n - k)))
         subject = draw(_strategy(overrides.get("subject", st.sampled_from(SUBJECTS))))
-        confidence = overrides.get("confidence", draw(_CONFIDENCE_BANDS))
+        confidence = overrides["confidence"] if "confidence" in overrides else draw(_CONFIDENCE_BANDS)
         pairs = []
         for author, agree in zip(who, agrees, strict=True):
             cited = (Citation(source=author, approved=True),)
