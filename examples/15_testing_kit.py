@@ -178,7 +178,8 @@ def test_a_run_killed_at_any_write_boundary_commits_exactly_once(tmp_path: Path)
             assert anyio.run(bb.board("claim-7").verify).version >= 1
 
 
-# 5: a sink of your own passes the conformance suite (here on memory only: conftest.py may choose stores).
+# 5: a sink of your own passes the conformance suite. The stores here are memory only, for the tests above too
+# (by default every registered store, `--slateboard-store` narrows them; conftest.py may choose them).
 class ClaimsFile:
     """An outside system: one record per idempotency key; `lookup` lets the commit layer ask what it applied."""
 
@@ -195,6 +196,11 @@ class ClaimsFile:
 
 @pytest.fixture
 def slateboard_store_kind() -> str:
+    return "memory"
+
+
+@pytest.fixture(scope="session")
+def slateboard_fresh_kind() -> str:  # the same choice for slateboard_fresh, which is session-scoped
     return "memory"
 
 
