@@ -61,7 +61,7 @@ async def judge(board_of: FreshStores, ev: sb.Evidence[Eligibility]) -> Outcome:
         return await CONTROLLER.run(board, Claim(subject=ev.subject, confidence=1.0))
 
 
-@outcomes.reaches("committed", "escalated", "insufficient", min_share=0.15)
+@outcomes.reaches("committed", "escalated", "insufficient", min_share=0.1)
 @MEASURED
 @given(ev=sb.evidence(Eligibility, "eligible"))
 def test_default_evidence_reaches_every_outcome_it_drives(
