@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import keyword
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from slateboard._internal.yamlpos import Locator, dotted, line_of
+from slateboard._internal import yamlpos
+from slateboard._internal.yamlpos import Locator, dotted
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
@@ -75,14 +77,7 @@ def load(path: str | Path) -> Scenario:
 
 def loads(text: str, *, file: str = "<scenario>") -> Scenario:
     """Read a scenario from YAML text; `file` names it in errors (and anchors a relative policy path)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=line_of(mark)) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=file) from exc
+    node, data = yamlpos.parse(text, file=file, error=ScenarioError)
     where = Locator(node, file)
     return _Builder(_validate(FileSpec, data, where, ()), where).build()
 
@@ -201,6 +196,9 @@ class _Builder:
                 raise self.where.error(("kinds", name), str(exc)) from exc
 
     def _type(self, kind: str, field: str, declared: str | list[Any]) -> Any:
+        if _reserved(field):  # pydantic refuses some with a ValueError; others would silently replace a method
+            message = "a field name must be an identifier that is not a keyword, private or a Finding attribute"
+            raise self.where.error(("kinds", kind, field), message)
         if isinstance(declared, list):
             if not declared:
                 raise self.where.error(("kinds", kind, field), "a choice needs at least one value")
@@ -357,6 +355,18 @@ def _unknown(what: str, name: str, known: list[str], *, others: Sequence[str] = 
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     listed = f" ({what}s: {', '.join(known)})" if known and what != "kind" else ""
     return f"unknown {what} {name!r}{hint}{listed}"
+
+
+def _reserved(field: str) -> bool:
+    """Whether `field` cannot name a declared kind's field: not an identifier, a keyword, private (`_x`), in
+    pydantic's `model_` namespace, or an attribute or field every finding already has (`json`, `subject`)."""
+    return (
+        not field.isidentifier()
+        or keyword.iskeyword(field)
+        or field.startswith(("_", "model_"))
+        or field in Finding.model_fields
+        or hasattr(Finding, field)
+    )
 
 
 def _declared(kind_name: str, module: str, annotations: dict[str, Any]) -> type[Record] | None:
