@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.metrics_view import show_metrics
 from slateboard.cli.options import BoardsOption, DbOption, JsonOption, ScenarioOption, controller_for, rows, store_url
 from slateboard.cli.render import history_table, render_audit
