@@ -29,7 +29,15 @@ from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.blackboard.stores.tables import TableTransaction
-from slateboard.commit.calls import HOST, SinkCall, error_text, holder_is_dead, receipt_text, run_tracked
+from slateboard.commit.calls import (
+    HOST,
+    SinkCall,
+    error_text,
+    holder_is_dead,
+    receipt_text,
+    run_tracked,
+    without_secrets,
+)
 from slateboard.commit.sinks import Sink, SinkCapabilities, TransactionalSink, capabilities_of
 from slateboard.errors import CommitError, ConfigurationError
 from slateboard.state.proposal import Proposal
@@ -289,7 +297,7 @@ class CommitLayer:
                     if settled is not None:
                         return settled
                     # A sink that bounds its own calls (the tool registry) says which call and how long.
-                    error = str(exc) or f"no answer within {plan.timeout:g} s"
+                    error = without_secrets(str(exc)) or f"no answer within {plan.timeout:g} s"
             except anyio.get_cancelled_exc_class():
                 # Cancelled from outside mid-call: the call may still land (a sync sink's thread runs on), so the
                 # key must not look free to the next worker. Recorded even though this task is being cancelled.
