@@ -87,8 +87,9 @@ def parse(text: str, *, file: str, error: FileError) -> tuple[yaml.Node | None, 
     and the line."""
     if len(text) > MAX_BYTES:
         raise error(f"the file is {len(text)} characters long; the limit is {MAX_BYTES} (MAX_BYTES)", file=file)
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # reads the first characters: a NUL or another unprintable one fails here
         node = loader.get_single_node()
         return node, (loader.construct_document(node) if node is not None else None)
     except _Refused as exc:
@@ -99,7 +100,8 @@ def parse(text: str, *, file: str, error: FileError) -> tuple[yaml.Node | None, 
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # a scalar a constructor cannot convert
         raise error(f"not valid YAML: {exc}", file=file) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class Locator:

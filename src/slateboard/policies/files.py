@@ -253,7 +253,8 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>",
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PolicyError("a policy is a table with 'default' and 'rules'", file=file, line=1)
-    unknown = sorted(set(data) - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
+    # Keys as text: YAML keys may be null, numbers or lists (`? [a]`), and are still only unknown keys.
+    unknown = sorted({str(k) for k in data} - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
     if unknown:
         raise PolicyError(
             f"unknown top-level key(s) {', '.join(unknown)}; expected default and rules",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from slateboard.errors import ConfigurationError, redacted
 
@@ -288,9 +288,17 @@ def _check_url(url: str, busy_timeout: float) -> None:
     if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) or not 0 <= busy_timeout < 1e9:
         raise ConfigurationError(f"busy_timeout must be a number of seconds from 0 to 1e9, got {busy_timeout!r}")
     try:
-        _ = urlsplit(url).port  # parsing the port checks it: a number from 0 to 65535
+        parts = urlsplit(url)
+        _ = parts.port  # parsing the port checks it: a number from 0 to 65535
     except ValueError as exc:
         raise ConfigurationError(f"store URL {redacted(url)!r}: {exc}") from None
+    for given in parse_qs(parts.query).get("busy_timeout", []):  # the option every file backend reads
+        try:
+            seconds = float(given)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < 1e9:
+            raise ConfigurationError(f"store URL {redacted(url)!r}: busy_timeout must be 0 to 1e9 s, got {given!r}")
 
 
 def backends_for_tests() -> list[StoreBackend]:
