@@ -39,7 +39,7 @@ from slateboard.commit.calls import (
     without_secrets,
 )
 from slateboard.commit.sinks import Sink, SinkCapabilities, TransactionalSink, capabilities_of
-from slateboard.errors import CommitError, ConfigurationError
+from slateboard.errors import CommitError, ConfigurationError, SlateboardError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit, CommitFailure
 
@@ -143,13 +143,36 @@ class CommitLayer:
         if self.transactional:
             # One transaction: it keeps every other writer out while it runs, so no lock need be written.
             with contextlib.suppress(TargetLocked):  # an outside commit holds the target: wait for it below
-                applied, _ = await call_store(ledger.apply_atomically, row, partial(self._apply_in, proposal, key))
+                applied = await self._apply_atomically(ledger, row, proposal)
                 return self._settled(applied, proposal, version) or self._lost(key)
         token, holder = await self._acquire(ledger, proposal.target)
         try:
             return await self._commit_locked(ledger, replace(row, fence=token), proposal, version, holder)
         finally:
             await call_store(ledger.release, proposal.target, token)
+
+    async def _apply_atomically(
+        self, ledger: Ledger, row: LedgerRow, proposal: Proposal, holder: str = ""
+    ) -> LedgerRow:
+        """A sink inside the store: one transaction per attempt. An attempt whose sink raised was rolled back whole
+        (nothing applied, no ledger row), so it is safe to retry, as an outside sink's refusal is; the last
+        attempt's error propagates. A store that fails (StoreError) or a target another commit holds is not retried.
+        """
+        apply = partial(self._apply_in, proposal, row.key)
+        attempts = self.plan(proposal).attempts
+        for number in range(attempts):
+            if number:
+                await anyio.sleep(self.backoff * 2 ** (number - 1))
+            try:
+                applied, _ = await call_store(ledger.apply_atomically, row, apply, holder=holder)
+            except (TargetLocked, SlateboardError):
+                raise
+            except Exception:
+                if number == attempts - 1:
+                    raise
+                continue
+            return applied
+        return self._lost(row.key)  # unreachable: the loop returns or raises
 
     async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
         holder = f"{HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
@@ -174,8 +197,7 @@ class CommitLayer:
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, holder: str
     ) -> Settled:
         if self.transactional:
-            apply = partial(self._apply_in, proposal, row.key)
-            applied, _ = await call_store(ledger.apply_atomically, row, apply, holder=holder)
+            applied = await self._apply_atomically(ledger, row, proposal, holder)
             return self._settled(applied, proposal, version) or self._lost(row.key)
         claimed, created = await call_store(ledger.claim, row)
         if not created:
