@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slateboard import Blackboard, Citation, Finding, Proposal
+from slateboard import Blackboard, Citation, CommitLayer, Finding, Proposal, agent, policies, rules, sinks
 from slateboard.errors import SlateboardError
 from tests.fuzz.budget import attempt, fuzz
 
@@ -93,3 +93,33 @@ async def _write_as(author: Any) -> None:
             await bb.board("b").write(Probe(subject="s", confidence=1.0, count=1, label="x"), author=author)
         except SlateboardError:
             return
+
+
+def _answer(probe: Probe) -> Probe:
+    return probe
+
+
+CONSTRUCTORS = {
+    "rules.budget(deadline=)": lambda v: rules.budget(deadline=v),
+    "rules.budget(max_cycles=)": lambda v: rules.budget(max_cycles=v),
+    "rules.sufficient(min_confidence=)": lambda v: rules.sufficient(Probe, min_confidence=v),
+    "rules.sufficient(min_sources=)": lambda v: rules.sufficient(Probe, min_sources=v),
+    "rules.escalate_below(confidence=)": lambda v: rules.escalate_below(Probe, confidence=v),
+    "rules.disagreement(field=)": lambda v: rules.disagreement(Probe, field=v),
+    "policies.min_confidence()": policies.min_confidence,
+    "CommitLayer(attempts=)": lambda v: CommitLayer(sinks.Memory(), attempts=v),
+    "CommitLayer(timeout=)": lambda v: CommitLayer(sinks.Memory(), timeout=v),
+    "CommitLayer(backoff=)": lambda v: CommitLayer(sinks.Memory(), backoff=v),
+    "agent(timeout=)": lambda v: agent(timeout=v)(_answer),
+    "agent(retries=)": lambda v: agent(retries=v)(_answer),
+    "agent(rating=)": lambda v: agent(rating=v)(_answer),
+    "sinks.Table()": sinks.Table,
+}
+
+
+@fuzz(200)
+@given(
+    name=st.sampled_from(sorted(CONSTRUCTORS)), value=st.one_of(ANY, st.integers(min_value=2**53, max_value=10**400))
+)
+def test_a_public_constructor_takes_a_value_or_refuses_it_typed(name: str, value: Any) -> None:
+    attempt(lambda: CONSTRUCTORS[name](value))  # anything but a SlateboardError fails the property

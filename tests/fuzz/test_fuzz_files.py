@@ -51,7 +51,7 @@ def _dump(document: object) -> str:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
 
-@fuzz(150)
+@fuzz(100)
 @given(st.one_of(documents(SCENARIO_KEYS).map(_dump), HOSTILE_TEXT))
 def test_a_scenario_file_loads_or_names_the_file(text: str) -> None:
     loaded = attempt(lambda: scenario_files.loads(text, file="fuzz.yaml"))
@@ -61,7 +61,7 @@ def test_a_scenario_file_loads_or_names_the_file(text: str) -> None:
         assert isinstance(loaded, Scenario)
 
 
-@fuzz(150)
+@fuzz(100)
 @given(st.one_of(documents(POLICY_KEYS).map(_dump), HOSTILE_TEXT))
 def test_a_yaml_policy_file_loads_or_names_the_file(text: str) -> None:
     loaded = attempt(lambda: policy_files.loads(text, format="yaml", file="fuzz.yaml"))

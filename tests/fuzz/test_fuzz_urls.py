@@ -35,7 +35,7 @@ def urls(draw: st.DrawFn, directory: str) -> str:
     return draw(st.text(max_size=20))
 
 
-@fuzz(150)
+@fuzz(100)
 @given(data=st.data())
 def test_a_url_opens_or_is_refused_with_a_typed_error_that_hides_the_password(
     tmp_path: Path, data: st.DataObject

@@ -44,6 +44,8 @@ from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit, CommitFailure
 
 __all__ = ("CallPlan", "CommitLayer", "CommitTarget", "params_hash", "Settled")
+_MAX_ATTEMPTS = 100  # far more than any sink deserves; bounds the lease, which doubles with each attempt
+_MAX_SECONDS = 1e6  # about eleven days: any longer is a mistake (and NaN or infinity never ends)
 
 Settled = Commit | CommitFailure
 
@@ -90,11 +92,12 @@ class CommitLayer:
         lease: float | None = None,
     ) -> None:
         capabilities = capabilities_of(sink)
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ConfigurationError(f"commit attempts must be an int >= 1, got {attempts!r}")
+        # Bounded: the lease below grows as 2**attempts, and NaN or infinity would never time out.
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= _MAX_ATTEMPTS:
+            raise ConfigurationError(f"commit attempts must be an int from 1 to {_MAX_ATTEMPTS}, got {attempts!r}")
         for name, value in (("backoff", backoff), ("timeout", timeout), ("lock_wait", lock_wait)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigurationError(f"commit {name} must be a number of seconds >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_SECONDS:
+                raise ConfigurationError(f"commit {name} must be a number of seconds from 0 to 1e6, got {value!r}")
         self.sink = sink
         self.capabilities: SinkCapabilities = capabilities
         # One of the two, typed, so no call site needs to ask which kind of sink this is.
