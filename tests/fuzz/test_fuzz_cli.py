@@ -7,8 +7,10 @@ import io
 
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
-from slateboard.cli.entry import main
+from slateboard.cli.entry import app, main
+from slateboard.errors import SlateboardError
 from tests.fuzz.budget import fuzz
 
 HOSTILE = st.one_of(
@@ -54,7 +56,7 @@ def invoke(args: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-@fuzz(60)
+@fuzz(30)
 @given(COMMANDS, HOSTILE)
 def test_an_error_line_shows_the_users_text_as_written(command: object, text: str) -> None:
     args = command(text)  # type: ignore[operator]
@@ -81,3 +83,12 @@ def test_a_terminal_escape_in_an_argument_is_shown_not_sent() -> None:
     assert code == 2
     assert "\x1b" not in err
     assert "x\\x1b[2Jy" in err
+
+
+@fuzz(25)
+@given(COMMANDS, HOSTILE)
+def test_through_typers_runner_a_command_raises_only_slateboard_errors(command: object, text: str) -> None:
+    """The commands themselves (Typer's CliRunner, without `main`'s one-line handler): a usage error exits 2,
+    anything else wrong is a SlateboardError, never another exception."""
+    result = CliRunner().invoke(app, command(text))  # type: ignore[operator]
+    assert result.exception is None or isinstance(result.exception, SystemExit | SlateboardError), result.exception
