@@ -11,13 +11,15 @@ it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import anyio
 
+from slateboard._internal import telemetry
 from slateboard._internal.describe import canonical, describe
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.agents.registry import AgentRegistry
@@ -43,6 +45,7 @@ from slateboard.errors import ConfigurationError, InvalidFindingError, Slateboar
 from slateboard.policies.policy import Policy
 from slateboard.state.projection import BoardState, append
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
+from slateboard.state.resume import resumed_state
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
 
@@ -111,6 +114,16 @@ class Controller:
         loop, drained). Leaving the loop early stops the run after the cycle in hand; the board stays resumable
         (wrap the iterator in `contextlib.aclosing` to close it at once rather than when it is collected).
         """
+        with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
+            async with aclosing(self._cycles(board, inputs, run)) as cycles:
+                async for cycle in cycles:
+                    if cycle.outcome is not None:
+                        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
+                    yield cycle
+
+    async def _cycles(
+        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span
+    ) -> AsyncGenerator[Cycle, None]:
         state, evaluator = await self._load(board)
         started = RunStarted(
             controller=self.fingerprint,
@@ -125,7 +138,8 @@ class Controller:
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
             news = max(state.last_finding_version, state.last_answer_version)
             if not fresh and finished and last is not None and news < state.last_decision_version:
-                yield await self._final(board, state, last, state.last_decision_version, resumed=True)
+                final = self._final(board, state, last, state.last_decision_version, resumed=True)
+                yield await _traced(run, last, state.last_decision_version, final)
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
             if await append(board, state, [*records, (started, CONTROLLER)]):
@@ -135,9 +149,9 @@ class Controller:
             if not await append(board, state, [(decision, CONTROLLER)]):
                 continue  # another writer moved the board on: decide again on what it wrote
             if decision.status != "continue":
-                yield await self._final(board, state, decision, state.version)
+                yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
                 return
-            yield await self._work(board, state, decision)
+            yield await _traced(run, decision, state.version, self._work(board, state, decision))
 
     async def _work(self, board: Board, state: BoardState, decision: Decision) -> Cycle:
         """Run a "continue" decision's agenda and append what the agents did after it."""
@@ -324,7 +338,7 @@ class Controller:
         return self.policy.evaluate(await board.view(at=verdict.at), verdict.proposal, state=state)
 
     async def _state(self, board: Board) -> BoardState:
-        return BoardState.of(await board.view(), self.agents)
+        return await resumed_state(board, self.agents)
 
     async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
         return await self._state(board), Evaluator(self.agents, self.rules)
@@ -381,6 +395,14 @@ class Controller:
                 records.append((run, CONTROLLER))
                 records += [(finding, task.agent) for finding in attempt.outputs]
         return records
+
+
+async def _traced(run: telemetry.Span, decision: Decision, version: int, step: Awaitable[Cycle]) -> Cycle:
+    """`step` (a cycle's work after its decision at `version`) inside the cycle's span, under the run's."""
+    with run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status) as span:
+        cycle = await step
+        span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
+        return cycle
 
 
 def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[str, Any]:
