@@ -5,7 +5,7 @@ from slateboard.testing.harness import run_fault_matrix
 
 report = run_fault_matrix("support-case", tmp_path)            # the affordable default matrix
 report = run_fault_matrix("handoffs", tmp_path, full=True)     # SIGKILL at every write boundary
-assert report.survived == report.tried, report.summary()
+print(report.summary())                                          # "handoffs: 33 cases tried, 33 survived"
 ```
 
     python -m slateboard.testing.harness support-case [--full]     (prints the report; exit 1 if a case failed)
