@@ -28,6 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from slateboard._internal import yamlpos
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding
 from slateboard.errors import PolicyError, SlateboardError, UnknownFindingKindError
@@ -134,7 +135,8 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>",
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PolicyError("a policy is a table with 'default' and 'rules'", file=file, line=1)
-    unknown = sorted(set(data) - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
+    # Keys as text: YAML keys may be null, numbers or lists (`? [a]`), and are still only unknown keys.
+    unknown = sorted({str(k) for k in data} - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
     if unknown:
         raise PolicyError(
             f"unknown top-level key(s) {', '.join(unknown)}; expected default and rules",
@@ -232,11 +234,15 @@ def _check_together(built: list[tuple[PolicyRule, str]], lines: _Lines, file: st
 
 
 def _parse_toml(text: str, file: str) -> tuple[object, _Lines]:
+    if len(text) > yamlpos.MAX_BYTES:  # the same limit as a YAML file's
+        raise PolicyError(f"the file is {len(text)} characters long; the limit is {yamlpos.MAX_BYTES}", file=file)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise PolicyError(f"not valid TOML: {exc}", file=file, line=int(found.group(1)) if found else None) from exc
+    except (ValueError, RecursionError) as exc:  # an integer too long to convert, nesting too deep
+        raise PolicyError(f"not valid TOML: {exc}", file=file) from exc
     return data, _toml_lines(text)
 
 
@@ -265,16 +271,7 @@ def _toml_lines(text: str) -> _Lines:
 
 
 def _parse_yaml(text: str, file: str) -> tuple[object, _Lines]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise PolicyError(
-            f"not valid YAML: {exc.problem or exc}", file=file, line=mark.line + 1 if mark else None
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"not valid YAML: {exc}", file=file) from exc
+    node, data = yamlpos.parse(text, file=file, error=PolicyError)
     return data, _yaml_lines(node)
 
 

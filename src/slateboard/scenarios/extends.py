@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from slateboard._internal.yamlpos import Locator, dotted, line_of
+from slateboard._internal import yamlpos
+from slateboard._internal.yamlpos import Locator, dotted
 from slateboard.errors import ScenarioError
 
 __all__ = ("Part", "Sources", "parse", "resolve")
@@ -37,15 +38,9 @@ _BY_NAME = ("kinds", "variants")  # mappings merged key by key
 
 
 def parse(text: str, file: str) -> tuple[object, yaml.Node | None]:
-    """The YAML document in `text` (safe loader only) and its node tree, for lines; errors name `file` and line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=line_of(mark)) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=file) from exc
+    """The YAML document in `text` and its node tree, parsed once by the bounded loader (size, depth, aliases and
+    big integers refused); errors name `file` and line."""
+    node, data = yamlpos.parse(text, file=file, error=ScenarioError)
     return data, node
 
 

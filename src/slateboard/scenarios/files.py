@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import keyword
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,6 +198,9 @@ class _Builder:
                 raise self.where.error(("kinds", name), str(exc)) from exc
 
     def _type(self, kind: str, field: str, declared: str | list[Any]) -> Any:
+        if _reserved(field):  # pydantic refuses some with a ValueError; others would silently replace a method
+            message = "a field name must be an identifier that is not a keyword, private or a Finding attribute"
+            raise self.where.error(("kinds", kind, field), message)
         if isinstance(declared, list):
             if not declared:
                 raise self.where.error(("kinds", kind, field), "a choice needs at least one value")
@@ -353,6 +357,18 @@ def _unknown(what: str, name: str, known: list[str], *, others: Sequence[str] = 
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     listed = f" ({what}s: {', '.join(known)})" if known and what != "kind" else ""
     return f"unknown {what} {name!r}{hint}{listed}"
+
+
+def _reserved(field: str) -> bool:
+    """Whether `field` cannot name a declared kind's field: not an identifier, a keyword, private (`_x`), in
+    pydantic's `model_` namespace, or an attribute or field every finding already has (`json`, `subject`)."""
+    return (
+        not field.isidentifier()
+        or keyword.iskeyword(field)
+        or field.startswith(("_", "model_"))
+        or field in Finding.model_fields
+        or hasattr(Finding, field)
+    )
 
 
 def _declared(kind_name: str, module: str, annotations: dict[str, Any]) -> type[Record] | None:

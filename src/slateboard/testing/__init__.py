@@ -11,6 +11,9 @@
   over a corpus of recorded boards (a policy change tested in CI against history).
 - `slateboard.testing.faults.Faults`: a kill switch that SIGKILLs its own process at the N-th write boundary
   (store appends, ledger writes, sink calls), for crash tests with real processes.
+- `slateboard.testing.harness.run_fault_matrix`: a scenario under every fault (SIGKILL at write boundaries, a flaky
+  sink, hung agents, a full disk, two controllers on one board), each case judged: nothing lost, nothing applied
+  twice, verify and replay pass (docs/RELIABILITY.md).
 - `slateboard.testing.postgres.throwaway_server`: a PostgreSQL server started for a test session or a benchmark
   and deleted afterwards (`durable=True` for PostgreSQL's durable defaults).
 """
