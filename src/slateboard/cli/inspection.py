@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.heads import HeadOptions, signed_heads
 from slateboard.cli.metrics_view import show_metrics
 from slateboard.cli.options import BoardsOption, DbOption, JsonOption, ScenarioOption, controller_for, rows, store_url

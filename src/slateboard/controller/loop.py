@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -160,7 +161,7 @@ class Controller:
         view = await board.view()
         # If another writer got in first, the cycle's results are dropped and its agents run again after
         # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
-        landed = await append(board, state, await self._run_agenda(view, decision.agenda))
+        landed = await append(board, state, await self._run_agenda(view, decision.agenda, self._left(state)))
         written = (await board.view(at=state.version)).since(version) if landed else ()
         return Cycle(
             board=board.name,
@@ -360,12 +361,22 @@ class Controller:
                 fresh.append(item)
         return fresh
 
-    async def _run_agenda(self, view: BoardView, agenda: Sequence[Task]) -> list[tuple[Record, str]]:
+    def _left(self, state: BoardState) -> float | None:
+        """Seconds before the run's deadline (`rules.budget(deadline=)`), by the log's clock; None without one. The
+        runner's watchdog holds every agent to it, so a hung agent cannot keep the run past it."""
+        deadline = split_rules(self.rules)[2].deadline
+        if deadline is None or state.started_at is None:
+            return None
+        return deadline - (datetime.now(state.started_at.tzinfo) - state.started_at).total_seconds()
+
+    async def _run_agenda(
+        self, view: BoardView, agenda: Sequence[Task], left: float | None = None
+    ) -> list[tuple[Record, str]]:
         results: list[list[Attempt]] = [[] for _ in agenda]
 
         async def run_one(position: int, task: Task) -> None:
             agent = self.registry.get(task.agent)
-            results[position] = await run_agent(agent, partial(_arguments, agent, task, view))
+            results[position] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
 
         async with anyio.create_task_group() as group:
             for position, task in enumerate(agenda):
