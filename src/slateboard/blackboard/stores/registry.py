@@ -298,7 +298,9 @@ def _check_url(url: str, busy_timeout: float) -> None:
         except ValueError:
             seconds = -1.0
         if not 0 <= seconds < 1e9:
-            raise ConfigurationError(f"store URL {redacted(url)!r}: busy_timeout must be 0 to 1e9 s, got {given!r}")
+            raise ConfigurationError(
+                f"store URL {redacted(url)!r}: busy_timeout must be a number of seconds from 0 to 1e9, got {given!r}"
+            )
 
 
 def backends_for_tests() -> list[StoreBackend]:
