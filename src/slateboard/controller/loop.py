@@ -38,9 +38,9 @@ from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
 from slateboard.controller.whatif import whatif
 from slateboard.controller.whatif_report import WhatIfReport
-from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
+from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError, StaleVersionError
 from slateboard.policies.policy import Policy
-from slateboard.state.projection import BoardState, append
+from slateboard.state.projection import BoardState
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
@@ -127,25 +127,51 @@ class Controller:
                 yield await self._final(board, state, last, state.last_decision_version, resumed=True)
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
-            if await append(board, state, [*records, (started, CONTROLLER)]):
+            decision = await self._advance(board, state, evaluator, [*records, (started, CONTROLLER)])
+            if decision is not None:
                 break
-        while True:
-            decision = evaluator.decide(state)
-            if not await append(board, state, [(decision, CONTROLLER)]):
-                continue  # another writer moved the board on: decide again on what it wrote
-            if decision.status != "continue":
-                yield await self._final(board, state, decision, state.version)
-                return
-            yield await self._work(board, state, decision)
+            state, evaluator = await self._load(board)
+        while decision.status == "continue":
+            version = state.version  # the decision's
+            view = await board.view(at=version)  # what it was decided on: held in memory, no read
+            following = await self._advance(board, state, evaluator, await self._run_agenda(view, decision.agenda))
+            landed = following is not None
+            if following is None:
+                # Another writer got in first: the cycle's results are dropped and its agents run again after the
+                # next decision (they are safe to re-run, and a batch must follow the state it was decided on).
+                state, evaluator = await self._load(board)
+                while (following := await self._advance(board, state, evaluator, [])) is None:
+                    state, evaluator = await self._load(board)
+            yield self._cycle(board, decision, version, await board.view(at=state.version - 1), landed=landed)
+            decision = following
+        yield await self._final(board, state, decision, state.version)
 
-    async def _work(self, board: Board, state: BoardState, decision: Decision) -> Cycle:
-        """Run a "continue" decision's agenda and append what the agents did after it."""
-        version = state.version
-        view = await board.view()
-        # If another writer got in first, the cycle's results are dropped and its agents run again after
-        # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
-        landed = await append(board, state, await self._run_agenda(view, decision.agenda))
-        written = (await board.view(at=state.version)).since(version) if landed else ()
+    async def _advance(
+        self, board: Board, state: BoardState, evaluator: Evaluator, records: list[tuple[Record, str]]
+    ) -> Decision | None:
+        """Append `records` and the decision that follows them as one atomic batch (one transaction); None when
+        another writer moved the board on first (nothing was written, and `state` is spoilt: load it again).
+
+        The decision is taken on the entries the batch will have (the draft's), exactly as `replay` takes it on
+        the entries the log has; it is durable before any agent acts on it.
+        """
+        draft = board.draft(records, after=state.version)
+        for entry in draft.entries:
+            state.ingest(entry)
+        decision = evaluator.decide(state)
+        decided = draft.add(decision, CONTROLLER)
+        if decided is None:  # a draft with a known `after` gives every entry
+            raise SlateboardError(f"board {board.name!r}: the draft of a cycle has no versions")
+        state.ingest(decided)
+        try:
+            await board.write_draft(draft)
+        except StaleVersionError:
+            return None
+        return decision
+
+    @staticmethod
+    def _cycle(board: Board, decision: Decision, version: int, view: BoardView, *, landed: bool) -> Cycle:
+        written = view.since(version) if landed else ()
         return Cycle(
             board=board.name,
             number=decision.cycle,
@@ -153,7 +179,7 @@ class Controller:
             version=version,
             runs=tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
             findings=tuple(e for e in written if not isinstance(e.payload, AgentRun)),
-            board_version=state.version,
+            board_version=view.version,
             discarded=not landed,
         )
 
