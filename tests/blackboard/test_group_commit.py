@@ -21,6 +21,7 @@ import pytest
 from slateboard import Blackboard, Finding
 from slateboard.blackboard.stores.base import open_store
 from slateboard.blackboard.stores.ledger import LedgerRow
+from slateboard.blackboard.stores.registry import backend_for_tests
 from slateboard.errors import ConfigurationError, StaleVersionError
 from slateboard.state.records import Commit, Decision
 from slateboard.testing.faults import Faults
@@ -208,3 +209,15 @@ def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twi
             assert decided[: len(before)] == before  # no committed decision lost or changed
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM slateboard_ledger WHERE status = 'applied'").fetchone()[0] == BOARDS
+
+
+def test_relaxed_durability_on_postgresql_appends_and_reads_back(postgres_server: str, tmp_path: Path) -> None:
+    url = backend_for_tests("postgresql").fresh_url(tmp_path)
+    with Blackboard.open(url, durability="relaxed") as bb:
+        assert bb.store.durability == "relaxed"  # type: ignore[attr-defined]
+        bb.board("pg").write_many_sync([note(0), note(1)], author="a")
+    with Blackboard.open(url) as other:
+        assert [e.payload.text for e in other.board("pg").history_sync()] == ["note 0", "note 1"]  # type: ignore[attr-defined]
+        assert other.store.durability == "cycle"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="durability must be one of"):
+        Blackboard.open(f"{url}&durability=never" if "?" in url else f"{url}?durability=never")
