@@ -377,9 +377,12 @@ class Controller:
             agent = self.registry.get(task.agent)
             results[position] = await run_agent(agent, partial(_arguments, agent, task, view))
 
-        async with anyio.create_task_group() as group:
-            for position, task in enumerate(agenda):
-                group.start_soon(run_one, position, task)
+        if len(agenda) == 1:  # nothing to run beside it: no task group (a task and a cancel scope fewer per cycle)
+            await run_one(0, agenda[0])
+        else:
+            async with anyio.create_task_group() as group:
+                for position, task in enumerate(agenda):
+                    group.start_soon(run_one, position, task)
         records: list[tuple[Record, str]] = []
         for task, attempts in zip(agenda, results, strict=True):  # the agenda's order, not completion order
             for attempt in attempts:
