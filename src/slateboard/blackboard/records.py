@@ -165,15 +165,22 @@ def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
 
 
 # The last few records encoded, by identity: the runner checks an agent's output and the board writes it moments
-# later. Keyed by id() with the object kept alive beside it, so a reused id never matches another record.
+# later. Keyed by id() with the object kept alive beside it, so a reused id never matches another record; bounded
+# in count and in bytes, so a pipeline of large findings does not keep many of them alive.
 _recent: dict[int, tuple[Record, Encoded]] = {}
-_RECENT = 512
+_RECENT = 256
+_RECENT_BYTES = 4 << 20
+_recent_bytes = 0
 
 
 def _remember(record: Record, encoded: Encoded) -> None:
-    if len(_recent) >= _RECENT:
+    global _recent_bytes  # noqa: PLW0603 - one module-wide cache
+    if len(_recent) >= _RECENT or _recent_bytes + encoded.size > _RECENT_BYTES:
         _recent.clear()
-    _recent[id(record)] = (record, encoded)
+        _recent_bytes = 0
+    if encoded.size <= _RECENT_BYTES // 8:
+        _recent[id(record)] = (record, encoded)
+        _recent_bytes += encoded.size
 
 
 def _unserializable(record: Record, exc: PydanticSerializationError) -> tuple[str, str]:
