@@ -62,25 +62,27 @@ class Draft:
         self._stamp = recorded_at.isoformat()
         self._max_bytes = max_bytes
         self._author: object = _UNCHECKED
-        for record, author in authored:
-            self.add(record, author)
+        self.extend(authored)
 
     def add(self, record: Record, author: str) -> Entry | None:
         """Encode and check one more record; its provisional entry (None when `after` is None)."""
-        if author != self._author:  # a batch is mostly one author: check each new one once
-            check_author(author)
-            self._author = author
-        encoded = encode(record, max_bytes=self._max_bytes)
-        pending = PendingEntry(encoded.kind, encoded.schema_version, author, self._stamp, encoded.payload)
-        self.pending.append(pending)
-        self.records.append(encoded.record)
-        if self.after is None:
-            return None
-        version = self.after + len(self.pending)
-        row = StoredEntry(0, self.board, version, pending.kind, pending.schema_version, author, self._stamp, "", "")
-        entry = Entry.from_stored(row, encoded.record, self.recorded_at)
-        self.entries.append(entry)
-        return entry
+        self.extend(((record, author),))
+        return self.entries[-1] if self.after is not None else None
+
+    def extend(self, authored: Iterable[tuple[Record, str]]) -> None:
+        """Encode and check more records (a batch's hot loop: one pass, no per-record call but `encode`)."""
+        pending, records, entries = self.pending, self.records, self.entries
+        stamp, max_bytes, after, board = self._stamp, self._max_bytes, self.after, self.board
+        for record, author in authored:
+            if author != self._author:  # a batch is mostly one author: check each new one once
+                check_author(author)
+                self._author = author
+            kind, schema_version, payload, decoded, _ = encode(record, max_bytes=max_bytes)
+            pending.append(PendingEntry(kind, schema_version, author, stamp, payload))
+            records.append(decoded)
+            if after is not None:
+                row = StoredEntry(0, board, after + len(pending), kind, schema_version, author, stamp, "", "")
+                entries.append(Entry.from_stored(row, decoded, self.recorded_at))
 
     def __len__(self) -> int:
         return len(self.pending)

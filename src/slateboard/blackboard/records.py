@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
@@ -110,8 +109,7 @@ class Finding(Record):
     citations: tuple[Citation, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
+class Encoded(NamedTuple):
     """A record as a board stores it, and as every reader (another process, a replay) will load it back.
 
     `record` is the payload decoded from `payload`, not the object the writer passed: the writer's own index holds
@@ -153,14 +151,18 @@ def encode(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Enc
         decoded = cls.__pydantic_validator__.validate_json(payload)
     except ValidationError as exc:
         raise InvalidFindingError(cls.kind_name, _problems(exc)) from exc
-    encoded = Encoded(cls.kind_name, cls.schema_version, payload.decode(), decoded, len(payload))
-    _remember(record, encoded)
-    return encoded
+    return Encoded(cls.kind_name, cls.schema_version, payload.decode(), decoded, len(payload))
 
 
 def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:
-    """The stored form of `record`: (kind name, schema version, canonical JSON payload); see `encode`."""
+    """The stored form of `record`: (kind name, schema version, canonical JSON payload); see `encode`.
+
+    This is the check before a write (the runner checks each agent's output with it): the encoding is kept a
+    moment, so that the board's write of the same object does not encode it again.
+    """
     encoded = encode(record, max_bytes=max_bytes)
+    if isinstance(record, Record):  # always, once `encode` accepted it
+        _remember(record, encoded)
     return encoded.kind, encoded.schema_version, encoded.payload
 
 
