@@ -1,8 +1,9 @@
 """The controller: the control loop, outcomes, replay and what-if.
 
 A cycle is: decide (a decision entry on the board), then, on "continue", run the agenda's agents concurrently
-and append every attempt and finding as one atomic batch, in a deterministic order (rating, then declaration
-order). Decisions depend only on the log, so `replay` re-derives each one from the entries before it.
+and append every attempt and finding, in a deterministic order (rating, then declaration order), together with the
+next decision, taken on them, as one atomic batch: one transaction a cycle (`_advance`). Decisions depend only on
+the log, so `replay` re-derives each one from the entries before it.
 
 `iter` is the one loop: it yields each cycle as a `Cycle`, the last one with the run's outcome, and `run` drains
 it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
