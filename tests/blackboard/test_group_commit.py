@@ -17,11 +17,16 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
 
 from slateboard import Blackboard, Finding
-from slateboard.blackboard.stores.base import open_store
+from slateboard.blackboard.entries import PendingEntry
+from slateboard.blackboard.stores.base import AppendRequest, open_store
 from slateboard.blackboard.stores.ledger import LedgerRow
+from slateboard.blackboard.stores.memory import MemoryStore
 from slateboard.blackboard.stores.registry import backend_for_tests
+from slateboard.blackboard.stores.sqlite import SQLiteStore
 from slateboard.errors import ConfigurationError, StaleVersionError
 from slateboard.state.records import Commit, Decision
 from slateboard.testing.faults import Faults
@@ -221,3 +226,53 @@ def test_relaxed_durability_on_postgresql_appends_and_reads_back(postgres_server
         assert other.store.durability == "cycle"  # type: ignore[attr-defined]
     with pytest.raises(ConfigurationError, match="durability must be one of"):
         Blackboard.open(f"{url}&durability=never" if "?" in url else f"{url}?durability=never")
+
+
+def pending(n: int, text: str) -> list[PendingEntry]:
+    stamp = "2026-01-01T00:00:00+00:00"
+    return [PendingEntry(Note.kind_name, 1, "a", stamp, f'{{"text": "{text}-{i}"}}') for i in range(n)]
+
+
+GROUPS = st.lists(
+    st.tuples(st.sampled_from(["x", "y", "z"]), st.integers(1, 3), st.one_of(st.none(), st.integers(0, 4))),
+    min_size=1,
+    max_size=8,
+)
+
+
+def test_the_groups_reach_every_outcome() -> None:
+    """Groups where every request lands, where some are refused, and where one board is written twice."""
+    find(GROUPS, lambda g: len(g) > 1 and all(e is None for _, _, e in g))
+    find(GROUPS, lambda g: any(e is not None and e > 0 for _, _, e in g))
+    find(GROUPS, lambda g: len({b for b, _, _ in g}) < len(g))
+
+
+@settings(max_examples=60, deadline=None)
+@given(group=GROUPS)
+def test_a_group_ends_as_the_same_appends_one_at_a_time(
+    tmp_path_factory: pytest.TempPathFactory, group: list[tuple[str, int, int | None]]
+) -> None:
+    """Property: `append_group` gives every request the outcome it gets appended alone, in order (the stale ones
+    refused, the others at the same versions and hashes), whatever mix of boards and expected versions."""
+    directory = tmp_path_factory.mktemp("group")
+    requests = [AppendRequest(b, pending(n, f"{k}"), expected) for k, (b, n, expected) in enumerate(group)]
+    grouped = SQLiteStore(directory / "g.db", url="sqlite:///g.db")
+    alone = MemoryStore()
+    try:
+        results = grouped.append_group(requests, wait=True)
+        for request, result in zip(requests, results, strict=True):
+            head = alone.head(request.board, wait=True)[0]
+            if request.expected_version is not None and request.expected_version != head:
+                assert isinstance(result, StaleVersionError), result
+                assert (result.expected, result.actual) == (request.expected_version, head)
+                continue
+            expected = alone.append(request.board, request.entries, expected_version=None, wait=True)
+            assert not isinstance(result, Exception), result
+            assert [(r.version, r.hash) for r in result] == [(e.version, e.hash) for e in expected]
+        for board in ("x", "y", "z"):
+            stored = grouped.read(board, after=0, upto=None, wait=True)
+            assert [(r.version, r.hash) for r in stored] == [
+                (e.version, e.hash) for e in alone.read(board, after=0, upto=None, wait=True)
+            ]
+    finally:
+        grouped.close()
