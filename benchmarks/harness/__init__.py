@@ -7,8 +7,10 @@
 - `report`: the header, the tables, the problems that make a run (`--quick` in CI) fail, the JSON file.
 - `options`: the shared command-line options; scratch directories.
 - `machine`: what a report records about the machine.
+- `counting`: bytes the process wrote and commits a SQLite connection ran (what a run costs the disk).
 """
 
+from harness.counting import Commits, written_bytes
 from harness.machine import machine
 from harness.options import in_fresh_dir, names, parser
 from harness.profiling import Clocks, HotSpot, Profile, name_of
@@ -20,6 +22,7 @@ from harness.timing import freeze, now, quiet_gc, since, timed, timed_async
 __all__ = (
     "SCHEMA",
     "Clocks",
+    "Commits",
     "HotSpot",
     "Profile",
     "Report",
@@ -39,4 +42,5 @@ __all__ = (
     "since",
     "timed",
     "timed_async",
+    "written_bytes",
 )

@@ -36,6 +36,7 @@ __all__ = (
     "ToolRateLimitedError",
     "ModelError",
     "BudgetError",
+    "SignedHeadError",
 )
 
 
@@ -257,3 +258,14 @@ class ModelError(SlateboardError):
 
 class BudgetError(SlateboardError, ValueError):
     """A price table or a budget is not usable; the message names the model or the limit."""
+
+
+class SignedHeadError(SlateboardError, ValueError):
+    """A signed head or a key file cannot be used: malformed (naming the file and field), a bad signature, or a
+    key other than the one that signed it."""
+
+    def __init__(self, message: str, *, file: str, field: str | None = None) -> None:
+        where = f"{file}: field {field!r}: " if field else f"{file}: "
+        super().__init__(f"{where}{message}")
+        self.file = file
+        self.field = field

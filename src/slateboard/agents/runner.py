@@ -15,6 +15,7 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
+from slateboard._internal import telemetry
 from slateboard.agents.spec import Agent
 from slateboard.agents.usage import ModelUsage, collect_usage, combine
 from slateboard.blackboard.records import Record, encode_record
@@ -54,9 +55,29 @@ async def run_agent(agent: Agent, arguments: Callable[[int], Mapping[str, Any]])
 
 async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
     # Whatever the attempt's end, the model calls it made (and paid for) are kept on it.
-    with collect_usage() as reports:
-        attempt = await _try(agent, arguments, number)
-    return replace(attempt, usage=combine(reports))
+    with telemetry.span("slateboard.agent.attempt", agent=agent.name, attempt=number) as span:
+        with collect_usage() as reports:
+            attempt = await _try(agent, arguments, number)
+        attempt = replace(attempt, usage=combine(reports))
+        _trace(span, agent, attempt)
+    return attempt
+
+
+def _trace(span: telemetry.Span, agent: Agent, attempt: Attempt) -> None:
+    span.set(status=attempt.status, outputs=len(attempt.outputs))
+    if attempt.status != "ok":
+        span.fail(attempt.error)
+    if attempt.usage is not None:
+        usage = attempt.usage
+        span.set_attributes(
+            telemetry.genai(
+                agent=agent.name,
+                model=usage.model,
+                provider=usage.provider,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+            )
+        )
 
 
 async def _try(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:

@@ -7,6 +7,7 @@ one order (`feed.py`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Self
 
 import anyio
+import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.blackboard.draft import MAX_NAME, Draft
@@ -23,6 +25,7 @@ from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.group import GroupCommit
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
+from slateboard.blackboard.snapshots import Rejected, Restored, SnapshotCheck, check_entries, load, make_row, shelf_of
 from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
@@ -31,6 +34,7 @@ from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedL
 __all__ = ("Blackboard", "Board", "DEFAULT_URL")
 
 DEFAULT_URL = "sqlite:///slateboard.db"
+_log = logging.getLogger("slateboard.blackboard")
 _MAX_NAME = MAX_NAME
 _VERIFY_PAGE = 5000
 Clock = Callable[[], datetime]
@@ -268,6 +272,58 @@ class Board:
             finally:
                 self._changes.disarm(token)
 
+    async def restore(self) -> Restored | None:
+        """Take the board's snapshot (blackboard.snapshots) into this process's index, if it holds nothing yet and
+        the snapshot matches the log; the next reads fetch only the entries after it.
+
+        None when the index already held entries (nothing to restore); else the version the snapshot covers and
+        what was kept beside its entries (the controller's state), or version 0: no snapshot, a store without
+        them, or one refused (logged, and reported by `verify_snapshot`), in which case the log is read as usual.
+        """
+        if self._index.version:
+            return None
+        shelf = shelf_of(self._store)
+        row = None if shelf is None else await call_store(shelf.get, self._name)
+        if row is None:
+            return Restored(0, None)
+        anchor = await call_store(self._store.read, self._name, after=row.version - 1, upto=row.version)
+        loaded = await anyio.to_thread.run_sync(load, row, anchor[0].hash if anchor else None)
+        if isinstance(loaded, Rejected):
+            _log.warning("board %r: the snapshot at version %d is ignored: %s", self._name, row.version, loaded.reason)
+            return Restored(0, None)
+        self._index.extend(loaded.entries)
+        return Restored(loaded.version, loaded.extra)
+
+    async def save_snapshot(self, extra: object = None, *, at: int | None = None) -> int:
+        """Keep a snapshot of the board at version `at` (default: the latest), with `extra` beside its entries (a
+        layer above keeps its own state there; it must be picklable plain data). Returns the version it covers
+        (0: an empty board, nothing kept). The encoding runs in a worker thread."""
+        shelf = shelf_of(self._store)
+        if shelf is None:
+            raise ConfigurationError(f"the store {self._store.url} keeps no snapshots")
+        entries = (await self.view(at=at)).entries()
+        if not entries:
+            return 0
+        row = await anyio.to_thread.run_sync(make_row, self._name, entries, extra)
+        await call_store(shelf.put, row)
+        return row.version
+
+    async def verify_snapshot(self) -> SnapshotCheck:
+        """Check the board's snapshot against the log: its seal, the hash it records at its version, and every
+        entry it holds compared with the stored one. A refused snapshot is never used (see `restore`)."""
+        shelf = shelf_of(self._store)
+        row = None if shelf is None else await call_store(shelf.get, self._name)
+        if row is None:
+            return SnapshotCheck(board=self._name, version=None, valid=True, reason="no snapshot")
+        rows = await call_store(self._store.read, self._name, after=0, upto=max(row.version, 0))
+        anchor = rows[-1].hash if rows and rows[-1].version == row.version else None
+        loaded = await anyio.to_thread.run_sync(load, row, anchor)
+        if isinstance(loaded, Rejected):
+            return SnapshotCheck(board=self._name, version=row.version, valid=False, reason=loaded.reason)
+        problem = check_entries(loaded, rows)
+        reason = problem or f"matches the log's first {row.version} entries"
+        return SnapshotCheck(board=self._name, version=row.version, valid=problem is None, reason=reason)
+
     write_sync = sync_twin(write)
     write_many_sync = sync_twin(write_many)
     write_each_sync = sync_twin(write_each)
@@ -277,6 +333,9 @@ class Board:
     head_sync = sync_twin(head)
     verify_sync = sync_twin(verify)
     watch_sync = sync_iter_twin(watch)
+    restore_sync = sync_twin(restore)
+    save_snapshot_sync = sync_twin(save_snapshot)
+    verify_snapshot_sync = sync_twin(verify_snapshot)
 
 
 class Blackboard:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, inspection, mcp, review, runs, whatif, workers
+from slateboard.cli import answers, heads, inspection, mcp, review, runs, whatif, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.schema import schema
@@ -40,6 +40,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "replay": inspection.replay,
     "whatif": whatif.whatif,
     "verify": inspection.verify,
+    "keygen": heads.keygen,
     "boards": inspection.boards,
     "metrics": inspection.metrics,
     "review": review.review,

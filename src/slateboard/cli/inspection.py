@@ -7,6 +7,7 @@ shown as stored.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.heads import HeadOptions, signed_heads
 from slateboard.cli.metrics_view import show_metrics
 from slateboard.cli.options import BoardsOption, DbOption, JsonOption, ScenarioOption, controller_for, rows, store_url
 from slateboard.cli.render import history_table, render_audit
@@ -90,30 +92,55 @@ def _said(record: Decision | Verdict) -> str:
     return f"verdict {record.outcome} under policy {record.policy} ({'; '.join(map(str, record.reasons))})"
 
 
-def verify(
+def verify(  # noqa: PLR0917 - Typer reads the parameters as the command's arguments and options
     board: Annotated[str | None, typer.Argument(help="One board; all boards when omitted.")] = None,
     db: DbOption = "",
     as_json: JsonOption = False,
+    export_head: Annotated[
+        Path | None, typer.Option("--export-head", metavar="FILE", help="Write BOARD's head, signed with --key.")
+    ] = None,
+    key: Annotated[Path | None, typer.Option("--key", metavar="KEYFILE", help="Ed25519 private key (keygen).")] = None,
+    against: Annotated[
+        Path | None, typer.Option("--head", metavar="FILE", help="Verify against this signed head (--public-key).")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", metavar="KEYFILE", help="The public key that checks --head.")
+    ] = None,
 ) -> None:
-    """Recompute every hash chain; exit 1 naming the first tampered version."""
+    """Recompute every hash chain, and check each board's snapshot against its log; exit 1 naming the first
+    tampered version, or a snapshot that does not match (it is never used). With --export-head, also write the
+    board's signed head; with --head, also check that the board still holds that head (docs/signed-heads.md)."""
+    signing = HeadOptions(export_head, key, against, public_key)
+    if signing.active:
+        with Blackboard.open(store_url(db), read_only=True) as blackboard:
+            signed_heads(blackboard, board, signing, as_json=as_json)
+        return
     with Blackboard.open(store_url(db), read_only=True) as blackboard:
         names = [board] if board else blackboard.boards()
-        heads, failures = [], []
+        heads, failures, refused = [], [], []
         for name in names:
             try:
                 heads.append(run_sync(blackboard.board(name).verify))
             except TamperedLogError as exc:
                 failures.append(exc)
+            check = run_sync(blackboard.board(name).verify_snapshot)
+            if not check.valid:
+                refused.append(check)
     if as_json:
         tampered = [{"board": f.board, "version": f.version, "reason": f.reason} for f in failures]
-        print_json({"ok": not failures, "heads": [h.model_dump() for h in heads], "tampered": tampered})
+        snapshots = [c.model_dump() for c in refused]
+        ok = not failures and not refused
+        print_json({"ok": ok, "heads": [h.model_dump() for h in heads], "tampered": tampered, "snapshots": snapshots})
     else:
         out = console()
         for head in heads:
             out.print(f"[green]OK[/green]  {escape(head.board)}: {head.version} entries, head {head.hash}")
         for failure in failures:
             out.print(f"[red]TAMPERED[/red]  {escape(str(failure))}")
-    if failures:
+        for check in refused:
+            where = f"{escape(check.board)}: the snapshot at version {check.version}"
+            out.print(f"[red]SNAPSHOT REFUSED[/red]  {where} does not match the log ({escape(check.reason)})")
+    if failures or refused:
         raise typer.Exit(1)
 
 

@@ -13,19 +13,21 @@ from rich.table import Table
 
 from slateboard.blackboard.board import Blackboard
 from slateboard.cli.console import print_json
+from slateboard.observe.maturity import MaturitySignals, Signal, maturity
 from slateboard.observe.metrics import STATUSES, WorkflowMetrics, metrics
 
-__all__ = ("render", "show_metrics")
+__all__ = ("render", "render_maturity", "show_metrics")
 
 
 def show_metrics(console: Console, blackboard: Blackboard, boards: Sequence[str] | None, *, as_json: bool) -> None:
     """Compute the metrics of `boards` (all when None or empty) and print them on `console` (JSON on stdout)."""
     found = metrics(blackboard, boards)
+    signals = maturity(blackboard, boards)
     if as_json:
-        print_json(found.model_dump(mode="json"))
+        print_json({**found.model_dump(mode="json"), "maturity": signals.model_dump(mode="json")})
         return
     console.print(f"[bold]workflow metrics[/bold] of {escape(blackboard.url)}")
-    for item in render(found):
+    for item in [*render(found), render_maturity(signals)]:
         console.print(item)
 
 
@@ -109,4 +111,24 @@ def _agents_table(found: WorkflowMetrics) -> Table:
             _seconds(agent.cycle_time.mean_seconds),
             _seconds(agent.cycle_time.max_seconds),
         )
+    return table
+
+
+def _value(signal: Signal) -> str:
+    if signal.value is None:
+        return "n/a"
+    if signal.unit == "seconds":
+        return f"{signal.value:.1f} s"
+    return f"{signal.value:.1%}"
+
+
+def render_maturity(signals: MaturitySignals) -> Table:
+    """The four maturity signals of seed 004 beside the article's targets."""
+    table = Table(title="maturity signals (targets from the field, seed 004)", title_justify="left")
+    for column in ("signal", "value", "target", "met"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("from")
+    for signal in signals.signals:
+        met = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "n/a"}[signal.met]
+        table.add_row(signal.title, _value(signal), escape(signal.target), met, escape(signal.detail))
     return table

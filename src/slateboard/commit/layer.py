@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import anyio
 import anyio.to_thread
 
+from slateboard._internal import telemetry
 from slateboard._internal.sync import sync_twin
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.base import call_store
@@ -124,6 +125,13 @@ class CommitLayer:
 
     async def commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
         """Apply `proposal` (the entry at `version`) under `key`, or return how the key was settled before."""
+        fields = {"key": key, "action": proposal.action, "target": proposal.target, "sink": self.sink_name}
+        with telemetry.span("slateboard.commit", board=board.name, version=version, **fields) as span:
+            settled = await self._commit(board, proposal, key, version)
+            _trace_settled(span, settled)
+            return settled
+
+    async def _commit(self, board: Board, proposal: Proposal, key: str, version: int) -> Settled:
         ledger: Ledger = board.store.ledger
         row = LedgerRow(key, params_hash(proposal), board.name, proposal.target, "pending")
         known = await call_store(ledger.get, key)
@@ -239,7 +247,8 @@ class CommitLayer:
     def _apply_in(self, proposal: Proposal, key: str, tx: TableTransaction) -> str:
         if self._inside is None:  # unreachable: only a transactional sink's commit comes here
             raise CommitError(f"sink {self.sink_name!r} cannot write inside the store's transaction")
-        return receipt_text(self._inside.apply_in(tx, proposal, key))
+        with telemetry.span("slateboard.sink.call", key=key, sink=self.sink_name, transactional=True):
+            return receipt_text(self._inside.apply_in(tx, proposal, key))
 
     async def _interrupted(
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, *, running: bool = False
@@ -277,7 +286,7 @@ class CommitLayer:
                 row = retaken
             call = SinkCall()
             try:
-                with anyio.fail_after(plan.timeout or None):
+                with anyio.fail_after(plan.timeout or None), self._traced_call(row, number):
                     receipt = await self._call(self._apply, proposal, row.key, call=call)
             except TimeoutError as exc:
                 if call.stop_unless_started():
@@ -302,6 +311,9 @@ class CommitLayer:
                 return await self._settle(ledger, row, "applied", proposal, version, receipt=receipt)
             row = await self._mark(ledger, row, "failed", error)
         return await self._settle(ledger, row, "dead", proposal, version, error=error, counted=False)
+
+    def _traced_call(self, row: LedgerRow, number: int) -> telemetry.Span:
+        return telemetry.span("slateboard.sink.call", key=row.key, sink=self.sink_name, attempt=number + 1)
 
     async def _abandon(self, ledger: Ledger, row: LedgerRow, call: SinkCall, plan: CallPlan) -> None:
         if call.stop_unless_started():
@@ -390,6 +402,15 @@ class CommitLayer:
     @staticmethod
     def _lost(key: str) -> NoReturn:
         raise CommitError(f"idempotency key {key!r} was settled by another worker while this one held it")
+
+
+def _trace_settled(span: telemetry.Span, settled: Settled) -> None:
+    """Say on a commit's span how its key was settled; a key dead-lettered or left in doubt is an error."""
+    if isinstance(settled, Commit):
+        span.set(status="applied", attempts=settled.attempts, fence=settled.fence or None)
+    else:
+        span.set(status=settled.status, attempts=settled.attempts)
+        span.fail(f"{settled.status}: {settled.error}")
 
 
 # What a controller commits to: a sink, or a `CommitLayer` around one (for its retry and timeout options).

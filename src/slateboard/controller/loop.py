@@ -12,12 +12,15 @@ it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import anyio
 
+from slateboard._internal import telemetry
 from slateboard._internal.describe import canonical, describe
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.agents.registry import AgentRegistry
@@ -41,8 +44,10 @@ from slateboard.controller.whatif import whatif
 from slateboard.controller.whatif_report import WhatIfReport
 from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError, StaleVersionError
 from slateboard.policies.policy import Policy
+from slateboard.state.events import log_entries
 from slateboard.state.projection import BoardState
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
+from slateboard.state.resume import resumed_state
 
 __all__ = ("CommitTarget", "Controller", "INPUT_AUTHOR")
 
@@ -111,6 +116,16 @@ class Controller:
         loop, drained). Leaving the loop early stops the run after the cycle in hand; the board stays resumable
         (wrap the iterator in `contextlib.aclosing` to close it at once rather than when it is collected).
         """
+        with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
+            async with aclosing(self._cycles(board, inputs, run)) as cycles:
+                async for cycle in cycles:
+                    if cycle.outcome is not None:
+                        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
+                    yield cycle
+
+    async def _cycles(
+        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span
+    ) -> AsyncGenerator[Cycle, None]:
         state, evaluator = await self._load(board)
         started = RunStarted(
             controller=self.fingerprint,
@@ -125,27 +140,34 @@ class Controller:
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
             news = max(state.last_finding_version, state.last_answer_version)
             if not fresh and finished and last is not None and news < state.last_decision_version:
-                yield await self._final(board, state, last, state.last_decision_version, resumed=True)
+                final = self._final(board, state, last, state.last_decision_version, resumed=True)
+                yield await _traced(run, last, state.last_decision_version, final)
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
             decision = await self._advance(board, state, evaluator, [*records, (started, CONTROLLER)])
             if decision is not None:
                 break
             state, evaluator = await self._load(board)
+        step = _Step(state, evaluator, decision)
         while decision.status == "continue":
-            version = state.version  # the decision's
-            view = await board.view(at=version)  # what it was decided on: held in memory, no read
-            following = await self._advance(board, state, evaluator, await self._run_agenda(view, decision.agenda))
-            landed = following is not None
-            if following is None:
-                # Another writer got in first: the cycle's results are dropped and its agents run again after the
-                # next decision (they are safe to re-run, and a batch must follow the state it was decided on).
-                state, evaluator = await self._load(board)
-                while (following := await self._advance(board, state, evaluator, [])) is None:
-                    state, evaluator = await self._load(board)
-            yield self._cycle(board, decision, version, await board.view(at=state.version - 1), landed=landed)
-            decision = following
-        yield await self._final(board, state, decision, state.version)
+            yield await _traced(run, decision, state.version, self._work(board, step))
+            state, decision = step.state, step.decision
+        yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
+
+    async def _work(self, board: Board, step: _Step) -> Cycle:
+        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
+        decision, version = step.decision, step.state.version
+        view = await board.view(at=version)  # what the decision was taken on: held in memory, no read
+        results = await self._run_agenda(view, decision.agenda)
+        following = await self._advance(board, step.state, step.evaluator, results)
+        landed = following is not None
+        while following is None:
+            # Another writer got in first: the cycle's results are dropped and its agents run again after the
+            # next decision (they are safe to re-run, and a batch must follow the state it was decided on).
+            step.state, step.evaluator = await self._load(board)
+            following = await self._advance(board, step.state, step.evaluator, [])
+        step.decision = following
+        return self._cycle(board, decision, version, await board.view(at=step.state.version - 1), landed=landed)
 
     async def _advance(
         self, board: Board, state: BoardState, evaluator: Evaluator, records: list[tuple[Record, str]]
@@ -165,9 +187,10 @@ class Controller:
             raise SlateboardError(f"board {board.name!r}: the draft of a cycle has no versions")
         state.ingest(decided)
         try:
-            await board.write_draft(draft)
+            entries = await board.write_draft(draft)
         except StaleVersionError:
             return None
+        log_entries(entries)  # one log event per decision, once it is on the board
         return decision
 
     @staticmethod
@@ -350,7 +373,7 @@ class Controller:
         return self.policy.evaluate(await board.view(at=verdict.at), verdict.proposal, state=state)
 
     async def _state(self, board: Board) -> BoardState:
-        return BoardState.of(await board.view(), self.agents)
+        return await resumed_state(board, self.agents)
 
     async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
         return await self._state(board), Evaluator(self.agents, self.rules)
@@ -400,6 +423,23 @@ class Controller:
                 records.append((run, CONTROLLER))
                 records += [(finding, task.agent) for finding in attempt.outputs]
         return records
+
+
+async def _traced(run: telemetry.Span, decision: Decision, version: int, step: Awaitable[Cycle]) -> Cycle:
+    """`step` (a cycle's work after its decision at `version`) inside the cycle's span, under the run's."""
+    with run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status) as span:
+        cycle = await step
+        span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
+        return cycle
+
+
+@dataclass
+class _Step:
+    """Where a run stands between cycles: its state, evaluator and current decision (reloaded after a stale write)."""
+
+    state: BoardState
+    evaluator: Evaluator
+    decision: Decision
 
 
 def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[str, Any]:

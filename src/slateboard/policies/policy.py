@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from slateboard._internal import telemetry
 from slateboard._internal.describe import describe, digest
 from slateboard.blackboard.view import BoardView
 from slateboard.errors import PolicyError
@@ -88,10 +89,14 @@ class Policy:
             )
         author = view.entry(version).author
         context = PolicyContext(view, state, version, proposal, author, live, self.ranking)
-        votes = [vote for rule in self.rules if (vote := _vote(rule, context)) is not None]
-        if proposal.requires_approval:
-            votes.append(_REQUESTED)
-        outcome, reasons = self._combine(votes)
+        with telemetry.span("slateboard.policy.evaluate", board=view.board, version=view.version) as span:
+            votes = [vote for rule in self.rules if (vote := _vote(rule, context)) is not None]
+            if proposal.requires_approval:
+                votes.append(_REQUESTED)
+            outcome, reasons = self._combine(votes)
+            span.set(
+                proposal=version, action=proposal.action, target=proposal.target, outcome=outcome, policy=self.version
+            )
         return Verdict(
             key=proposal.key(view.board),
             proposal=version,

@@ -23,6 +23,7 @@ from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.view import BoardView
 from slateboard.errors import StaleVersionError
+from slateboard.state.events import log_entries
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement
@@ -264,6 +265,7 @@ async def append(board: Board, state: BoardState, records: list[tuple[Record, st
         return False
     for entry in entries:
         state.ingest(entry)
+    log_entries(entries)  # one log event per decision, verdict and commit, once it is on the board
     return True
 
 

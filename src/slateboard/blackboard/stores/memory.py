@@ -23,6 +23,7 @@ from slateboard.blackboard.stores.ledger import (
     lock_is_free,
 )
 from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
+from slateboard.blackboard.stores.snapshot_shelves import MemorySnapshots
 from slateboard.blackboard.stores.tables import Apply, TableRow, sink_table
 from slateboard.errors import ConfigurationError, ReadOnlyStoreError
 
@@ -175,6 +176,7 @@ class MemoryStore:
         self._all: list[StoredEntry] = []
         self._lock = threading.Lock()
         self.ledger = MemoryLedger(read_only=read_only, url=url)
+        self.snapshots = MemorySnapshots(read_only=read_only, url=url)
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool

@@ -38,6 +38,7 @@ from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
 from slateboard.blackboard.stores.postgres_migrations import ENTRIES
 from slateboard.blackboard.stores.postgres_queue import PostgresQueue
+from slateboard.blackboard.stores.postgres_snapshots import PostgresSnapshots
 from slateboard.blackboard.stores.registry import (
     Durability,
     StoreBackend,
@@ -113,6 +114,7 @@ class PostgresStore:
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
         self.ledger = PostgresLedger(self.transact, self.query)
+        self.snapshots = PostgresSnapshots(self.transact, self.query)
         self._pool: ConnectionPool[Conn] = ConnectionPool(
             conninfo,
             min_size=min(2, pool_size),

@@ -34,6 +34,7 @@ from slateboard.blackboard.stores.migrations import (
     run_steps,
 )
 from slateboard.blackboard.stores.postgres_queue import queue_statements
+from slateboard.blackboard.stores.postgres_snapshots import SNAPSHOT_STATEMENTS
 from slateboard.errors import StoreError
 
 __all__ = (
@@ -107,6 +108,13 @@ STEPS: tuple[Step, ...] = check_steps(
         # Schemas written before migrations may have it already: its statements are idempotent.
         Step(
             3, "the work queue (slateboard_work) and the trigger that wakes a board a person answered", queue_statements
+        ),
+        # A cache beside the log (blackboard.snapshots): readers of an older schema see no snapshot, so not required.
+        Step(
+            4,
+            "board snapshots (slateboard_snapshots): a cold open reads the snapshot, then the tail",
+            SNAPSHOT_STATEMENTS,
+            False,
         ),
     )
 )

@@ -36,6 +36,7 @@ from slateboard.blackboard.stores.base import (
 )
 from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.registry import Durability, StoreBackend, StoreOptions, check_durability
+from slateboard.blackboard.stores.snapshot_shelves import SQLiteSnapshots
 from slateboard.blackboard.stores.sqlite_ledger import SQLiteLedger, SQLiteTables
 from slateboard.blackboard.stores.sqlite_schema import (
     ENTRIES,
@@ -109,6 +110,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self.ledger = SQLiteLedger(self.transact, self.query)
+        self.snapshots = SQLiteSnapshots(self.transact, self.query)
         if read_only and not path.is_file():
             raise StoreError(f"{path} does not exist (a read-only open creates nothing)", url=url)
         conn = None

@@ -70,6 +70,18 @@ _LAYOUT_1 = (
     f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
 )
 
+_SNAPSHOTS = (
+    """CREATE TABLE IF NOT EXISTS slateboard_snapshots (
+        board VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        hash VARCHAR NOT NULL,
+        format INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        seal VARCHAR NOT NULL,
+        PRIMARY KEY (board)
+    )""",
+)
+
 STEPS: tuple[Step, ...] = check_steps(
     (
         Step(1, "the entry log (append-only), the layout stamp, the idempotency ledger and target locks", _LAYOUT_1),
@@ -77,6 +89,13 @@ STEPS: tuple[Step, ...] = check_steps(
         # The step exists so that a layout number means the same on every backend.
         Step(2, "the feed across boards: seq is commit order on SQLite; nothing to change", (), False),
         Step(3, "the work queue of workers on many machines: PostgreSQL only; nothing to change", (), False),
+        # A cache beside the log (blackboard.snapshots): readers of an older file see no snapshot, so not required.
+        Step(
+            4,
+            "board snapshots (slateboard_snapshots): a cold open reads the snapshot, then the tail",
+            _SNAPSHOTS,
+            False,
+        ),
     )
 )
 """Every migration of the SQLite store, in order; a file's layout is the version of the last one it applied."""

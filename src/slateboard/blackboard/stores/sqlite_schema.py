@@ -19,6 +19,7 @@ __all__ = (
     "MetaRow",
     "LedgerTable",
     "LockTable",
+    "SnapshotTable",
     "LAYOUT_VERSION",
     "ENTRIES",
     "TABLES",
@@ -79,8 +80,21 @@ class LockTable(SQLModel, table=True):
     expires_at: float
 
 
+class SnapshotTable(SQLModel, table=True):
+    """A board's snapshot (blackboard.snapshots): the newest only, replaced by the next."""
+
+    __tablename__: ClassVar[str] = "slateboard_snapshots"
+
+    board: str = Field(primary_key=True)
+    version: int
+    hash: str
+    format: int
+    body: bytes
+    seal: str
+
+
 ENTRIES = EntryRow.__tablename__
-TABLES = (EntryRow, MetaRow, LedgerTable, LockTable)
+TABLES = (EntryRow, MetaRow, LedgerTable, LockTable, SnapshotTable)
 
 
 def schema_statements() -> list[str]:

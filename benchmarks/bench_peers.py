@@ -1,0 +1,692 @@
+"""Peers: slateboard beside LangGraph and the eventsourcing library, the same work measured in one process.
+
+What runs (the peers come from the ``bench`` extra: ``pip install -e '.[bench]'``):
+
+* A five-step sequential workflow with trivial agents. slateboard: five ``@agent`` functions, each reading the
+  previous step's finding and writing the next (``Ask -> Step1 -> ... -> Step5``), one controller with
+  ``rules.sufficient(Step5)``; ``controller.run(board, ask)`` on a new board per run. LangGraph: a ``StateGraph``
+  of five nodes in a line, each setting the next key of the state; ``app.invoke(..., durability=...)`` on a new
+  thread per run. Both end with the same five values, checked after every run.
+* Where it is kept: a SQLite file in WAL mode at ``synchronous=FULL`` and at ``NORMAL`` (slateboard's
+  ``sqlite:///...?synchronous=...``; LangGraph's ``SqliteSaver`` on a ``sqlite3`` connection with the same
+  pragma), and in memory (``memory://``; ``InMemorySaver``). LangGraph runs with ``durability="sync"`` (each
+  step's checkpoint written before the next step starts) and with its default (``"async"``: written while the
+  next step runs).
+* The same runs, ``--concurrent`` of them at once: slateboard's ``run_many(concurrency=n)``; LangGraph's
+  ``ainvoke`` in one task group on ``AsyncSqliteSaver`` (one ``aiosqlite`` connection, the same pragmas) or
+  ``InMemorySaver``; and on PostgreSQL (a throwaway durable server, or ``--url``): slateboard's ``postgresql://``
+  store (its pool of 8) against ``AsyncPostgresSaver`` on a ``psycopg_pool`` pool of 8.
+* Appends: slateboard's ``board.write`` / ``write_many`` (100 a batch) on ``memory://`` against the eventsourcing
+  library's plain-Python recorder (``POPOApplicationRecorder.insert_events``), the event's state being the same
+  finding serialized to JSON by pydantic, as an application's mapper would; and batches of 100 on a SQLite file
+  at FULL against raw ``sqlite3`` inserting slateboard's exact JSON into the same table (``executemany`` in
+  ``BEGIN IMMEDIATE ... COMMIT``, hashes made before the clock starts: the floor).
+
+What each side guarantees (printed with the results; the figures compare different promises):
+
+* slateboard: every cycle's entries (its decision, the agents' runs and their findings) are committed before
+  the next cycle starts; each entry is sealed into a SHA-256 hash chain that ``verify`` recomputes; a crashed
+  run resumes from the log without re-running an agent on inputs it already answered; commits go through an
+  idempotency ledger (exactly once; this workflow proposes nothing, so the ledger is not written here).
+* LangGraph ``"sync"``: each superstep's checkpoint is committed before the next step starts; a crash resumes
+  from the last checkpoint. ``"async"`` (its default): the checkpoint is written while the next step runs, so a
+  crash may lose the last step. No hash chain, and no ledger: a resumed node's side effects may run twice.
+* eventsourcing's POPO recorder: an in-memory list with an index and a uniqueness check; nothing hashed.
+  Raw sqlite3: the rows and nothing else.
+
+Per run, the benchmark also counts what each side costs the disk: commits (COMMIT statements on the SQLite
+connections; at FULL in WAL mode each one is an fsync of the WAL), bytes the process wrote (``/proc/self/io``
+``wchar``), and on PostgreSQL the WAL bytes the server generated.
+
+Each figure is the median of ``--repeats`` rounds (default 3), the two sides interleaved in every round (each
+measurement on a new database, after a discarded warm-up run), a full garbage collection before each timed span.
+
+Run it from the repository root::
+
+    python benchmarks/bench_peers.py                 # full run: several minutes (fsync-bound at FULL)
+    python benchmarks/bench_peers.py --quick         # CI's smoke test
+    python benchmarks/bench_peers.py --sequential 100 --concurrent 1000 --no-postgres --json peers.json
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypedDict
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import uuid4
+
+import anyio
+
+from harness import (
+    Commits,
+    Report,
+    Row,
+    Sample,
+    Table,
+    freeze,
+    in_fresh_dir,
+    now,
+    parser,
+    quiet_gc,
+    rounds,
+    since,
+    written_bytes,
+)
+from slateboard import Blackboard, Controller, Finding, agent, rules
+
+try:  # the peers: the `bench` extra
+    import aiosqlite
+    import psycopg
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.popo import POPOApplicationRecorder
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from langgraph.graph import END, START, StateGraph
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as missing:  # pragma: no cover - what a user without the extra sees
+    sys.exit(
+        f"bench_peers needs the peers it measures ({missing.name} is missing): "
+        "install the bench extra, pip install -e '.[bench]'"
+    )
+
+# Internals the raw reference reproduces: the log's DDL and the exact payload JSON. A move fails the import.
+from slateboard.blackboard.records import encode_record
+from slateboard.blackboard.stores.sqlite_schema import ENTRIES, schema_statements
+from slateboard.testing.postgres import REQUIRE, Unavailable, throwaway_server
+
+SYNCHRONOUS = ("FULL", "NORMAL")
+DURABILITIES = ("sync", "async")  # LangGraph's; "async" is its default
+POOL = 8  # connections on each side on PostgreSQL: slateboard's default pool
+COUNTED = 5  # runs of the counting pass (trace callbacks on), apart from the timed runs
+BATCH = 100
+HASH = "9f" * 32
+STEPS = 5
+
+
+class Ask(Finding):
+    """The run's input."""
+
+    kind_name = "bench.peers.Ask"
+    text: str
+
+
+class Step(Finding):
+    """One step's answer: the step number."""
+
+    kind_name = "bench.peers.Step"
+    value: int
+
+
+class Step1(Step):
+    kind_name = "bench.peers.Step1"
+
+
+class Step2(Step):
+    kind_name = "bench.peers.Step2"
+
+
+class Step3(Step):
+    kind_name = "bench.peers.Step3"
+
+
+class Step4(Step):
+    kind_name = "bench.peers.Step4"
+
+
+class Step5(Step):
+    kind_name = "bench.peers.Step5"
+
+
+@agent
+def step1(ask: Ask) -> Step1:
+    return Step1(subject=ask.subject, value=1, confidence=1.0)
+
+
+@agent
+def step2(previous: Step1) -> Step2:
+    return Step2(subject=previous.subject, value=previous.value + 1, confidence=1.0)
+
+
+@agent
+def step3(previous: Step2) -> Step3:
+    return Step3(subject=previous.subject, value=previous.value + 1, confidence=1.0)
+
+
+@agent
+def step4(previous: Step3) -> Step4:
+    return Step4(subject=previous.subject, value=previous.value + 1, confidence=1.0)
+
+
+@agent
+def step5(previous: Step4) -> Step5:
+    return Step5(subject=previous.subject, value=previous.value + 1, confidence=1.0)
+
+
+def five_steps() -> Controller:
+    """slateboard's workflow: five agents in a line; sufficient once the fifth step has answered."""
+    return Controller([step1, step2, step3, step4, step5], [rules.sufficient(Step5)])
+
+
+def ask(i: int | str) -> Ask:
+    return Ask(subject=f"run-{i}", text="five trivial steps", confidence=1.0)
+
+
+class State(TypedDict, total=False):
+    """LangGraph's state: the input and one key per step."""
+
+    text: str
+    s1: int
+    s2: int
+    s3: int
+    s4: int
+    s5: int
+
+
+def _node(k: int) -> Callable[[State], dict[str, int]]:
+    def node(state: State) -> dict[str, int]:
+        previous = state.get(f"s{k - 1}", 0)  # type: ignore[misc]
+        return {f"s{k}": int(previous) + 1}
+
+    node.__name__ = f"step{k}"
+    return node
+
+
+def five_nodes() -> Any:
+    """LangGraph's workflow: five nodes in a line, each setting the next key."""
+    graph = StateGraph(State)
+    for k in range(1, STEPS + 1):
+        graph.add_node(f"step{k}", _node(k))
+    graph.add_edge(START, "step1")
+    for k in range(1, STEPS):
+        graph.add_edge(f"step{k}", f"step{k + 1}")
+    graph.add_edge(f"step{STEPS}", END)
+    return graph
+
+
+def thread(i: int | str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"run-{i}"}}
+
+
+def check_langgraph(result: dict[str, Any]) -> None:
+    if result.get(f"s{STEPS}") != STEPS:
+        raise AssertionError(f"LangGraph's run ended with {result}, not s{STEPS}={STEPS}")
+
+
+def check_slateboard(status: str, reasons: Sequence[str]) -> None:
+    if status != "sufficient":
+        raise AssertionError(f"slateboard's run ended {status!r}: {reasons}")
+
+
+# --- what a run costs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measurement: runs a second; bytes written and commits a run (None where not counted)."""
+
+    rate: float
+    bytes_per_run: float | None = None
+    commits_per_run: float | None = None
+
+
+def spent(before: int | None, runs: int) -> float | None:
+    after = written_bytes()
+    return None if before is None or after is None else (after - before) / runs
+
+
+# --- one sequential measurement per side ---------------------------------------------------------------------
+
+
+def slateboard_url(where: str, tmp: Path) -> str:
+    return "memory://" if where == "memory" else f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}"
+
+
+def slateboard_sequential(where: str, n: int, base: Path | None) -> Measured:
+    """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more."""
+
+    def measure(tmp: Path) -> Measured:
+        with Blackboard.open(slateboard_url(where, tmp)) as bb:
+            controller = five_steps()
+
+            async def runs() -> Measured:
+                await controller.run(bb.board("warm-up"), ask("warm-up"))
+                with quiet_gc(keep_gc=True):
+                    before, start = written_bytes(), now()
+                    for i in range(n):
+                        outcome = await controller.run(bb.board(f"run-{i}"), ask(i))
+                        check_slateboard(outcome.status, outcome.reasons)
+                    seconds, wrote = since(start), spent(before, n)
+                if where == "memory":
+                    return Measured(n / seconds)
+                # The store's one connection (internal): every transaction of the log goes through it.
+                with Commits().tracing(bb.store._conn) as commits:  # type: ignore[attr-defined]
+                    for i in range(COUNTED):
+                        await controller.run(bb.board(f"counted-{i}"), ask(f"counted-{i}"))
+                return Measured(n / seconds, wrote, commits.count / COUNTED)
+
+            return anyio.run(runs)
+
+    return in_fresh_dir(base, measure)
+
+
+def langgraph_sequential(where: str, durability: str, n: int, base: Path | None) -> Measured:
+    """The same with LangGraph: `invoke` on a new thread per run, `SqliteSaver` or `InMemorySaver`."""
+
+    def measure(tmp: Path) -> Measured:
+        conn = None
+        if where == "memory":
+            saver: Any = InMemorySaver()
+        else:
+            conn = sqlite3.connect(tmp / "langgraph.db", check_same_thread=False)
+            saver = SqliteSaver(conn)
+            saver.setup()  # WAL, as slateboard's store
+            conn.execute(f"PRAGMA synchronous = {where}")
+        try:
+            app = five_nodes().compile(checkpointer=saver)
+            app.invoke({"text": "warm-up"}, thread("warm-up"), durability=durability)
+            with quiet_gc(keep_gc=True):
+                before, start = written_bytes(), now()
+                for i in range(n):
+                    check_langgraph(app.invoke({"text": "five trivial steps"}, thread(i), durability=durability))
+                seconds, wrote = since(start), spent(before, n)
+            if conn is None:
+                return Measured(n / seconds)
+            with Commits().tracing(conn) as commits:
+                for i in range(COUNTED):
+                    app.invoke({"text": "counted"}, thread(f"counted-{i}"), durability=durability)
+            return Measured(n / seconds, wrote, commits.count / COUNTED)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    return in_fresh_dir(base, measure)
+
+
+def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -> None:
+    """Runs a second (slateboard / LangGraph) per place and durability; then commits and bytes a run."""
+    places = (*SYNCHRONOUS, "memory")
+    measurements: dict[tuple[str, str], Callable[[], Measured]] = {}
+    for where in places:
+        measurements[(where, "slateboard")] = lambda w=where: slateboard_sequential(w, n, base)  # type: ignore[misc]
+        for durability in DURABILITIES:
+            measurements[(where, durability)] = (
+                lambda w=where, d=durability: langgraph_sequential(w, d, n, base)  # type: ignore[misc]
+            )
+    found = rounds(repeats, measurements)
+    rows, costs = [], []
+    for where in places:
+        ours = found[(where, "slateboard")]
+        label = "memory" if where == "memory" else f"SQLite file, synchronous={where}"
+        for durability in DURABILITIES:
+            theirs = found[(where, durability)]
+            peer = "InMemorySaver" if where == "memory" else "SqliteSaver"
+            rows.append(
+                Row(
+                    f"{label}; LangGraph {peer}, durability={durability!r}",
+                    Sample.of(m.rate for m in ours),
+                    "runs/s",
+                    reference=Sample.of(m.rate for m in theirs),
+                    n=n,
+                )
+            )
+            if where != "memory" and durability == "sync":
+                costs.extend(cost_rows(f"{where}, LangGraph 'sync'", ours, theirs))
+            elif where != "memory":
+                costs.extend(cost_rows(f"{where}, LangGraph default", ours, theirs, commits_only=True))
+    report.table(Table("five-step sequential runs", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
+    report.table(Table("what a sequential run costs the disk", tuple(costs), ratio="slateboard / LangGraph"))
+
+
+def cost_rows(label: str, ours: list[Measured], theirs: list[Measured], *, commits_only: bool = False) -> list[Row]:
+    rows = [
+        Row(
+            f"commits a run, {label}",
+            Sample.of(m.commits_per_run or 0.0 for m in ours),
+            "commits",
+            reference=Sample.of(m.commits_per_run or 0.0 for m in theirs),
+        )
+    ]
+    if not commits_only and all(m.bytes_per_run is not None for m in [*ours, *theirs]):
+        rows.append(
+            Row(
+                f"bytes written a run, {label}",
+                Sample.of(m.bytes_per_run or 0.0 for m in ours),
+                "bytes",
+                reference=Sample.of(m.bytes_per_run or 0.0 for m in theirs),
+            )
+        )
+    return rows
+
+
+# --- many runs at once -------------------------------------------------------------------------------------------
+
+
+def slateboard_concurrent(url: str, n: int) -> float:
+    """`n` runs at once through `run_many(concurrency=n)`, on a store already open at `url`: runs a second."""
+    with Blackboard.open(url) as bb:
+        controller = five_steps()
+
+        async def runs() -> float:
+            await controller.run(bb.board("warm-up"), ask("warm-up"))
+            cases = [(f"run-{i}", ask(i)) for i in range(n)]
+            with quiet_gc(keep_gc=True):
+                start = now()
+                batch = await controller.run_many(bb, cases, concurrency=n)
+                seconds = since(start)
+            for result in batch.results:
+                check_slateboard(result.status, result.reasons)
+            if len(batch.results) != n:
+                raise AssertionError(f"run_many finished {len(batch.results)} of {n} runs")
+            return n / seconds
+
+        return anyio.run(runs)
+
+
+async def langgraph_all_at_once(app: Any, n: int, durability: str) -> float:
+    """`n` `ainvoke`s in one task group: runs a second."""
+
+    async def one(i: int) -> None:
+        check_langgraph(await app.ainvoke({"text": "five trivial steps"}, thread(i), durability=durability))
+
+    await app.ainvoke({"text": "warm-up"}, thread("warm-up"), durability=durability)
+    with quiet_gc(keep_gc=True):
+        start = now()
+        async with anyio.create_task_group() as group:
+            for i in range(n):
+                group.start_soon(one, i)
+        return n / since(start)
+
+
+def langgraph_concurrent(where: str, durability: str, n: int, base: Path | None) -> float:
+    """The same with LangGraph: `AsyncSqliteSaver` on one aiosqlite connection, or `InMemorySaver`."""
+
+    async def runs(tmp: Path) -> float:
+        if where == "memory":
+            return await langgraph_all_at_once(five_nodes().compile(checkpointer=InMemorySaver()), n, durability)
+        async with aiosqlite.connect(tmp / "langgraph.db") as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            await conn.execute(f"PRAGMA synchronous = {where}")
+            return await langgraph_all_at_once(five_nodes().compile(checkpointer=saver), n, durability)
+
+    return in_fresh_dir(base, lambda tmp: anyio.run(runs, tmp))
+
+
+def concurrent_table(report: Report, n: int, repeats: int, base: Path | None) -> None:
+    places = (*SYNCHRONOUS, "memory")
+    measurements: dict[tuple[str, str], Callable[[], float]] = {}
+    for where in places:
+        measurements[(where, "slateboard")] = lambda w=where: in_fresh_dir(  # type: ignore[misc]
+            base, lambda tmp: slateboard_concurrent(slateboard_url(w, tmp), n)
+        )
+        for durability in DURABILITIES:
+            measurements[(where, durability)] = (
+                lambda w=where, d=durability: langgraph_concurrent(w, d, n, base)  # type: ignore[misc]
+            )
+    found = rounds(repeats, measurements)
+    rows = []
+    for where in places:
+        peer = "InMemorySaver" if where == "memory" else "AsyncSqliteSaver"
+        label = "memory" if where == "memory" else f"SQLite file, synchronous={where}"
+        for durability in DURABILITIES:
+            rows.append(
+                Row(
+                    f"{label}; LangGraph {peer}, durability={durability!r}",
+                    Sample.of(found[(where, "slateboard")]),
+                    "runs/s",
+                    reference=Sample.of(found[(where, durability)]),
+                    n=n,
+                )
+            )
+    report.table(Table(f"{n:,} runs at once", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
+
+
+# --- appends -------------------------------------------------------------------------------------------------
+
+
+def findings(n: int) -> list[Step1]:
+    return [Step1(subject=f"run-{i % 100}", value=i, confidence=0.9) for i in range(n)]
+
+
+def slateboard_appends(url: str, items: Sequence[Step1], batch: int) -> float:
+    """Findings a second appended to one board, `batch` a call (1: `write`, else `write_many`)."""
+    with Blackboard.open(url) as bb:
+        board = bb.board("appends")
+
+        async def appends() -> float:
+            with quiet_gc():
+                start = now()
+                if batch == 1:
+                    for item in items:
+                        await board.write(item, author="bench")
+                else:
+                    for i in range(0, len(items), batch):
+                        await board.write_many(items[i : i + batch], author="bench")
+                return len(items) / since(start)
+
+        return anyio.run(appends)
+
+
+def eventsourcing_appends(items: Sequence[Step1], batch: int) -> float:
+    """Events a second into eventsourcing's plain-Python recorder; each event's state is the finding's JSON."""
+    recorder = POPOApplicationRecorder()
+    topic = f"{Step1.__module__}:{Step1.__qualname__}"
+    with quiet_gc():
+        start = now()
+        for i in range(0, len(items), batch):
+            recorder.insert_events(
+                [
+                    StoredEvent("appends", i + k + 1, topic, item.model_dump_json().encode())
+                    for k, item in enumerate(items[i : i + batch])
+                ]
+            )
+        return len(items) / since(start)
+
+
+def raw_sqlite_appends(path: Path, items: Sequence[Step1], batch: int) -> float:
+    """Rows a second, raw sqlite3 inserting slateboard's exact JSON into the same table, `batch` a transaction."""
+    rows = []
+    for version, item in enumerate(items, 1):
+        kind, schema_version, payload = encode_record(item)
+        rows.append(("appends", version, kind, schema_version, "bench", "2026-11-30T12:00:00+00:00", payload, HASH))
+    insert = (
+        f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        for statement in schema_statements():
+            conn.execute(statement)
+        with quiet_gc():
+            start = now()
+            for i in range(0, len(rows), batch):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(insert, rows[i : i + batch])
+                conn.execute("COMMIT")
+            return len(rows) / since(start)
+    finally:
+        conn.close()
+
+
+def appends_table(report: Report, n: int, repeats: int, base: Path | None) -> None:
+    items = findings(n)
+    measurements: dict[str, Callable[[], float]] = {
+        "memory 1": lambda: slateboard_appends("memory://", items, 1),
+        "popo 1": lambda: eventsourcing_appends(items, 1),
+        "memory 100": lambda: slateboard_appends("memory://", items, BATCH),
+        "popo 100": lambda: eventsourcing_appends(items, BATCH),
+        "sqlite 100": lambda: in_fresh_dir(
+            base, lambda tmp: slateboard_appends(slateboard_url("FULL", tmp), items, BATCH)
+        ),
+        "raw 100": lambda: in_fresh_dir(base, lambda tmp: raw_sqlite_appends(tmp / "raw.db", items, BATCH)),
+    }
+    found = {key: Sample.of(values) for key, values in rounds(repeats, measurements).items()}
+    rows = (
+        Row("memory, 1 a call; eventsourcing POPO recorder", found["memory 1"], "entries/s", found["popo 1"], n),
+        Row("memory, 100 a call; eventsourcing POPO recorder", found["memory 100"], "entries/s", found["popo 100"], n),
+        Row("SQLite FULL, 100 a transaction; raw sqlite3", found["sqlite 100"], "entries/s", found["raw 100"], n),
+    )
+    report.table(Table("appends", rows, ratio="slateboard entries/s / peer entries/s"))
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------------
+
+
+def libpq(server: str) -> str:
+    """The server URL without slateboard's own options (`schema`, `pool_size`), for psycopg."""
+    parts = urlsplit(server)
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key not in ("schema", "pool_size")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@contextlib.contextmanager
+def fresh_schema(server: str) -> Iterator[str]:
+    """A new schema on `server` (made now), dropped with everything in it afterwards."""
+    schema = f"peers_{uuid4().hex[:16]}"
+    with psycopg.connect(libpq(server), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(libpq(server), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def wal_position(server: str) -> int:
+    """The server's WAL insert position, in bytes: the difference of two is the WAL a span generated."""
+    with psycopg.connect(libpq(server), autocommit=True) as conn:
+        found = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").fetchone()
+    return int(found[0]) if found else 0
+
+
+def slateboard_postgres(server: str, n: int) -> Measured:
+    with fresh_schema(server) as schema:
+        separator = "&" if "?" in server else "?"
+        url = f"{server}{separator}schema={schema}&pool_size={POOL}"
+        Blackboard.open(url).close()  # the store's tables, before the WAL is read
+        before = wal_position(server)
+        rate = slateboard_concurrent(url, n)
+        return Measured(rate, (wal_position(server) - before) / (n + 1))
+
+
+def langgraph_postgres(server: str, n: int) -> Measured:
+    """`AsyncPostgresSaver` on a pool of `POOL` connections (autocommit, as its own `from_conn_string`)."""
+
+    async def runs(schema: str) -> Measured:
+        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        conninfo = f"{libpq(server)}{'&' if '?' in libpq(server) else '?'}options=-csearch_path%3D{schema}"
+        async with AsyncConnectionPool(conninfo, min_size=2, max_size=POOL, kwargs=kwargs, open=False) as pool:
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
+            before = wal_position(server)
+            rate = await langgraph_all_at_once(five_nodes().compile(checkpointer=saver), n, "sync")
+            return Measured(rate, (wal_position(server) - before) / (n + 1))
+
+    with fresh_schema(server) as schema:
+        return anyio.run(runs, schema)
+
+
+def postgres_table(report: Report, n: int, repeats: int, url: str | None) -> int:
+    """The runs at once on PostgreSQL; 0, or the exit status when no server could be had."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = url or stack.enter_context(throwaway_server(durable=True))
+        except (Unavailable, RuntimeError) as exc:  # no binaries; initdb or the server failed
+            required = os.environ.get(REQUIRE) == "1"
+            print(f"peers on PostgreSQL: {exc}", file=sys.stderr)
+            print(f"failed: {REQUIRE}=1" if required else "skipped", file=sys.stderr)
+            return 1 if required else 0
+        with psycopg.connect(libpq(server)) as conn:
+            settings = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in ("fsync", "synchronous_commit")}  # type: ignore[index]
+        print(f"PostgreSQL: {', '.join(f'{k}={v}' for k, v in settings.items())}\n", flush=True)
+        found = rounds(
+            repeats, {"ours": lambda: slateboard_postgres(server, n), "theirs": lambda: langgraph_postgres(server, n)}
+        )
+    ours, theirs = found["ours"], found["theirs"]
+    rows = (
+        Row(
+            f"PostgreSQL, pools of {POOL}; LangGraph AsyncPostgresSaver, durability='sync'",
+            Sample.of(m.rate for m in ours),
+            "runs/s",
+            reference=Sample.of(m.rate for m in theirs),
+            n=n,
+        ),
+        Row(
+            "WAL bytes a run",
+            Sample.of(m.bytes_per_run or 0.0 for m in ours),
+            "bytes",
+            reference=Sample.of(m.bytes_per_run or 0.0 for m in theirs),
+        ),
+    )
+    report.table(Table(f"{n:,} runs at once on PostgreSQL", rows, ratio="slateboard / LangGraph"))
+    return 0
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Runs per sequential measurement, runs at once, entries appended; repeats."""
+
+    sequential: int
+    concurrent: int
+    appends: int
+    repeats: int
+
+
+FULL_SIZES = Sizes(sequential=200, concurrent=1000, appends=10_000, repeats=3)
+QUICK_SIZES = Sizes(sequential=5, concurrent=20, appends=500, repeats=1)
+
+GUARANTEES = """\
+What each side guarantees (the figures compare different promises):
+  slateboard: each cycle's entries committed before the next cycle; a SHA-256 hash chain over every entry
+    (verify); resume from the log without re-running answered agents; commits exactly once through a ledger.
+  LangGraph 'sync': each step's checkpoint committed before the next step; 'async' (default): written while the
+    next step runs (a crash may lose the last step); no hash chain, no exactly-once ledger.
+  eventsourcing POPO recorder: a list in memory with a uniqueness check. raw sqlite3: the rows only.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parser(__doc__)
+    options.add_argument("--sequential", type=int, help="runs per sequential measurement")
+    options.add_argument("--concurrent", type=int, help="runs at once (default 1,000)")
+    options.add_argument("--appends", type=int, help="entries per append measurement")
+    options.add_argument("--url", default=os.environ.get("SLATEBOARD_BENCH_POSTGRES"), help="a PostgreSQL server")
+    options.add_argument("--no-postgres", action="store_true", help="skip the runs on PostgreSQL")
+    args = options.parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    sizes = replace(
+        sizes,
+        sequential=args.sequential or sizes.sequential,
+        concurrent=args.concurrent or sizes.concurrent,
+        appends=args.appends or sizes.appends,
+        repeats=max(args.repeats or sizes.repeats, 1),
+    )
+    report = Report("peers", args, sizes, repeats=sizes.repeats, note=", LangGraph and eventsourcing beside it")
+    print(GUARANTEES, flush=True)
+    freeze()
+    sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
+    concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
+    appends_table(report, sizes.appends, sizes.repeats, args.dir)
+    if not args.no_postgres:
+        status = postgres_table(report, sizes.concurrent, sizes.repeats, args.url)
+        if status:
+            return status
+    return report.finish()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
