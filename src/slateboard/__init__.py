@@ -51,10 +51,14 @@ from slateboard.controller import (
     Outcome,
     Reason,
     ReplayReport,
+    Retraction,
+    RetractionReport,
     RunStarted,
     Task,
     WhatIfReport,
     pool,
+    retract,
+    retract_sync,
 )
 
 __version__ = "0.1.0"
@@ -89,11 +93,15 @@ __all__ = (
     "WhatIfReport",
     "rules",
     "pool",
+    "retract",
+    "retract_sync",
+    "RetractionReport",
     # what the controller records
     "AgentRun",
     "Decision",
     "Reason",
     "RunStarted",
+    "Retraction",
     "Task",
     # scenarios
     "scenarios",

@@ -11,7 +11,7 @@ import pytest
 from slateboard import Blackboard, Citation, Finding, Proposal, policies
 from slateboard.blackboard.board import Board
 from slateboard.errors import PolicyError
-from slateboard.policies import Policy
+from slateboard.policies import Policy, file_format, files
 
 
 class Flag(Finding):
@@ -400,3 +400,11 @@ def test_yaml_is_loaded_safely_a_python_tag_is_refused_not_run(tmp_path: Path, t
     assert "python/" in str(error)
     assert error.line is not None
     assert not marker.exists()
+
+
+def test_the_format_models_stay_importable_from_policies_files() -> None:
+    # The models moved to policies.file_format; every name policies.files offered is still there, the same object.
+    for name in ("PolicyFile", "RULE_SPECS", "FieldsMatch", "ApprovalWhen"):
+        assert getattr(files, name) is getattr(file_format, name)
+    assert {"load", "loads", "PolicyFile", "RULE_SPECS"} <= set(files.__all__)
+    assert len(files.RULE_SPECS) == 9

@@ -5,6 +5,7 @@ the rest run in process (the same entry point loads it there too). Inner tests u
 SQLite files, and the tamper tests edit those files with sqlite3 behind the board's back.
 """
 
+import re
 import textwrap
 from importlib.metadata import entry_points
 
@@ -28,6 +29,8 @@ FIXTURES = (
     "slateboard_board",
     "slateboard_scenario",
     "scenario_run",
+    "slateboard_fresh",
+    "slateboard_fresh_kind",
 )
 
 # Shared by every inner test file. One module name for all of them, so re-importing it in each inner session
@@ -89,7 +92,7 @@ def test_the_entry_point_loads_the_plugin_in_a_fresh_interpreter(pytester: pytes
     assert result.ret == 0
     out = result.stdout.str()
     for name in FIXTURES:
-        assert f"{name} -- " in out, name
+        assert re.search(rf"^{name}( \[session scope\])? -- ", out, re.MULTILINE), name
     assert "slateboard/testing/plugin.py" in out
     assert "verified at teardown" in out  # the fixtures' documentation is what --fixtures shows
 

@@ -18,8 +18,9 @@ import anyio.to_thread
 from slateboard._internal import telemetry
 from slateboard.agents.spec import Agent
 from slateboard.agents.usage import ModelUsage, collect_usage, combine
+from slateboard.agents.watchdog import guarded, in_daemon_thread
 from slateboard.blackboard.records import Record, encode_record
-from slateboard.errors import ConflictError, InvalidFindingError, PermissionDeniedError
+from slateboard.errors import AgentTimeoutError, ConflictError, InvalidFindingError, PermissionDeniedError
 
 __all__ = ("Attempt", "AttemptStatus", "RECOVERABLE", "run_agent", "collect_outputs")
 
@@ -39,25 +40,32 @@ class Attempt:
     usage: ModelUsage | None = None
 
 
-async def run_agent(agent: Agent, arguments: Callable[[int], Mapping[str, Any]]) -> list[Attempt]:
+async def run_agent(
+    agent: Agent, arguments: Callable[[int], Mapping[str, Any]], *, limit: float | None = None
+) -> list[Attempt]:
     """Run `agent` until it succeeds, fails for good, or has used its retries; return every attempt.
 
-    `arguments(n)` gives the keyword arguments for attempt `n` (1, 2, ...).
+    `arguments(n)` gives the keyword arguments for attempt `n` (1, 2, ...). `limit`: seconds left before the run's
+    deadline: no attempt outlasts it (whatever the agent's own timeout, None included) and no retry starts after it.
     """
+    end = None if limit is None else anyio.current_time() + limit
     attempts: list[Attempt] = []
     for number in range(1, agent.retries + 2):
-        attempt = await _attempt(agent, arguments(number), number)
+        left = None if end is None else max(end - anyio.current_time(), 0.0)
+        if attempts and left == 0:
+            break  # the run's deadline has passed: the controller ends the run, naming its budget
+        attempt = await _attempt(agent, arguments(number), number, left)
         attempts.append(attempt)
         if attempt.status not in RECOVERABLE:
             break
     return attempts
 
 
-async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
+async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int, left: float | None) -> Attempt:
     # Whatever the attempt's end, the model calls it made (and paid for) are kept on it.
     with telemetry.span("slateboard.agent.attempt", agent=agent.name, attempt=number) as span:
         with collect_usage() as reports:
-            attempt = await _try(agent, arguments, number)
+            attempt = await _try(agent, arguments, number, left)
         attempt = replace(attempt, usage=combine(reports))
         _trace(span, agent, attempt)
     return attempt
@@ -80,15 +88,19 @@ def _trace(span: telemetry.Span, agent: Agent, attempt: Attempt) -> None:
         )
 
 
-async def _try(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attempt:
+async def _try(agent: Agent, arguments: Mapping[str, Any], number: int, left: float | None) -> Attempt:
+    timeout, by_deadline = agent.timeout, False
+    if left is not None and (timeout is None or left < timeout):
+        timeout, by_deadline = left, True
     try:
-        with anyio.move_on_after(agent.timeout) as scope:
-            result = await _call(agent, arguments)
+        with anyio.move_on_after(timeout) as scope:
+            result = await _call(agent, arguments, timeout)
         if scope.cancelled_caught:
-            return Attempt(number, "timeout", f"no answer within {agent.timeout:g} s")
+            late = f"the run's deadline came while agent {agent.name!r} ran" if by_deadline else ""
+            return Attempt(number, "timeout", late or f"no answer within {timeout:g} s")
         return Attempt(number, "ok", outputs=collect_outputs(agent, result))
-    except ConflictError as exc:
-        return Attempt(number, "conflict", _describe(exc))
+    except (AgentTimeoutError, ConflictError) as exc:  # the watchdog cut an agent that blocked the loop; a conflict
+        return Attempt(number, "timeout" if isinstance(exc, AgentTimeoutError) else "conflict", _describe(exc))
     except PermissionDeniedError as exc:
         return Attempt(number, "denied", _describe(exc))
     except InvalidFindingError as exc:
@@ -97,9 +109,13 @@ async def _try(agent: Agent, arguments: Mapping[str, Any], number: int) -> Attem
         return Attempt(number, "error", _describe(exc))
 
 
-async def _call(agent: Agent, arguments: Mapping[str, Any]) -> Any:
+async def _call(agent: Agent, arguments: Mapping[str, Any], limit: float | None) -> Any:
     if agent.is_async:
-        return await agent.fn(**arguments)
+        # A step that blocks the event loop cannot be cancelled at an await: the watchdog interrupts it.
+        return await guarded(agent.fn(**arguments), limit, agent.name)
+    if limit is not None and agent.timeout is None:
+        # Only the run's deadline bounds it: if it hangs, the run ends without it and so may the process.
+        return await in_daemon_thread(partial(agent.fn, **arguments), agent.name)
     # A sync agent that overruns its timeout is abandoned; its thread finishes on its own.
     return await anyio.to_thread.run_sync(partial(agent.fn, **arguments), abandon_on_cancel=True)
 

@@ -10,11 +10,11 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import DbOption, ScenarioOption, controller_for, store_url
 from slateboard.cli.render import dump, outcome_lines
 from slateboard.commit import sinks

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from slateboard.cli import answers, heads, inspection, mcp, review, runs, whatif, workers
+from slateboard.cli import answers, heads, inspection, mcp, retract, review, runs, whatif, workers
 from slateboard.cli.bench import bench_command
 from slateboard.cli.console import fail
 from slateboard.cli.schema import schema
@@ -39,6 +39,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "audit": inspection.audit,
     "replay": inspection.replay,
     "whatif": whatif.whatif,
+    "retract": retract.retract,
     "verify": inspection.verify,
     "keygen": heads.keygen,
     "boards": inspection.boards,

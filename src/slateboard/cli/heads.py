@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import FLAG
 from slateboard.errors import ConfigurationError, TamperedLogError
 from slateboard.observe import heads

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.heads import HeadOptions, signed_heads
 from slateboard.cli.metrics_view import show_metrics
 from slateboard.cli.options import BoardsOption, DbOption, JsonOption, ScenarioOption, controller_for, rows, store_url
 from slateboard.cli.render import history_table, render_audit
+from slateboard.cli.retract import show_affected
 from slateboard.commit import Verdict
 from slateboard.controller import Decision
 from slateboard.errors import TamperedLogError
@@ -150,8 +151,19 @@ def boards(
     long: Annotated[
         bool, typer.Option("--long", "-l", help="Each board's status, entries, scenario and queue row.")
     ] = False,
+    affected_by: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOURCE[@VERSION]",
+            help="Only the boards with a finding citing this source: what a retraction of it leaves stale there.",
+        ),
+    ] = None,
 ) -> None:
-    """List the boards (with `--long` or `--json`: where each stands and, on PostgreSQL, its work queue row)."""
+    """List the boards (with `--long` or `--json`: where each stands and, on PostgreSQL, its work queue row; with
+    `--affected-by SOURCE`: the boards a retraction of it concerns, their stale findings and commits)."""
+    if affected_by is not None:
+        show_affected(affected_by, db, as_json=as_json)
+        return
     with Blackboard.open(store_url(db), read_only=True) as blackboard:
         if not (as_json or long):
             names = blackboard.boards()

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from slateboard.blackboard.board import Blackboard
 from slateboard.cli.console import print_json
+from slateboard.cli.console import shown as escape
 from slateboard.observe.maturity import MaturitySignals, Signal, maturity
 from slateboard.observe.metrics import STATUSES, WorkflowMetrics, metrics
 

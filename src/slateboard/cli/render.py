@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from rich.markup import escape
 from rich.table import Table
 
 from slateboard.blackboard.entries import Entry, StoredEntry
 from slateboard.blackboard.records import Finding
+from slateboard.cli.console import shown as escape  # markup and control characters, in every user string
 from slateboard.controller.outcomes import Outcome
 from slateboard.observe.audit import Audit, citations_of, row_json
 from slateboard.observe.words import cite, dump, event_lines
@@ -31,7 +31,7 @@ from slateboard.state.records import (
 __all__ = ("dump", "entry_line", "outcome_lines", "history_table", "render_audit")
 
 _LABELS = {"approval_request": "request", "commit_failure": "failure", "doubt_resolved": "resolved",
-           "compensation": "undo", "settlement": "settled"}  # fmt: skip
+           "compensation": "undo", "settlement": "settled", "retraction": "retracted"}  # fmt: skip
 
 
 def render_audit(audit: Audit) -> list[str]:
@@ -66,7 +66,7 @@ def _commit_line(entry: Entry) -> str | None:  # noqa: PLR0911 - one line per re
         said = f"{record.outcome} for {record.action} {record.target} (v{record.proposal}): {why}"
         return f"{v} [bold]verdict[/bold]  {escape(said)}"
     if isinstance(record, ApprovalRequest):
-        return f"{v} approval requested for key {record.key}: {escape(record.recommended)}"
+        return f"{v} approval requested for key {escape(record.key)}: {escape(record.recommended)}"
     if isinstance(record, ApprovalDecision):
         changes = dump(record.changes) if record.edits else ""
         return f"{v} approval   {record.decision} by {escape(record.reviewer)} {escape(changes)}"
@@ -111,9 +111,8 @@ def outcome_lines(outcome: Outcome, *, after_decision: bool = False) -> list[str
     lines = [f"outcome: [{style}]{outcome.status}[/{style}] at v{outcome.version}"]
     reasons = outcome.key_reasons if after_decision else outcome.reasons
     lines += [f"  - {escape(reason)}" for reason in reasons]
-    return lines + [
-        f"waiting for a person: key {request.key}: {escape(request.recommended)}" for request in outcome.approvals
-    ]
+    waiting = outcome.approvals
+    return lines + [f"waiting for a person: key {escape(r.key)}: {escape(r.recommended)}" for r in waiting]
 
 
 def history_table(board: str, rows: list[StoredEntry]) -> Table:

@@ -12,12 +12,12 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard import scenarios
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import FLAG, DbOption, JsonOption, store_url
 from slateboard.cli.render import entry_line, outcome_lines
 from slateboard.controller import DryRun

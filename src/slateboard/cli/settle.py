@@ -11,12 +11,12 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard import Blackboard, Board
 from slateboard.blackboard.records import Finding
 from slateboard.cli.console import console
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import DbOption, ScenarioOption, controller_for, store_url
 from slateboard.cli.render import outcome_lines
 from slateboard.controller.settle import correction

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import FLAG, DbOption, JsonOption, ScenarioOption, store_url
 from slateboard.controller import WhatIfReport
 from slateboard.errors import ConfigurationError

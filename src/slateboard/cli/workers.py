@@ -15,10 +15,10 @@ from typing import Annotated
 
 import anyio
 import typer
-from rich.markup import escape
 
 from slateboard.blackboard import Blackboard
 from slateboard.cli.console import console, print_json
+from slateboard.cli.console import shown as escape
 from slateboard.cli.options import DbOption, JsonOption, VariantOption, store_url
 from slateboard.workers import BoardDone, Worker, WorkerReport, enqueue_sync
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 from typing import Any
 
-__all__ = ("SinkCall", "run_tracked", "holder_is_dead", "receipt_text", "error_text", "HOST")
+from slateboard.errors import redacted
+
+__all__ = ("SinkCall", "run_tracked", "holder_is_dead", "receipt_text", "error_text", "without_secrets", "HOST")
 
 HOST = socket.gethostname()
 _MAX_ERROR = 500
@@ -22,9 +25,34 @@ def receipt_text(receipt: object) -> str:
         return json.dumps(repr(receipt))
 
 
+# A sink's error often quotes its request: a URL with a password, an `Authorization: Bearer ...` header, an API key.
+# The ledger and the board keep the error for every reader of the store, so what looks like a secret is hidden.
+_NAMED_SECRET = re.compile(
+    r"(?i)\b((?:password|passwd|pwd|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|api[_-]?key|"
+    r"access[_-]?key|private[_-]?key|authorization|auth)\b['\"]?\s*[=:]\s*)"
+    r"(?:\"[^\"]*\"|'[^']*'|(?:(?:bearer|basic|token)\s+)?[^\s'\"&,;)}\]]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|"
+    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
+)
+_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]*:[^\s/@]*@\S*")
+
+
+def without_secrets(text: str) -> str:
+    """`text` with what looks like a secret replaced by `***`: a URL's password, `password=...`, `token: ...`,
+    `Authorization: Bearer ...`, and API keys of well-known shapes (OpenAI, GitHub, Slack, AWS, JWTs)."""
+    text = _URL_WITH_PASSWORD.sub(lambda found: redacted(found.group()), text)
+    text = _NAMED_SECRET.sub(r"\1***", text)
+    text = _BEARER.sub(r"\1 ***", text)
+    return _TOKEN_SHAPES.sub("***", text)
+
+
 def error_text(exc: BaseException) -> str:
-    """An error as the ledger and the board record it: type and message, cut to a readable length."""
-    text = f"{type(exc).__name__}: {exc}"
+    """An error as the ledger and the board record it: type and message, secrets hidden, cut to a readable
+    length."""
+    text = without_secrets(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
 
 

@@ -30,13 +30,23 @@ from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.blackboard.stores.tables import TableTransaction
-from slateboard.commit.calls import HOST, SinkCall, error_text, holder_is_dead, receipt_text, run_tracked
+from slateboard.commit.calls import (
+    HOST,
+    SinkCall,
+    error_text,
+    holder_is_dead,
+    receipt_text,
+    run_tracked,
+    without_secrets,
+)
 from slateboard.commit.sinks import Sink, SinkCapabilities, TransactionalSink, capabilities_of
-from slateboard.errors import CommitError, ConfigurationError
+from slateboard.errors import CommitError, ConfigurationError, SlateboardError
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import Commit, CommitFailure
 
 __all__ = ("CallPlan", "CommitLayer", "CommitTarget", "params_hash", "Settled")
+_MAX_ATTEMPTS = 100  # far more than any sink deserves; bounds the lease, which doubles with each attempt
+_MAX_SECONDS = 1e6  # about eleven days: any longer is a mistake (and NaN or infinity never ends)
 
 Settled = Commit | CommitFailure
 
@@ -83,11 +93,12 @@ class CommitLayer:
         lease: float | None = None,
     ) -> None:
         capabilities = capabilities_of(sink)
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-            raise ConfigurationError(f"commit attempts must be an int >= 1, got {attempts!r}")
+        # Bounded: the lease below grows as 2**attempts, and NaN or infinity would never time out.
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= _MAX_ATTEMPTS:
+            raise ConfigurationError(f"commit attempts must be an int from 1 to {_MAX_ATTEMPTS}, got {attempts!r}")
         for name, value in (("backoff", backoff), ("timeout", timeout), ("lock_wait", lock_wait)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ConfigurationError(f"commit {name} must be a number of seconds >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_SECONDS:
+                raise ConfigurationError(f"commit {name} must be a number of seconds from 0 to 1e6, got {value!r}")
         self.sink = sink
         self.capabilities: SinkCapabilities = capabilities
         # One of the two, typed, so no call site needs to ask which kind of sink this is.
@@ -143,13 +154,36 @@ class CommitLayer:
         if self.transactional:
             # One transaction: it keeps every other writer out while it runs, so no lock need be written.
             with contextlib.suppress(TargetLocked):  # an outside commit holds the target: wait for it below
-                applied, _ = await call_store(ledger.apply_atomically, row, partial(self._apply_in, proposal, key))
+                applied = await self._apply_atomically(ledger, row, proposal)
                 return self._settled(applied, proposal, version) or self._lost(key)
         token, holder = await self._acquire(ledger, proposal.target)
         try:
             return await self._commit_locked(ledger, replace(row, fence=token), proposal, version, holder)
         finally:
             await call_store(ledger.release, proposal.target, token)
+
+    async def _apply_atomically(
+        self, ledger: Ledger, row: LedgerRow, proposal: Proposal, holder: str = ""
+    ) -> LedgerRow:
+        """A sink inside the store: one transaction per attempt. An attempt whose sink raised was rolled back whole
+        (nothing applied, no ledger row), so it is safe to retry, as an outside sink's refusal is; the last
+        attempt's error propagates. A store that fails (StoreError) or a target another commit holds is not retried.
+        """
+        apply = partial(self._apply_in, proposal, row.key)
+        attempts = self.plan(proposal).attempts
+        for number in range(attempts):
+            if number:
+                await anyio.sleep(self.backoff * 2 ** (number - 1))
+            try:
+                applied, _ = await call_store(ledger.apply_atomically, row, apply, holder=holder)
+            except (TargetLocked, SlateboardError):
+                raise
+            except Exception:
+                if number == attempts - 1:
+                    raise
+                continue
+            return applied
+        return self._lost(row.key)  # unreachable: the loop returns or raises
 
     async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
         holder = f"{HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
@@ -174,8 +208,7 @@ class CommitLayer:
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, holder: str
     ) -> Settled:
         if self.transactional:
-            apply = partial(self._apply_in, proposal, row.key)
-            applied, _ = await call_store(ledger.apply_atomically, row, apply, holder=holder)
+            applied = await self._apply_atomically(ledger, row, proposal, holder)
             return self._settled(applied, proposal, version) or self._lost(row.key)
         claimed, created = await call_store(ledger.claim, row)
         if not created:
@@ -298,7 +331,7 @@ class CommitLayer:
                     if settled is not None:
                         return settled
                     # A sink that bounds its own calls (the tool registry) says which call and how long.
-                    error = str(exc) or f"no answer within {plan.timeout:g} s"
+                    error = without_secrets(str(exc)) or f"no answer within {plan.timeout:g} s"
             except anyio.get_cancelled_exc_class():
                 # Cancelled from outside mid-call: the call may still land (a sync sink's thread runs on), so the
                 # key must not look free to the next worker. Recorded even though this task is being cancelled.

@@ -211,7 +211,7 @@ class Table:
     """
 
     def __init__(self, name: str) -> None:
-        if not name.isidentifier():
+        if not isinstance(name, str) or not name.isidentifier():
             raise ConfigurationError(f"sinks.Table: table name must be an identifier, got {name!r}")
         self.name = name
 

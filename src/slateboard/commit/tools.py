@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from slateboard._internal.sync import sync_twin
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.records import Citation
+from slateboard.commit.calls import error_text
 from slateboard.commit.layer import CallPlan, CommitLayer, Settled
 from slateboard.errors import CommitError, ConfigurationError, ToolDeniedError, ToolError, ToolRateLimitedError
 from slateboard.state.proposal import Proposal
@@ -355,7 +356,7 @@ class ToolRegistry(CommitLayer):
             except ToolRateLimitedError:
                 raise
             except Exception as exc:  # a read changes nothing outside: always safe to repeat
-                error = f"{type(exc).__name__}: {exc}"
+                error = error_text(exc)
         self.dead_letters.append(
             DeadLetter(
                 tool=name,

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slateboard.agents.spec import Agent
+from slateboard.controller.retraction import stale_commit_reasons
 from slateboard.controller.rules import Assessment, Budget, ConflictRule, OwnSubject, Rule, SufficiencyRule
 from slateboard.errors import ConfigurationError
 from slateboard.state.projection import BoardState
@@ -70,7 +71,7 @@ class Evaluator:
             closed = Reason(rule="settled", message=settlement.describe(version), agents=(settlement.reviewer,))
             return Decision(cycle=cycle, status="closed", reasons=(closed,))
         self._refresh(state)
-        conflicts = self._conflict_reasons(state)
+        conflicts = self._conflict_reasons(state) + stale_commit_reasons(state)
         if conflicts:
             return Decision(cycle=cycle, status="escalate", reasons=conflicts)
         met, unmet = self._sufficiency_reasons(state)

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -38,6 +39,7 @@ from slateboard.controller.cycle import Cycle
 from slateboard.controller.decide import Evaluator, split_rules
 from slateboard.controller.graph import flowchart
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
+from slateboard.controller.retraction import record_retractions
 from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
 from slateboard.controller.whatif import whatif
@@ -127,6 +129,7 @@ class Controller:
         self, board: Board, inputs: Sequence[Finding], run: telemetry.Span
     ) -> AsyncGenerator[Cycle, None]:
         state, evaluator = await self._load(board)
+        await record_retractions(board, state)  # every source retracted so far, before anything is decided
         started = RunStarted(
             controller=self.fingerprint,
             agents=tuple(a.name for a in self.agents),
@@ -158,7 +161,7 @@ class Controller:
         """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
         decision, version = step.decision, step.state.version
         view = await board.view(at=version)  # what the decision was taken on: held in memory, no read
-        results = await self._run_agenda(view, decision.agenda)
+        results = await self._run_agenda(view, decision.agenda, self._left(step.state))
         following = await self._advance(board, step.state, step.evaluator, results)
         landed = following is not None
         while following is None:
@@ -394,12 +397,22 @@ class Controller:
                 fresh.append(item)
         return fresh
 
-    async def _run_agenda(self, view: BoardView, agenda: Sequence[Task]) -> list[tuple[Record, str]]:
+    def _left(self, state: BoardState) -> float | None:
+        """Seconds before the run's deadline (`rules.budget(deadline=)`), by the log's clock; None without one. The
+        runner's watchdog holds every agent to it, so a hung agent cannot keep the run past it."""
+        deadline = split_rules(self.rules)[2].deadline
+        if deadline is None or state.started_at is None:
+            return None
+        return deadline - (datetime.now(state.started_at.tzinfo) - state.started_at).total_seconds()
+
+    async def _run_agenda(
+        self, view: BoardView, agenda: Sequence[Task], left: float | None = None
+    ) -> list[tuple[Record, str]]:
         results: list[list[Attempt]] = [[] for _ in agenda]
 
         async def run_one(position: int, task: Task) -> None:
             agent = self.registry.get(task.agent)
-            results[position] = await run_agent(agent, partial(_arguments, agent, task, view))
+            results[position] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
 
         if len(agenda) == 1:  # nothing to run beside it: no task group (a task and a cancel scope fewer per cycle)
             await run_one(0, agenda[0])

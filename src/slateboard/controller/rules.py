@@ -277,7 +277,7 @@ class _Disagreement:
 def disagreement(kind: type[Finding], *, field: str, id: str | None = None) -> ConflictRule:
     """Escalate a subject when agents' newest findings of `kind` hold different values of `field`."""
     _check_kind("disagreement", kind)
-    if field not in kind.model_fields:
+    if not isinstance(field, str) or field not in kind.model_fields:
         known = ", ".join(kind.model_fields)
         raise ConfigurationError(f"rules.disagreement: {kind.kind_name} has no field {field!r} (fields: {known})")
     return _Disagreement(kind, field, id or f"disagreement({kind.kind_name}.{field})")

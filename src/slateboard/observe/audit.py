@@ -18,6 +18,7 @@ from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel, Record, decode_record
 from slateboard.errors import InvalidFindingError, UnknownFindingKindError
 from slateboard.observe.rows import board_rows, take
+from slateboard.state.impact import withdraw_stale
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import (
@@ -34,6 +35,7 @@ from slateboard.state.records import (
     Settlement,
     Verdict,
 )
+from slateboard.state.retractions import Retraction
 
 __all__ = (
     "Audit",
@@ -49,13 +51,13 @@ __all__ = (
 
 EventType = Literal[
     "input", "finding", "start", "run", "decision", "proposal", "verdict", "approval_request", "approval",
-    "commit", "commit_failure", "doubt_resolved", "compensation", "settlement", "record",
+    "commit", "commit_failure", "doubt_resolved", "compensation", "settlement", "retraction", "record",
 ]  # fmt: skip
 _TYPES: tuple[tuple[type[Record], EventType], ...] = (
     (RunStarted, "start"), (AgentRun, "run"), (Decision, "decision"), (Proposal, "proposal"), (Verdict, "verdict"),
     (ApprovalRequest, "approval_request"), (ApprovalDecision, "approval"), (Commit, "commit"),
     (CommitFailure, "commit_failure"), (DoubtResolved, "doubt_resolved"), (Compensation, "compensation"),
-    (Settlement, "settlement"),
+    (Settlement, "settlement"), (Retraction, "retraction"),
 )  # fmt: skip
 
 
@@ -180,6 +182,7 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
                 version, locator = (None if x is None else str(x) for x in (cite.get("version"), cite.get("locator")))
                 key = (str(cite.get("source")), version, bool(cite.get("approved")), locator)
                 sources.setdefault(key, []).append(refs[row.version])
+    withdrawn = withdraw_stale(book, rows)  # proposals a retraction left stale wait for no one
     return Audit(
         board=board,
         store=store,
@@ -187,7 +190,7 @@ def build_audit(board: str, store: str, rows: list[StoredEntry]) -> Audit:
         head=rows[-1].hash if rows else "",
         status=status,
         decided_at=decided_at,
-        waiting=tuple(k.key for k in book.keys.values() if k.status == "awaiting_approval"),
+        waiting=tuple(k.key for k in book.keys.values() if k.status == "awaiting_approval" and k.key not in withdrawn),
         committed=tuple(k.key for k in book.keys.values() if k.status == "committed"),
         timeline=tuple(events),
         agents=tuple(_agent_summary(name, runs) for name, runs in agents.items()),

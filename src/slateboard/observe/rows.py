@@ -13,7 +13,7 @@ a board's rows on its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from slateboard.blackboard.board import Blackboard
@@ -21,6 +21,7 @@ from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Record, decode_record
 from slateboard.errors import ConfigurationError, InvalidFindingError, UnknownFindingKindError
+from slateboard.state.impact import withdraw_stale
 from slateboard.state.keys import KEYED, KeyBook
 from slateboard.state.proposal import Proposal
 
@@ -68,7 +69,7 @@ def take(book: KeyBook, row: StoredEntry, record: Record | None) -> None:
         book.ingest(row.board, row.version, row.author, found)
 
 
-def key_book(rows: Iterable[StoredEntry]) -> KeyBook:
+def key_book(rows: Sequence[StoredEntry]) -> KeyBook:
     """Where each key of one board stands, from its stored rows (all of them, in version order); a record whose
     payload does not validate is left out."""
     book = KeyBook()
@@ -80,6 +81,7 @@ def key_book(rows: Iterable[StoredEntry]) -> KeyBook:
             except InvalidFindingError:
                 continue
         take(book, row, record)
+    withdraw_stale(book, rows)
     return book
 
 

@@ -97,7 +97,20 @@ def event_lines(e: AuditEvent) -> list[str]:  # noqa: PLR0911, PLR0912 - one cas
         ]
     if e.type == "settlement":
         return _settlement_lines(p)
+    if e.type == "retraction":
+        return _retraction_lines(p, e.author)
     return [f"{e.kind} by {e.author}: {dump(p) if not isinstance(p, str) else p!r}"]
+
+
+def _retraction_lines(p: dict[str, Any], author: str) -> list[str]:
+    """A retracted source: by whom and why, and what it left stale on the board (docs/retraction.md)."""
+    source = p["source"] + (f"@{p['version']}" if p["version"] else "")
+    lines = [f"{source} retracted by {author}: {p['reason']}"]
+    if p["stale"]:
+        lines.append("stale: " + ", ".join(f"v{v}" for v in p["stale"]))
+    if p["commits"]:
+        lines.append("committed on them, a person decides: " + ", ".join(p["commits"]))
+    return lines
 
 
 def _settlement_lines(p: dict[str, Any]) -> list[str]:

@@ -58,6 +58,7 @@ def _number(rule: str, name: str, value: object, *, low: float, high: float | No
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or (isinstance(value, int) and abs(value) > 2**53)  # beyond any threshold, and past float()'s range
         or not math.isfinite(value)  # NaN passes every comparison below and would veto every proposal
         or value < low
         or (high is not None and value > high)
@@ -126,7 +127,7 @@ class _MinConfidence:
 
 def min_confidence(threshold: float, *, effect: str = "escalate", id: str | None = None) -> PolicyRule:
     """A proposal's confidence must reach `threshold`; below it, `effect` (a person decides, by default)."""
-    shown = f"{threshold:g}" if isinstance(threshold, int | float) else repr(threshold)  # "0.5" is no number
+    shown = f"{threshold:g}" if isinstance(threshold, float) else repr(threshold)  # "0.5" is no number
     rule_id = id or f"min_confidence({shown})"
     return _MinConfidence(_number(rule_id, "threshold", threshold, low=0, high=1), _veto(rule_id, effect), rule_id)
 

@@ -9,9 +9,10 @@ kind = "ComplianceFlag"               # a registered kind_name, or a scenario fi
 where = { frozen = true }             # optional: field values the finding must have
 ```
 
-The same in YAML: `default: deny` and `rules:` as a list of mappings. The models below (`PolicyFile`, one per rule:
-allow, min_confidence, require_citations, escalate_on_conflict, freeze_on, priority, require_approval, max_changes,
-allowed_fields) are the format; docs/scenario-files.md and docs/schemas/policy.schema.json are generated from them.
+The same in YAML: `default: deny` and `rules:` as a list of mappings. The models of the format (`PolicyFile`, one
+per rule: allow, min_confidence, require_citations, escalate_on_conflict, freeze_on, priority, require_approval,
+max_changes, allowed_fields) live in `slateboard.policies.file_format` (re-exported here); docs/scenario-files.md
+and docs/schemas/policy.schema.json are generated from them.
 """
 
 from __future__ import annotations
@@ -19,158 +20,40 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from slateboard._internal import yamlpos
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding
 from slateboard.errors import PolicyError, SlateboardError, UnknownFindingKindError
 from slateboard.policies import builtins
 from slateboard.policies.builtins import PolicyRule
 from slateboard.policies.builtins import _Priority as _Ranking
+from slateboard.policies.file_format import (
+    RULE_SPEC,
+    RULE_SPECS,
+    AllowSpec,
+    ApprovalWhen,
+    EscalateOnConflictSpec,
+    FieldsMatch,
+    FreezeOnSpec,
+    MaxChangesSpec,
+    MinConfidenceSpec,
+    PolicyFile,
+    PrioritySpec,
+    RequireApprovalSpec,
+    RequireCitationsSpec,
+)
 from slateboard.policies.policy import Policy
-from slateboard.state.proposal import Proposal
-from slateboard.state.vocabulary import POLICY_DEFAULTS, Veto
+from slateboard.state.vocabulary import POLICY_DEFAULTS
 
-__all__ = ("load", "loads", "PolicyFile", "RULE_SPECS")
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str | None = Field(default=None, description="The rule's id in verdicts (default: derived from the rule).")
-
-
-class _Allow(_Spec):
-    """Allow the actions named (every action when none are); a veto still wins."""
-
-    rule: Literal["allow"]
-    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
-
-
-class _MinConfidence(_Spec):
-    """A proposal below `threshold` confidence gets `effect`."""
-
-    rule: Literal["min_confidence"]
-    threshold: float = Field(ge=0, le=1, description="The lowest confidence allowed.")
-    effect: Veto = Field(default="escalate", description="What a proposal below it gets.")
-
-
-class _RequireCitations(_Spec):
-    """A proposal needs `min_count` citations (approved ones, with `approved`), or gets `effect`."""
-
-    rule: Literal["require_citations"]
-    approved: bool = Field(default=False, description="Count only citations approved for customer-facing use.")
-    min_count: int = Field(default=1, ge=1, description="Citations needed.")
-    effect: Veto = Field(default="deny", description="What a proposal with fewer gets.")
-
-
-class _EscalateOnConflict(_Spec):
-    """A proposal on a board with an open conflict escalates (zero retries for policy conflicts)."""
-
-    rule: Literal["escalate_on_conflict"]
-
-
-class _FreezeOn(_Spec):
-    """A finding of `kind` (with the field values of `where`) freezes every action with `effect`."""
-
-    rule: Literal["freeze_on"]
-    kind: str = Field(
-        description="The finding kind: a registered kind_name, or a scenario file's own kind by its name."
-    )
-    where: dict[str, JsonValue] | None = Field(default=None, description="Field values the finding must have.")
-    effect: Veto = Field(default="deny", description="What every proposal gets while it holds.")
-
-
-class _Priority(_Spec):
-    """Two proposals on one target: the earlier domain in `domains` wins; the other is overridden."""
-
-    rule: Literal["priority"]
-    domains: list[str] = Field(min_length=1, description="Proposal domains, the strongest first.")
-
-
-class _RequireApproval(_Spec):
-    """Irreversible proposals, the `actions` named, or ones changing `fields`, wait for a person."""
-
-    rule: Literal["require_approval"]
-    irreversible: bool = Field(default=False, description="Irreversible proposals wait.")
-    actions: list[str] = Field(default=[], description="Proposals of these actions wait.")
-    fields: list[str] = Field(default=[], description="Proposals changing these fields wait.")
-    reason: str = Field(
-        default="an irreversible or externally visible action waits for a person", description="What the wait says."
-    )
-
-
-class _MaxChanges(_Spec):
-    """A proposal changing more than `limit` fields (of the `actions` named) is denied."""
-
-    rule: Literal["max_changes"]
-    limit: int = Field(ge=0, description="The most fields one proposal may change.")
-    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
-
-
-class _AllowedFields(_Spec):
-    """A proposal (of the `actions` named) may change only `fields`."""
-
-    rule: Literal["allowed_fields"]
-    fields: list[str] = Field(min_length=1, description="The fields it may change.")
-    actions: list[str] | None = Field(default=None, description="The actions it applies to (default: every action).")
-
-
-_AnySpec = Annotated[
-    _Allow
-    | _MinConfidence
-    | _RequireCitations
-    | _EscalateOnConflict
-    | _FreezeOn
-    | _Priority
-    | _RequireApproval
-    | _MaxChanges
-    | _AllowedFields,
-    Field(discriminator="rule"),
-]
-_SPEC = TypeAdapter(_AnySpec)
-RULE_SPECS = typing.get_args(typing.get_args(_AnySpec)[0])
-"""Every policy rule's model, in the order the reference lists them."""
-
-
-class PolicyFile(BaseModel):
-    """A policy file: a default and the rules, judged in order; a veto (deny, escalate) wins over an allow."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    default: Literal["deny", "allow"] = Field(default="deny", description="What a proposal no rule allows gets.")
-    rules: list[_AnySpec] = Field(default=[], description="The rules; each names its kind in `rule`.")
-
-
-@dataclass(frozen=True)
-class FieldsMatch:
-    """A `freeze_on` condition from a file: the finding has these field values."""
-
-    values: tuple[tuple[str, Any], ...]
-
-    def __call__(self, finding: Any) -> bool:
-        return all(getattr(finding, name, object()) == value for name, value in self.values)
-
-
-@dataclass(frozen=True)
-class ApprovalWhen:
-    """A `require_approval` predicate from a file: irreversible, one of `actions`, or touching one of `fields`."""
-
-    irreversible: bool
-    actions: frozenset[str]
-    fields: frozenset[str]
-
-    def __call__(self, proposal: Proposal) -> bool:
-        return (
-            (self.irreversible and not proposal.reversible)
-            or proposal.action in self.actions
-            or any(name in self.fields for name in proposal.changes)
-        )
+__all__ = ("load", "loads", "PolicyFile", "RULE_SPECS", "FieldsMatch", "ApprovalWhen", "Kinds")
 
 
 Kinds = Mapping[str, type[Finding]]
@@ -178,17 +61,17 @@ Kinds = Mapping[str, type[Finding]]
 
 def _build(spec: Any, kinds: Kinds) -> PolicyRule:  # noqa: PLR0911 - one constructor per rule
     rule_id = spec.id
-    if isinstance(spec, _Allow):
+    if isinstance(spec, AllowSpec):
         return builtins.allow(actions=spec.actions, id=rule_id)
-    if isinstance(spec, _MinConfidence):
+    if isinstance(spec, MinConfidenceSpec):
         return builtins.min_confidence(spec.threshold, effect=spec.effect, id=rule_id)
-    if isinstance(spec, _RequireCitations):
+    if isinstance(spec, RequireCitationsSpec):
         return builtins.require_citations(
             approved=spec.approved, min_count=spec.min_count, effect=spec.effect, id=rule_id
         )
-    if isinstance(spec, _EscalateOnConflict):
+    if isinstance(spec, EscalateOnConflictSpec):
         return builtins.escalate_on_conflict(id=rule_id or "escalate_on_conflict")
-    if isinstance(spec, _FreezeOn):
+    if isinstance(spec, FreezeOnSpec):
         kind = _kind(spec.kind, kinds)
         if not issubclass(kind, Finding):
             raise _FieldError("kind", f"kind {spec.kind!r} is a record, not a Finding kind")
@@ -199,14 +82,14 @@ def _build(spec: Any, kinds: Kinds) -> PolicyRule:  # noqa: PLR0911 - one constr
             raise _FieldError("where", f"{kind.kind_name} has no field(s) {', '.join(unknown)} (fields: {known})")
         match = FieldsMatch(tuple(sorted((spec.where or {}).items()))) if spec.where else None
         return builtins.freeze_on(kind, when=match, effect=spec.effect, id=rule_id)
-    if isinstance(spec, _Priority):
+    if isinstance(spec, PrioritySpec):
         return builtins.priority(spec.domains, id=rule_id)
-    if isinstance(spec, _RequireApproval):
+    if isinstance(spec, RequireApprovalSpec):
         if not (spec.irreversible or spec.actions or spec.fields):
             raise _FieldError("", "require_approval needs irreversible = true, actions or fields")
         when = ApprovalWhen(spec.irreversible, frozenset(spec.actions), frozenset(spec.fields))
         return builtins.require_approval(when, reason=spec.reason, id=rule_id or "require_approval")
-    if isinstance(spec, _MaxChanges):
+    if isinstance(spec, MaxChangesSpec):
         return builtins.max_changes(spec.limit, actions=spec.actions, id=rule_id)
     return builtins.allowed_fields(spec.fields, actions=spec.actions, id=rule_id)
 
@@ -252,7 +135,8 @@ def loads(text: str, *, format: Literal["toml", "yaml"], file: str = "<policy>",
     data, lines = _parse_toml(text, file) if format == "toml" else _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise PolicyError("a policy is a table with 'default' and 'rules'", file=file, line=1)
-    unknown = sorted(set(data) - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
+    # Keys as text: YAML keys may be null, numbers or lists (`? [a]`), and are still only unknown keys.
+    unknown = sorted({str(k) for k in data} - {"default", "rules"}, key=lambda k: (lines.top.get(k, 0), k))
     if unknown:
         raise PolicyError(
             f"unknown top-level key(s) {', '.join(unknown)}; expected default and rules",
@@ -301,7 +185,7 @@ def _rule(item: object, position: int, lines: _Lines, file: str, kinds: Kinds) -
     line, keys = lines.rule(position)
     label = _label(item, position)
     try:
-        return _build(_SPEC.validate_python(item), kinds), label
+        return _build(RULE_SPEC.validate_python(item), kinds), label
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         # A misspelt key is also a missing one: report the key that is there, at its line.
@@ -350,11 +234,15 @@ def _check_together(built: list[tuple[PolicyRule, str]], lines: _Lines, file: st
 
 
 def _parse_toml(text: str, file: str) -> tuple[object, _Lines]:
+    if len(text) > yamlpos.MAX_BYTES:  # the same limit as a YAML file's
+        raise PolicyError(f"the file is {len(text)} characters long; the limit is {yamlpos.MAX_BYTES}", file=file)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise PolicyError(f"not valid TOML: {exc}", file=file, line=int(found.group(1)) if found else None) from exc
+    except (ValueError, RecursionError) as exc:  # an integer too long to convert, nesting too deep
+        raise PolicyError(f"not valid TOML: {exc}", file=file) from exc
     return data, _toml_lines(text)
 
 
@@ -383,16 +271,7 @@ def _toml_lines(text: str) -> _Lines:
 
 
 def _parse_yaml(text: str, file: str) -> tuple[object, _Lines]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise PolicyError(
-            f"not valid YAML: {exc.problem or exc}", file=file, line=mark.line + 1 if mark else None
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"not valid YAML: {exc}", file=file) from exc
+    node, data = yamlpos.parse(text, file=file, error=PolicyError)
     return data, _yaml_lines(node)
 
 

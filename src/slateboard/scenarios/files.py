@@ -3,7 +3,8 @@
 The format is the models of `slateboard.scenarios.format`; docs/scenario-files.md is generated from them. In short:
 `name`, `kinds` declared inline (or `import`ed), scripted `agents` (whose `emit` strings may hold `{subject}` and
 `{Kind.field}`), `rules`, a `policy` inline or by path (naming this file's kinds by their short names), a `sink`,
-`inputs`, `expect`, and `variants` that change only what they name:
+`inputs`, `expect`, and `variants` that change only what they name; `extends: base.yaml` starts from another file
+(`slateboard.scenarios.extends`):
 
 ```yaml
 variants:                            # slateboard run refund.yaml --variant not-entitled
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import keyword
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from slateboard._internal.yamlpos import Locator, dotted, line_of
+from slateboard._internal.yamlpos import dotted
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
@@ -37,7 +39,8 @@ from slateboard.errors import KindConflictError, PolicyError, ScenarioError, Sla
 from slateboard.policies import files as policy_files
 from slateboard.policies.files import FieldsMatch
 from slateboard.policies.policy import Policy
-from slateboard.scenarios import scripted, templates
+from slateboard.scenarios import extends, scripted, templates
+from slateboard.scenarios.extends import Sources
 from slateboard.scenarios.format import (
     KIND_TYPES,
     AgentSpec,
@@ -74,20 +77,13 @@ def load(path: str | Path) -> Scenario:
 
 
 def loads(text: str, *, file: str = "<scenario>") -> Scenario:
-    """Read a scenario from YAML text; `file` names it in errors (and anchors a relative policy path)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ScenarioError(f"not valid YAML: {exc.problem or exc}", file=file, line=line_of(mark)) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", file=file) from exc
-    where = Locator(node, file)
+    """Read a scenario from YAML text; `file` names it in errors (and anchors relative `extends` and policy
+    paths)."""
+    data, where = extends.resolve(text, file)
     return _Builder(_validate(FileSpec, data, where, ()), where).build()
 
 
-def _validate(model: type[_Model], data: object, where: Locator, at: Path_) -> _Model:
+def _validate(model: type[_Model], data: object, where: Sources, at: Path_) -> _Model:
     """`data` as `model`, or the first problem as a `ScenarioError` at its line."""
     try:
         return model.model_validate(data)
@@ -98,11 +94,11 @@ def _validate(model: type[_Model], data: object, where: Locator, at: Path_) -> _
         if error["type"] == "extra_forbidden":  # a misspelt key: say which keys would have been understood
             close = difflib.get_close_matches(str(error["loc"][-1]), _KEYS, n=2)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ScenarioError(f"{dotted(path)}: {error['msg']}{hint}", file=where.file, line=where.line(path)) from exc
+        raise where.error(path, f"{error['msg']}{hint}") from exc
 
 
 class _Builder:
-    def __init__(self, spec: FileSpec, where: Locator) -> None:
+    def __init__(self, spec: FileSpec, where: Sources) -> None:
         self.spec = spec
         self.where = where
         self.kinds: dict[str, type[Record]] = {}
@@ -175,14 +171,15 @@ class _Builder:
                 raise self.where.error(("import", position), f"cannot import {module!r}: {exc}") from exc
 
     def _declare_kinds(self) -> None:
-        # The file's absolute path: `refund.yaml` and `/work/refund.yaml` are one file, whichever way it is named.
-        file = self.where.file
-        module = f"slateboard.scenario_file:{Path(file).resolve() if Path(file).is_file() else file}"
         for name, fields in self.spec.kinds.items():
             if not name.isidentifier():
                 raise self.where.error(("kinds", name), "a kind's name must be an identifier")
             annotations = {field: self._type(name, field, kind) for field, kind in fields.items()}
-            kind_name = f"{self.spec.name}.{name}"
+            # Named after the file that declares it (a base file's kinds keep the base's names), by its absolute
+            # path: `refund.yaml` and `/work/refund.yaml` are one file, whichever way it is named.
+            file = self.where.file_of(("kinds", name))
+            module = f"slateboard.scenario_file:{Path(file).resolve() if Path(file).is_file() else file}"
+            kind_name = f"{self.where.name_of(('kinds', name)) or self.spec.name}.{name}"
             namespace = {"__annotations__": annotations, "__module__": module, "kind_name": kind_name}
             same = _declared(kind_name, module, annotations)
             if same is not None:  # the file loaded again: the same class, or findings read before would not match
@@ -194,13 +191,16 @@ class _Builder:
                 other = registry.get(kind_name).__module__.removeprefix("slateboard.scenario_file:")
                 message = (
                     f"kind {kind_name!r} is already declared by {other}: two scenario files named "
-                    f"{self.spec.name!r} cannot be loaded in one process; rename one of them"
+                    f"{kind_name.rsplit('.', 1)[0]!r} cannot be loaded in one process; rename one of them"
                 )
                 raise self.where.error(("kinds", name), message) from exc
             except (SlateboardError, TypeError) as exc:
                 raise self.where.error(("kinds", name), str(exc)) from exc
 
     def _type(self, kind: str, field: str, declared: str | list[Any]) -> Any:
+        if _reserved(field):  # pydantic refuses some with a ValueError; others would silently replace a method
+            message = "a field name must be an identifier that is not a keyword, private or a Finding attribute"
+            raise self.where.error(("kinds", kind, field), message)
         if isinstance(declared, list):
             if not declared:
                 raise self.where.error(("kinds", kind, field), "a choice needs at least one value")
@@ -304,7 +304,7 @@ class _Builder:
             return None
         findings = {name: kind for name, kind in self.kinds.items() if issubclass(kind, Finding)}
         if isinstance(policy, str):
-            base = Path(self.where.file).parent
+            base = Path(self.where.file_of(at)).parent
             try:
                 return policy_files.load(base / policy, kinds=findings)
             except PolicyError as exc:
@@ -357,6 +357,18 @@ def _unknown(what: str, name: str, known: list[str], *, others: Sequence[str] = 
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     listed = f" ({what}s: {', '.join(known)})" if known and what != "kind" else ""
     return f"unknown {what} {name!r}{hint}{listed}"
+
+
+def _reserved(field: str) -> bool:
+    """Whether `field` cannot name a declared kind's field: not an identifier, a keyword, private (`_x`), in
+    pydantic's `model_` namespace, or an attribute or field every finding already has (`json`, `subject`)."""
+    return (
+        not field.isidentifier()
+        or keyword.iskeyword(field)
+        or field.startswith(("_", "model_"))
+        or field in Finding.model_fields
+        or hasattr(Finding, field)
+    )
 
 
 def _declared(kind_name: str, module: str, annotations: dict[str, Any]) -> type[Record] | None:

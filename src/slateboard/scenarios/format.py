@@ -202,6 +202,12 @@ class FileSpec(_Spec):
         min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="The scenario's name (letters, digits, _ . -)."
     )
     description: str = Field(default="", description="What the scenario stages.")
+    extends: str | None = Field(
+        default=None,
+        description="A scenario file this one starts from (a path relative to this file): the keys given here "
+        "replace the base's, except `agents` (replaced or added by name), `kinds` and `variants` (merged by name) "
+        "and `import` (added). This file gives its own `name`.",
+    )
     imports: list[str] = Field(
         default=[], alias="import", description="Modules to import first, for the finding kinds they register."
     )

@@ -238,6 +238,23 @@ class KeyBook:
         else:
             found.settle(record)
 
+    def withdraw(self, version: int) -> str | None:
+        """The proposal at `version` no longer stands (its evidence was retracted): unless its key was applied, the
+        key leaves the live set as a superseded one does; its key when it did. Any other version is ignored."""
+        for slot, (live, key) in self._newest.items():
+            if live != version:
+                continue
+            found = self.keys[key]
+            if found.applied:
+                return None
+            del self._newest[slot]
+            found.live.remove(version)
+            if not found.live:
+                del self._live[key]
+            self._live_versions = None
+            return key
+        return None
+
     def live_versions(self) -> tuple[int, ...]:
         """Versions of the live proposals (each author's newest per action and target), in log order."""
         if self._live_versions is None:

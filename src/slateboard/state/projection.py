@@ -8,6 +8,9 @@ lookups rules use (newest finding per kind, subject and author) do not scan it. 
 A person's `Settlement` is folded here too, so every rule sees it the same way: the findings it sets aside leave
 every lookup (they are no longer evidence, for or against, nor input to an agent), and it stands on its subject
 until a newer finding of the settled kinds arrives there (`standing`).
+
+A retracted source (`Retraction`, state/retractions.py) sets aside the same way every finding that cites it or
+derives from it (`staleness`); a stale proposal no longer stands unless its key was applied.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from slateboard.errors import StaleVersionError
 from slateboard.state.events import log_entries
 from slateboard.state.keys import KeyBook
 from slateboard.state.proposal import Proposal
-from slateboard.state.records import INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement
+from slateboard.state.records import INPUT_AUTHOR, AgentRun, Compensation, Decision, RunStarted, Settlement
+from slateboard.state.retractions import Retraction, Staleness
 
 __all__ = ("BoardState", "Provenance", "TaskKey", "append", "live_proposals")
 
@@ -80,6 +84,7 @@ class BoardState:
         self.closed: tuple[int, Settlement] | None = None
         self.settlements: dict[str, list[tuple[int, Settlement]]] = {}  # subject -> standing (version, settlement)
         self.aside: set[int] = set()
+        self.staleness = Staleness()  # findings made stale by a retracted source: set aside like a settlement's
         self._newest: dict[_Key, int] = {}
         self._per_author: dict[_Key, dict[str, int]] = {}
         self._all: dict[_Key, list[int]] = {}
@@ -112,6 +117,39 @@ class BoardState:
         elif isinstance(record, Settlement):
             self._ingest_settlement(entry.version, record)
         self.keys.ingest(entry.board, entry.version, entry.author, record)
+        stale = self.staleness.record(entry.version, entry.author, record)
+        if stale or isinstance(record, Retraction):
+            self._retire(entry.version, stale, news=isinstance(record, Retraction))
+        elif isinstance(record, Compensation) and self.staleness.stale:
+            self.last_answer_version = entry.version  # a person undid a commit that rested on stale findings: go on
+
+    def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
+        """Stale findings leave every lookup, as set-aside ones do; a stale proposal no longer stands (unless it
+        was applied: a commit stays, and the decision names it for a person). A retraction is news, like an answer."""
+        if news:
+            self.last_answer_version = version
+        keys: set[_Key] = set()
+        for v in stale:
+            finding = self.findings[v]
+            self.aside.add(v)
+            keys.add((finding.kind_name, finding.subject))
+            self.touched.add(finding.subject)
+            self.keys.withdraw(v)
+            for index in self._readers_of(type(finding)):
+                self.candidates.add((index, finding.subject))
+        for key in keys:
+            self._reindex(key)
+        if news:
+            self._ask_again(stale)
+
+    def _ask_again(self, stale: frozenset[int]) -> None:
+        """The agents whose own findings a retraction made stale may run again on the same inputs (once: what they
+        write then that cites a retracted source is stale on arrival, and does not ask again)."""
+        asked = {(self.provenance[v].author, self.findings[v].subject) for v in stale if self.provenance[v].produced}
+        for task in [t for t in self.task_status if (t[0], t[1]) in asked]:
+            del self.task_status[task]
+        for index, agent in enumerate(self.agents):
+            self.candidates.update((index, subject) for name, subject in asked if name == agent.name)
 
     def _ingest_run(self, version: int, run: AgentRun) -> None:
         self.agent_runs += 1

@@ -1,6 +1,6 @@
 """The slateboard pytest plugin, loaded through the `pytest11` entry point whenever slateboard is installed.
 
-Fixtures (all function-scoped: every test gets its own store, so no test sees another's boards):
+Fixtures (function-scoped but the last: every test gets its own store, so no test sees another's boards):
 
 - `slateboard_memory`, `slateboard_sqlite`: an open `Blackboard` on a fresh memory store or on a SQLite file in
   `tmp_path`.
@@ -14,6 +14,9 @@ Fixtures (all function-scoped: every test gets its own store, so no test sees an
 - `slateboard_scenario`: a `ScenarioFactory`; `slateboard_scenario("support-case/conflict")` runs a scenario on
   `slateboard_store` and returns the `ScenarioRun`; the boards it ran on are verified at teardown.
 - `scenario_run`: the `ScenarioRun` of the test's `@pytest.mark.slateboard_scenario(...)` marker.
+- `slateboard_fresh` (session-scoped, so safe inside hypothesis' `@given`): a `FreshStores` factory;
+  `with slateboard_fresh.board() as board:` gives each example a new store and board, verified and closed when the
+  example ends. Its store is `slateboard_fresh_kind`, session-scoped and parametrized like `slateboard_store_kind`.
 
 The marker `@pytest.mark.slateboard_scenario(scenario, expect=None, board=None)` turns a test into a scenario check:
 the scenario runs on `slateboard_store` before the test body, and the test fails, listing the problems, when the
@@ -27,25 +30,23 @@ over them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from slateboard._internal.sync import run_sync
 from slateboard.blackboard.board import Blackboard, Board
-from slateboard.blackboard.stores.registry import (
-    BUILTIN_SCHEMES,
-    UnavailableForTests,
-    backend_for_tests,
-    registered_schemes,
-)
+from slateboard.blackboard.stores.registry import BUILTIN_SCHEMES, registered_schemes
 from slateboard.commit.layer import CommitTarget
-from slateboard.errors import ConfigurationError, ScenarioError, TamperedLogError
+from slateboard.errors import ConfigurationError, ScenarioError
 from slateboard.scenarios.catalog import resolve
 from slateboard.scenarios.model import Expectation, Scenario, ScenarioRun
+from slateboard.testing.fresh import FreshStores, open_blackboard, verify_boards
 
 __all__ = (
+    "FreshStores",
     "ScenarioFactory",
     "expectation_failure",
     "open_blackboard",
@@ -83,7 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "expectation; the test receives the ScenarioRun as the scenario_run fixture",
     )
     # A bad choice fails the session at once, not in the first test that uses a store.
-    config.pluginmanager.register(_store_kind_plugin(store_kinds(config)), "slateboard-store-kind")
+    store_kind, fresh_kind = _store_kind_plugins(store_kinds(config))
+    config.pluginmanager.register(store_kind, "slateboard-store-kind")
+    config.pluginmanager.register(fresh_kind, "slateboard-fresh-kind")
 
 
 def store_choices() -> tuple[str, ...]:
@@ -112,8 +115,9 @@ def store_kinds(config: pytest.Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-def _store_kind_plugin(kinds: tuple[str, ...]) -> object:
-    """The default `slateboard_store_kind` fixture, made once the session's options say which stores to run on.
+def _store_kind_plugins(kinds: tuple[str, ...]) -> tuple[object, object]:
+    """The default `slateboard_store_kind` and `slateboard_fresh_kind` fixtures, made once the session's options
+    say which stores to run on.
 
     The parameters are the fixture's own (as with anyio's `anyio_backend`), so a `conftest.py` fixture of the same
     name replaces it whole, and a test that parametrizes `slateboard_store_kind` itself keeps its own choice.
@@ -126,7 +130,16 @@ def _store_kind_plugin(kinds: tuple[str, ...]) -> object:
             test; parametrized over --slateboard-store's stores. Override it in conftest.py to choose your own."""
             return str(request.param)
 
-    return StoreKind()
+    # A plain function, not a method: pytest deprecates session-scoped fixtures defined as instance methods.
+    @pytest.fixture(scope="session", params=kinds)
+    def slateboard_fresh_kind(request: pytest.FixtureRequest) -> str:
+        """The registered store slateboard_fresh makes its stores on; session-scoped (safe in @given) and
+        parametrized over --slateboard-store's stores. Override it in conftest.py with scope="session"."""
+        return str(request.param)
+
+    fresh = types.ModuleType("slateboard_fresh_kind")  # pytest reads fixtures from a module's own attributes
+    fresh.slateboard_fresh_kind = slateboard_fresh_kind  # type: ignore[attr-defined]
+    return StoreKind(), fresh
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -151,18 +164,6 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         pytest.fail(expectation_failure(run), pytrace=False)
 
 
-def open_blackboard(kind: str, directory: Path) -> Blackboard:
-    """A fresh `Blackboard` on the registered store `kind` ("memory", "sqlite", ...), its files (if any) under
-    `directory`."""
-    try:
-        url = backend_for_tests(kind).fresh_url(directory)
-    except UnavailableForTests as exc:  # a store whose server is not reachable here: skip, saying why
-        pytest.skip(f"slateboard: {exc}")
-    except ConfigurationError as exc:
-        raise pytest.UsageError(f"slateboard: {exc}") from exc
-    return Blackboard.open(url)
-
-
 def resolve_scenario(scenario: str | Path | Scenario) -> Scenario:
     """A `Scenario` given as itself, by built-in name (`family` or `family/variant`), by the path of a YAML
     scenario file, or as `package.module:attribute`."""
@@ -171,23 +172,6 @@ def resolve_scenario(scenario: str | Path | Scenario) -> Scenario:
     if isinstance(scenario, str | Path):
         return resolve(str(scenario))
     raise ConfigurationError(f"a scenario is a name, a file, module:attribute or a Scenario, got {scenario!r}")
-
-
-def verify_boards(boards: Iterable[Board]) -> None:
-    """Fail the test when any board's log was edited, reordered or cut short behind this process's back."""
-    problems = []
-    for board in boards:
-        try:
-            head = run_sync(board.verify)
-        except TamperedLogError as exc:
-            problems.append(f"board {board.name!r} on {board.store.url}: {exc}")
-            continue
-        # verify() alone cannot see a removed tail; the entries this process already read can.
-        seen = board.cache_info().entries
-        if head.version < seen:
-            problems.append(f"board {board.name!r} on {board.store.url}: truncated to {head.version} of {seen} entries")
-    if problems:
-        pytest.fail("slateboard: verification failed at teardown:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 def expectation_failure(run: ScenarioRun) -> str:
@@ -305,6 +289,13 @@ def slateboard_store(_slateboard_blackboards: _Blackboards, slateboard_store_kin
     """An open `Blackboard` on a fresh store of `slateboard_store_kind` (by default the test runs once per store
     --slateboard-store selects), closed after the test."""
     return _slateboard_blackboards.get(slateboard_store_kind)
+
+
+@pytest.fixture(scope="session")
+def slateboard_fresh(slateboard_fresh_kind: str, tmp_path_factory: pytest.TempPathFactory) -> FreshStores:
+    """A factory of fresh stores, safe inside `@given`: `with slateboard_fresh.board() as board:` makes a new store
+    and board for each example, verified and closed when the example ends (`async with` in async tests)."""
+    return FreshStores(slateboard_fresh_kind, tmp_path_factory.mktemp(f"slateboard-fresh-{slateboard_fresh_kind}"))
 
 
 @pytest.fixture

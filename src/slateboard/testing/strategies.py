@@ -75,7 +75,10 @@ _JSON_LEAF: st.SearchStrategy[JsonValue] = st.one_of(
 # Module-level defaults: strategies are immutable values, built once.
 _BOOLS = st.booleans()
 _SOURCE_COUNTS = st.integers(2, 5)
-_FRACTIONS = st.floats(0, 1)
+_SPLIT = st.booleans()  # False, the simplest draw, is unanimous: a failing example shrinks towards agreement
+# Evidence is sure, unsure or mixed as a whole: drawn per finding alone, one low confidence among n sources was
+# near certain, so unanimous evidence seldom sufficed and properties rarely saw a commit.
+_CONFIDENCE_BANDS = st.sampled_from([st.floats(0.7, 1.0), st.floats(0.0, 0.6), st.floats(0.0, 1.0)])
 _BOUNDARIES = st.integers(1, 40)
 _TIMES: st.SearchStrategy[int | None] = st.sampled_from([None, 1])
 _TARGETS = st.sampled_from(TARGETS)
@@ -239,14 +242,18 @@ def evidence(
     field: str,
     *,
     sources: st.SearchStrategy[int] = _SOURCE_COUNTS,
-    agreement: st.SearchStrategy[float] = _FRACTIONS,
+    agreement: st.SearchStrategy[float] | None = None,
     authors: st.SearchStrategy[str] | None = None,
     **overrides: Any,
 ) -> st.SearchStrategy[Evidence[F]]:
     """Evidence that agrees or conflicts to a chosen degree: n findings of `kind` on one subject, by n authors.
 
-    With n drawn from `sources` and a from `agreement`, k = round(a * n) (at least 1) of them hold one value of
-    `field` and the other n - k hold one different value, in a drawn order; `Evidence.agreement` is exactly k / n.
+    With n drawn from `sources`, k of them hold one value of `field` and the other n - k hold one different value,
+    in a drawn order; `Evidence.agreement` is exactly k / n. By default the sources are unanimous (k = n) in about
+    half the examples and split (k in 1..n-1) in the others, so a property sees both agreement and conflict often;
+    with `agreement=` a fraction a is drawn instead and k = round(a * n), at least 1. Unless `confidence=` is given,
+    the findings are all sure (0.7 to 1), all unsure (0 to 0.6) or mixed (0 to 1), a third of the examples each, so
+    evidence that agrees also ends sufficient or insufficient often.
     Each finding cites its own author as an approved source, so the sources are independent (override
     `citations=` to change that). Authors are "source-1" .. "source-99" unless `authors=` draws them.
     `evidence(Entitlement, "entitled", sources=st.just(2), confidence=0.9)`.
@@ -262,20 +269,32 @@ def evidence(
         n = draw(sources)
         if n < 1:
             raise ConfigurationError(f"evidence(): sources must be >= 1, got {n}")
-        k = min(n, max(1, round(draw(agreement) * n)))
+        k = _agreeing(draw, n, agreement)
         value = draw(values)
         other = (not value) if isinstance(value, bool) else draw(values.filter(lambda v: v != value))
         who = draw(st.lists(names, min_size=n, max_size=n, unique=True))
         agrees = draw(st.permutations([True] * k + [False] * (n - k)))
         subject = draw(_strategy(overrides.get("subject", st.sampled_from(SUBJECTS))))
+        confidence = overrides["confidence"] if "confidence" in overrides else draw(_CONFIDENCE_BANDS)
         pairs = []
         for author, agree in zip(who, agrees, strict=True):
             cited = (Citation(source=author, approved=True),)
-            extra = {"citations": cited, **overrides, "subject": subject, field: value if agree else other}
+            extra = {"citations": cited, "confidence": confidence, **overrides, "subject": subject}
+            extra[field] = value if agree else other
             pairs.append((author, draw(findings(kind, **extra))))
         return Evidence(pairs=tuple(pairs), agreement=k / n, field=field, value=value)
 
     return build()
+
+
+def _agreeing(draw: st.DrawFn, n: int, agreement: st.SearchStrategy[float] | None) -> int:
+    """How many of n sources hold the value: from the drawn fraction, or by default unanimous or split evenly."""
+    if agreement is not None:
+        return min(n, max(1, round(draw(agreement) * n)))
+    # A drawn float lands on 0 and 1 and tiny values far more than evenly, which made k = n rare for n > 2.
+    if n == 1 or not draw(_SPLIT):
+        return n
+    return draw(st.integers(1, n - 1))
 
 
 def schedules(agent_names: Sequence[str], *, max_repeats: int | None = None) -> st.SearchStrategy[tuple[str, ...]]:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from urllib.parse import parse_qs, urlsplit
 
-from slateboard.errors import ConfigurationError
+from slateboard.errors import ConfigurationError, redacted
 
 if TYPE_CHECKING:  # the Store protocol's module re-exports open_store from here
     from slateboard.blackboard.stores.base import Store
@@ -278,7 +279,7 @@ def scheme_of(url: str) -> str:
     scheme = scheme.lower()
     if not colon or not _SCHEME.fullmatch(scheme):
         raise ConfigurationError(
-            f"store URL {url!r} is not understood: it needs a scheme, such as 'sqlite:///path/to/file.db' or "
+            f"store URL {redacted(url)!r} is not understood: it needs a scheme, such as 'sqlite:///path/to/file.db' or "
             f"'memory://' (known schemes: {', '.join(registered_schemes())})"
         )
     return scheme
@@ -291,9 +292,9 @@ def backend_for(url: str) -> StoreBackend:
     if backend is not None:
         return backend
     raise ConfigurationError(
-        f"store URL {url!r} is not understood: no store is registered for the scheme {scheme!r} (known schemes: "
-        f"{', '.join(registered_schemes())}); a backend registers through the entry-point group {GROUP!r} or "
-        "slateboard.blackboard.stores.register_store"
+        f"store URL {redacted(url)!r} is not understood: no store is registered for the scheme {scheme!r} "
+        f"(known schemes: {', '.join(registered_schemes())}); a backend registers through the entry-point group "
+        f"{GROUP!r} or slateboard.blackboard.stores.register_store"
     )
 
 
@@ -303,10 +304,32 @@ def open_store(
     """Open the store a URL names: "memory://", "sqlite:///path" (relative) / "sqlite:////path" (absolute), or a
     URL of any registered scheme. `read_only`: open it for reading only, changing nothing (see `StoreOptions`).
     `durability`: see `Durability` (None: the URL's, else "cycle")."""
+    backend = backend_for(url)
+    _check_url(url, busy_timeout)
     if durability is not None:
         durability = check_durability(durability, where="Blackboard.open")
-    options = StoreOptions(busy_timeout=busy_timeout, read_only=read_only, durability=durability)
-    return backend_for(url).open(url, options)
+    return backend.open(url, StoreOptions(busy_timeout=busy_timeout, read_only=read_only, durability=durability))
+
+
+def _check_url(url: str, busy_timeout: float) -> None:
+    """Refuse what no backend can open before one tries (a bad port would otherwise wait for a connection that
+    cannot come): a `ConfigurationError` naming the value, the URL's password hidden."""
+    if "\x00" in url:
+        raise ConfigurationError(f"store URL {redacted(url)!r} holds a NUL character")
+    if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) or not 0 <= busy_timeout < 1e9:
+        raise ConfigurationError(f"busy_timeout must be a number of seconds from 0 to 1e9, got {busy_timeout!r}")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsing the port checks it: a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigurationError(f"store URL {redacted(url)!r}: {exc}") from None
+    for given in parse_qs(parts.query).get("busy_timeout", []):  # the option every file backend reads
+        try:
+            seconds = float(given)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < 1e9:
+            raise ConfigurationError(f"store URL {redacted(url)!r}: busy_timeout must be 0 to 1e9 s, got {given!r}")
 
 
 def backends_for_tests() -> list[StoreBackend]:

@@ -1,0 +1,141 @@
+"""A watchdog for async agents that block the event loop (`time.sleep`, a busy loop, a sync client in `async def`).
+
+A cancel scope can only cancel a coroutine at an `await`: an agent that blocks between two awaits holds the whole
+event loop, so no timeout, no other agent and no run deadline can act until it yields. `guarded(coro, seconds,
+agent)` drives the agent's coroutine step by step and arms a timer (`SIGALRM`, via `setitimer`) around each step;
+a step still running when its time is up is interrupted where it blocks by an `AgentTimeoutError` naming the
+agent, which the runner records as a timed-out attempt. The coroutine is then closed, never resumed.
+
+The timer is a process signal, so the guard works where Python delivers signals: in the main thread of a POSIX
+process whose `SIGALRM` handler is the default (a program that installs its own keeps it; the guard then only
+counts on the agent's own awaits). Elsewhere the coroutine is awaited as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import signal
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator
+from types import FrameType
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from slateboard.errors import AgentTimeoutError
+
+__all__ = ("guarded", "can_guard", "in_daemon_thread")
+
+_ALARM = getattr(signal, "SIGALRM", None)
+_LAST_STEP = 0.05  # seconds a step may take once the limit has passed
+
+
+class _Step:
+    """The agent step in progress: what the alarm interrupts, and what it says when it does. `guards` counts the
+    guarded agents in flight (several run at once in one event loop): the handler stays until the last ends."""
+
+    active: _Step | None = None
+    guards = 0
+    previous: Any = None
+
+    def __init__(self, agent: str, seconds: float) -> None:
+        self.agent = agent
+        self.seconds = seconds
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    step = _Step.active
+    if step is None:  # the step ended as the timer fired: nothing to interrupt
+        return
+    _Step.active = None
+    message = f"agent {step.agent!r} blocked the event loop past its limit of {step.seconds:g} s"
+    raise AgentTimeoutError(message)
+
+
+def can_guard() -> bool:
+    """Whether blocking steps can be interrupted here: POSIX, the main thread, and no other SIGALRM handler."""
+    if _ALARM is None or threading.current_thread() is not threading.main_thread():
+        return False
+    return signal.getsignal(_ALARM) in (signal.SIG_DFL, _on_alarm)
+
+
+class _Guarded:
+    """An awaitable that runs `coro` one step at a time, each step under the alarm, until `end` (monotonic)."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], seconds: float, agent: str) -> None:
+        self.coro = coro
+        self.step = _Step(agent, seconds)
+        self.end = time.monotonic() + seconds
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        value: Any = None
+        error: BaseException | None = None
+        if _Step.guards == 0:
+            _Step.previous = signal.signal(_ALARM, _on_alarm)  # type: ignore[arg-type]
+        _Step.guards += 1
+        try:
+            while True:
+                self._arm()
+                try:
+                    sent = self.coro.throw(error) if error is not None else self.coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    self._disarm()
+                try:
+                    value, error = (yield sent), None
+                except BaseException as exc:
+                    value, error = None, exc
+        finally:
+            self._disarm()
+            _Step.guards -= 1
+            if _Step.guards == 0:
+                signal.signal(_ALARM, _Step.previous)  # type: ignore[arg-type]
+            self.coro.close()  # interrupted or done: never resumed
+
+    def _arm(self) -> None:
+        # Past the end already (the cancel scope's cancellation is on its way in): a last short step, so that the
+        # cancellation reaches the coroutine as it would without the guard, and a step that blocks is still cut.
+        left = max(self.end - time.monotonic(), _LAST_STEP)
+        _Step.active = self.step
+        signal.setitimer(signal.ITIMER_REAL, left)
+
+    def _disarm(self) -> None:
+        _Step.active = None
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+async def guarded(coro: Coroutine[Any, Any, Any], seconds: float | None, agent: str) -> Any:
+    """Await `coro` (an async agent's call), interrupting any single step that blocks the event loop for longer
+    than the `seconds` left; as a plain await when `seconds` is None or the guard cannot work here."""
+    if seconds is None or not can_guard():
+        return await coro
+    return await _Guarded(coro, seconds, agent)
+
+
+async def in_daemon_thread(fn: Callable[[], Any], agent: str) -> Any:
+    """Call sync `fn` in a daemon thread of its own and await its result: a call the run may abandon at its
+    deadline, which the process does not wait for at exit (a pool's worker thread would hold the exit)."""
+    done = anyio.Event()
+    result: list[tuple[bool, Any]] = []
+    token = anyio.lowlevel.current_token()
+    context = contextvars.copy_context()  # what the agent reads (its usage collector) is the caller's
+
+    def work() -> None:
+        try:
+            result.append((True, context.run(fn)))
+        except BaseException as exc:
+            result.append((False, exc))
+        with contextlib.suppress(Exception):  # the run may be over and its event loop closed
+            anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=work, name=f"slateboard-agent-{agent}", daemon=True).start()
+    await done.wait()
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value
