@@ -4,9 +4,12 @@ What runs: generated support cases, one board each, through one controller: two 
 (``entitlement`` and ``knowledge``, one cycle), a third turns their findings into a ``Proposal`` (a second
 cycle), ``rules.sufficient`` on the entitlement and the proposal, a policy (``min_confidence(0.85)``,
 ``require_citations(approved=True)``), and ``sinks.Table("cases")``: every case ends "committed", its update
-applied exactly once in the store's own database. A board's log holds 13 entries from 8 appends (the input and
-run start, three decisions, two agent batches, the verdict, the ``Commit`` entry), and the commit itself is one
-more transaction (the ledger row and the table row). The cases come from a generator (the batch reads them as it goes).
+applied exactly once in the store's own database. A board's log holds 13 entries from 5 appends (the input, run start
+and first decision; each agent batch with the decision after it; the verdict; the ``Commit`` entry), and the commit
+itself is one more transaction (the ledger row and the table row). Boards that run at once share their appends'
+transactions (group commit; ``--no-group-commit`` turns it off), and ``--durability relaxed`` opens the SQLite store
+with appends that skip their own fsync (the ledger's commit still fsyncs). The cases come from a generator (the batch
+reads them as it goes).
 
 Two workloads:
 
@@ -154,8 +157,15 @@ QUICK_SIZES = Sizes(
 )
 
 
+# Set from --durability and --no-group-commit: how every batch opens its store.
+OPEN: dict[str, Any] = {"durability": "cycle", "group_commit": True}
+
+
 def store_url(store: str, workdir: Path) -> str:
-    return f"sqlite:///{workdir / 'batch.db'}" if store == "sqlite" else "memory://"
+    if store != "sqlite":
+        return "memory://"
+    url = f"sqlite:///{workdir / 'batch.db'}"
+    return url if OPEN["durability"] == "cycle" else f"{url}?durability={OPEN['durability']}"
 
 
 def check(bb: Blackboard, statuses: Sequence[str], n: int) -> None:
@@ -172,7 +182,7 @@ def one_batch(store: str, n: int, concurrency: int, base: Path | None) -> float:
     controller = make_controller()
 
     def run(workdir: Path) -> float:
-        with Blackboard.open(store_url(store, workdir)) as bb:
+        with Blackboard.open(store_url(store, workdir), group_commit=OPEN["group_commit"]) as bb:
 
             async def loop() -> list[str]:
                 return [(await controller.run(bb.board(name), case)).status for name, case in cases(n)]
@@ -230,6 +240,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     found.add_argument("--latency", type=float, help="seconds each agent waits in 'agents that wait' (0.005)")
     found.add_argument("--stores", default=",".join(STORES), help="comma-separated: sqlite,memory (default both)")
     found.add_argument("--no-wait", action="store_true", help="skip the 'agents that wait' workload")
+    found.add_argument("--durability", default="cycle", choices=("cycle", "relaxed"), help="the store's (cycle)")
+    found.add_argument("--no-group-commit", action="store_true", help="every append its own transaction")
     return found.parse_args(argv)
 
 
@@ -253,7 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = chosen_sizes(args)
     stores = names(args.stores, STORES, "--stores")
     workloads = WORKLOADS[:1] if args.no_wait else WORKLOADS
-    report = Report("batch", args, sizes, repeats=sizes.repeats, note=" (SQLite file at synchronous=FULL)")
+    OPEN.update(durability=args.durability, group_commit=not args.no_group_commit)
+    grouping = "group commit off" if args.no_group_commit else "group commit on"
+    note = f" (SQLite file at synchronous=FULL, durability={args.durability}, {grouping})"
+    report = Report("batch", args, sizes, repeats=sizes.repeats, note=note)
     started = now()
     warm_up(stores, args.dir)
     freeze()  # what the imports and the warm-up left is not the batches' heap: no collection need scan it again

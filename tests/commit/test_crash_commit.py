@@ -43,8 +43,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # The boundaries an uninterrupted run crosses, in order (test_the_reference_run... checks the count agrees):
-# seven log appends (inputs, three decisions, two agent batches, the verdicts), then per proposal its commit.
-_APPENDS = ["store.append"] * 7
+# four log appends (the inputs with the first decision, each agent batch with the decision after it, the verdicts),
+# then per proposal its commit.
+_APPENDS = ["store.append"] * 4
 _OUTSIDE = ["ledger.acquire", "ledger.claim", "sink.apply", "ledger.transition", "ledger.release", "store.append"]
 # A sink inside the store commits in one transaction, which keeps other writers out: no lock is written.
 _TABLE = ["sink.apply_in", "ledger.apply_atomically", "store.append"]

@@ -20,11 +20,14 @@ import anyio
 import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
-from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, PendingEntry, StoredEntry, seal
+from slateboard.blackboard.draft import MAX_NAME, Draft
+from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, seal
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
-from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, encode_record
+from slateboard.blackboard.group import GroupCommit
+from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
 from slateboard.blackboard.snapshots import Rejected, Restored, SnapshotCheck, check_entries, load, make_row, shelf_of
-from slateboard.blackboard.stores.base import Store, call_store, open_store
+from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
+from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
 
@@ -32,7 +35,7 @@ __all__ = ("Blackboard", "Board", "DEFAULT_URL")
 
 DEFAULT_URL = "sqlite:///slateboard.db"
 _log = logging.getLogger("slateboard.blackboard")
-_MAX_NAME = 256
+_MAX_NAME = MAX_NAME
 _VERIFY_PAGE = 5000
 Clock = Callable[[], datetime]
 
@@ -47,13 +50,6 @@ def _check_name(what: str, name: object) -> str:
             f"{what} must be a printable, non-empty string of at most {_MAX_NAME} characters, got {name!r}"
         )
     return name
-
-
-def _check_author(author: object) -> None:
-    if not isinstance(author, str) or not author.strip() or len(author) > _MAX_NAME:
-        raise InvalidFindingError(
-            "write", [("author", f"must be a non-empty string of at most {_MAX_NAME} characters, got {author!r}")]
-        )
 
 
 class _Changes:
@@ -98,8 +94,11 @@ class Board:
         clock: Clock,
         max_payload_bytes: int,
         on_write: Callable[[], None] | None = None,
+        group: GroupCommit | None = None,
     ) -> None:
         self._name = name
+        # Concurrent boards' appends share one transaction when the store can group them (group.py).
+        self._append = group.append if group is not None else self._append_alone
         self._store = store
         self._clock = clock
         self._max_payload = max_payload_bytes
@@ -136,12 +135,25 @@ class Board:
         self, authored: Iterable[tuple[Record, str]], *, expected_version: int | None = None
     ) -> tuple[Entry, ...]:
         """Append (record, author) pairs as one atomic batch, e.g. a controller cycle's runs and findings."""
-        batch = tuple(authored)  # an iterator must be read once, before anything is written
-        recorded_at = self._now()
-        pending = self._prepare(batch, recorded_at.isoformat())
-        stored = await call_store(self._store.append, self._name, pending, expected_version=expected_version)
+        # An iterator is read once, and every record encoded and checked, before anything is written.
+        return await self.write_draft(self.draft(authored, after=expected_version))
+
+    def draft(self, authored: Iterable[tuple[Record, str]] = (), *, after: int | None) -> Draft:
+        """(record, author) pairs encoded and checked for one atomic append after version `after`, not yet written.
+
+        Add to it with `draft.add(record, author)`; write it with `write_draft`. Its `entries` are the entries the
+        append will give (the controller decides on them before writing its decision in the same append).
+        """
+        return Draft(self._name, after, self._now(), max_bytes=self._max_payload, authored=authored)
+
+    async def write_draft(self, draft: Draft) -> tuple[Entry, ...]:
+        """Append `draft` as one atomic batch, with `StaleVersionError` if the board is no longer at `draft.after`."""
+        if draft.board != self._name:
+            raise ConfigurationError(f"a draft for board {draft.board!r} cannot be written to board {self._name!r}")
+        stored = await self._append(AppendRequest(self._name, draft.pending, draft.after))
+        recorded_at = draft.recorded_at
         entries = tuple(
-            Entry.from_stored(row, record, recorded_at) for row, (record, _) in zip(stored, batch, strict=True)
+            Entry.from_stored(row, record, recorded_at) for row, record in zip(stored, draft.records, strict=True)
         )
         self._index.extend(entries)
         self._changes.notify()
@@ -149,16 +161,10 @@ class Board:
             self._on_write()
         return entries
 
-    def _prepare(self, batch: Sequence[tuple[Record, str]], recorded_at: str) -> list[PendingEntry]:
-        pending = []
-        checked: str | None = None
-        for record, author in batch:
-            if author != checked:
-                _check_author(author)
-                checked = author
-            kind, schema_version, payload = encode_record(record, max_bytes=self._max_payload)
-            pending.append(PendingEntry(kind, schema_version, author, recorded_at, payload))
-        return pending
+    async def _append_alone(self, request: AppendRequest) -> list[StoredEntry]:
+        return await call_store(
+            self._store.append, request.board, request.entries, expected_version=request.expected_version
+        )
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -321,6 +327,7 @@ class Board:
     write_sync = sync_twin(write)
     write_many_sync = sync_twin(write_many)
     write_each_sync = sync_twin(write_each)
+    write_draft_sync = sync_twin(write_draft)
     view_sync = sync_twin(view)
     history_sync = sync_twin(history)
     head_sync = sync_twin(head)
@@ -335,11 +342,19 @@ class Blackboard:
     """A store of boards, opened from a URL: `Blackboard.open("sqlite:///slate.db")` or `"memory://"`."""
 
     def __init__(
-        self, store: Store, *, clock: Clock | None = None, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        group_commit: bool = True,
     ) -> None:
+        """`group_commit`: concurrent boards' appends (a `run_many` batch) share transactions when the store can
+        (SQLite; see slateboard.blackboard.group). Off, every append is a transaction of its own."""
         if max_payload_bytes < 1:
             raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
         self.store = store
+        self.group = GroupCommit(store) if group_commit and isinstance(store, GroupStore) else None
         self._clock = clock or _utc_now
         self._max_payload = max_payload_bytes
         # Weak: a pipeline that works through 10,000 boards must not keep every index alive.
@@ -356,14 +371,20 @@ class Blackboard:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         busy_timeout: float = 10.0,
         read_only: bool = False,
+        durability: Durability | None = None,
+        group_commit: bool = True,
     ) -> Blackboard:
         """Open (creating and migrating if needed) the store at `url`; use as a context manager to close it.
 
         `read_only=True` opens it for reading only: nothing is created, migrated or written (a store that does not
         exist, or whose layout is too old to read, is a `StoreError`), and writes raise `ReadOnlyStoreError`.
+
+        `durability`: "cycle" (the default; also the URL option `?durability=cycle`) makes every append durable
+        before it returns; "relaxed" lets appends skip their own fsync (a power cut may lose the last cycles, which
+        a resumed run re-runs); the ledger of commits is always durable. See docs/blackboard.md.
         """
-        store = open_store(url, busy_timeout=busy_timeout, read_only=read_only)
-        return cls(store, clock=clock, max_payload_bytes=max_payload_bytes)
+        store = open_store(url, busy_timeout=busy_timeout, read_only=read_only, durability=durability)
+        return cls(store, clock=clock, max_payload_bytes=max_payload_bytes, group_commit=group_commit)
 
     @property
     def url(self) -> str:
@@ -381,6 +402,7 @@ class Blackboard:
                     clock=self._clock,
                     max_payload_bytes=self._max_payload,
                     on_write=self._changes.notify,
+                    group=self.group,
                 )
                 self._boards[name] = board
             return board

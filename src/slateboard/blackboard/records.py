@@ -8,7 +8,8 @@ what every later view sees.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
@@ -21,7 +22,9 @@ __all__ = (
     "Record",
     "Finding",
     "Citation",
+    "encode",
     "encode_record",
+    "Encoded",
     "decode_record",
     "DEFAULT_MAX_PAYLOAD_BYTES",
 )
@@ -106,29 +109,114 @@ class Finding(Record):
     citations: tuple[Citation, ...] = ()
 
 
-def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:
-    """The stored form of `record`: (kind name, schema version, canonical JSON payload).
+class Encoded(NamedTuple):
+    """A record as a board stores it, and as every reader (another process, a replay) will load it back.
+
+    `record` is the payload decoded from `payload`, not the object the writer passed: the writer's own index holds
+    exactly what every reader sees, even for values whose JSON form differs (a dict with non-string keys, a tuple
+    in an `Any` field, a set).
+    """
+
+    kind: str
+    schema_version: int
+    payload: str
+    record: Record
+    size: int  # bytes of the payload's UTF-8
+
+
+def encode(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Encoded:
+    """The stored form of `record`, serialized and validated once; see `Encoded`.
 
     Raises `InvalidFindingError` naming the field for anything that could not be read back: the payload is
-    validated again as stored, because `model_construct` or `model_copy(update=...)` can build a finding that
-    never passed validation, and an entry that cannot be read back would break its append-only board for good.
+    validated again as stored (that validation is also what gives the reader's view), because `model_construct`
+    or `model_copy(update=...)` can build a finding that never passed validation, and an entry that cannot be
+    read back would break its append-only board for good. A record encoded moments ago (an agent's output, checked
+    by the runner, then written by the controller) is not encoded twice.
     """
     if not isinstance(record, Record):
         raise InvalidFindingError(
             type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
         )
+    recent = _recent.get(id(record))
+    if recent is not None and recent[0] is record and recent[1].size <= max_bytes:
+        return recent[1]
     cls = type(record)
     try:
         payload = cls.__pydantic_serializer__.to_json(record)
     except PydanticSerializationError as exc:
-        raise InvalidFindingError(cls.kind_name, [("", f"cannot be serialized: {exc}")]) from exc
+        raise InvalidFindingError(cls.kind_name, [_unserializable(record, exc)]) from exc
     if len(payload) > max_bytes:
         raise InvalidFindingError(cls.kind_name, [_oversize_problem(record, len(payload), max_bytes)])
     try:
-        cls.__pydantic_validator__.validate_json(payload)
+        decoded = cls.__pydantic_validator__.validate_json(payload)
     except ValidationError as exc:
         raise InvalidFindingError(cls.kind_name, _problems(exc)) from exc
-    return cls.kind_name, cls.schema_version, payload.decode()
+    return Encoded(cls.kind_name, cls.schema_version, payload.decode(), decoded, len(payload))
+
+
+def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:
+    """The stored form of `record`: (kind name, schema version, canonical JSON payload); see `encode`.
+
+    This is the check before a write (the runner checks each agent's output with it): the encoding is kept a
+    moment, so that the board's write of the same object does not encode it again.
+    """
+    encoded = encode(record, max_bytes=max_bytes)
+    if isinstance(record, Record):  # always, once `encode` accepted it
+        _remember(record, encoded)
+    return encoded.kind, encoded.schema_version, encoded.payload
+
+
+# The last few records encoded, by identity: the runner checks an agent's output and the board writes it moments
+# later. Keyed by id() with the object kept alive beside it, so a reused id never matches another record; bounded
+# in count and in bytes, so a pipeline of large findings does not keep many of them alive.
+_recent: dict[int, tuple[Record, Encoded]] = {}
+_RECENT = 256
+_RECENT_BYTES = 4 << 20
+_recent_bytes = 0
+
+
+def _remember(record: Record, encoded: Encoded) -> None:
+    global _recent_bytes  # noqa: PLW0603 - one module-wide cache
+    if len(_recent) >= _RECENT or _recent_bytes + encoded.size > _RECENT_BYTES:
+        _recent.clear()
+        _recent_bytes = 0
+    if encoded.size <= _RECENT_BYTES // 8:
+        _recent[id(record)] = (record, encoded)
+        _recent_bytes += encoded.size
+
+
+def _unserializable(record: Record, exc: PydanticSerializationError) -> tuple[str, str]:
+    path = _unencodable_path(record)
+    if path is not None:
+        where, text = path
+        return where, f"holds a string that cannot be encoded as UTF-8 (a lone surrogate?): {text!r}"
+    return "", f"cannot be serialized: {exc}"
+
+
+def _unencodable_path(value: object, path: str = "") -> tuple[str, str] | None:
+    """The dotted path to the first string in `value` (keys included) that UTF-8 cannot encode, and that string."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path, value
+        return None
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        items: Iterable[tuple[object, object]] = ((name, getattr(value, name, None)) for name in fields)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        found = _unencodable_path(key, where) if isinstance(key, str) and not isinstance(value, BaseModel) else None
+        found = found or _unencodable_path(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def _oversize_problem(record: Record, size: int, limit: int) -> tuple[str, str]:

@@ -1,8 +1,9 @@
 """The controller: the control loop, outcomes, replay and what-if.
 
 A cycle is: decide (a decision entry on the board), then, on "continue", run the agenda's agents concurrently
-and append every attempt and finding as one atomic batch, in a deterministic order (rating, then declaration
-order). Decisions depend only on the log, so `replay` re-derives each one from the entries before it.
+and append every attempt and finding, in a deterministic order (rating, then declaration order), together with the
+next decision, taken on them, as one atomic batch: one transaction a cycle (`_advance`). Decisions depend only on
+the log, so `replay` re-derives each one from the entries before it.
 
 `iter` is the one loop: it yields each cycle as a `Cycle`, the last one with the run's outcome, and `run` drains
 it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -42,9 +44,10 @@ from slateboard.controller.rules import Rule
 from slateboard.controller.settle import settle
 from slateboard.controller.whatif import whatif
 from slateboard.controller.whatif_report import WhatIfReport
-from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError
+from slateboard.errors import ConfigurationError, InvalidFindingError, SlateboardError, StaleVersionError
 from slateboard.policies.policy import Policy
-from slateboard.state.projection import BoardState, append
+from slateboard.state.events import log_entries
+from slateboard.state.projection import BoardState
 from slateboard.state.records import CONTROLLER, INPUT_AUTHOR, AgentRun, Decision, RunStarted, Settlement, Task, Verdict
 from slateboard.state.resume import resumed_state
 
@@ -144,25 +147,58 @@ class Controller:
                 yield await _traced(run, last, state.last_decision_version, final)
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
-            if await append(board, state, [*records, (started, CONTROLLER)]):
+            decision = await self._advance(board, state, evaluator, [*records, (started, CONTROLLER)])
+            if decision is not None:
                 break
-        while True:
-            decision = evaluator.decide(state)
-            if not await append(board, state, [(decision, CONTROLLER)]):
-                continue  # another writer moved the board on: decide again on what it wrote
-            if decision.status != "continue":
-                yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
-                return
-            yield await _traced(run, decision, state.version, self._work(board, state, decision))
+            state, evaluator = await self._load(board)
+        step = _Step(state, evaluator, decision)
+        while decision.status == "continue":
+            yield await _traced(run, decision, state.version, self._work(board, step))
+            state, decision = step.state, step.decision
+        yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
 
-    async def _work(self, board: Board, state: BoardState, decision: Decision) -> Cycle:
-        """Run a "continue" decision's agenda and append what the agents did after it."""
-        version = state.version
-        view = await board.view()
-        # If another writer got in first, the cycle's results are dropped and its agents run again after
-        # the next decision: they are safe to re-run, and a batch must follow the state it was decided on.
-        landed = await append(board, state, await self._run_agenda(view, decision.agenda, self._left(state)))
-        written = (await board.view(at=state.version)).since(version) if landed else ()
+    async def _work(self, board: Board, step: _Step) -> Cycle:
+        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
+        decision, version = step.decision, step.state.version
+        view = await board.view(at=version)  # what the decision was taken on: held in memory, no read
+        results = await self._run_agenda(view, decision.agenda, self._left(step.state))
+        following = await self._advance(board, step.state, step.evaluator, results)
+        landed = following is not None
+        while following is None:
+            # Another writer got in first: the cycle's results are dropped and its agents run again after the
+            # next decision (they are safe to re-run, and a batch must follow the state it was decided on).
+            step.state, step.evaluator = await self._load(board)
+            following = await self._advance(board, step.state, step.evaluator, [])
+        step.decision = following
+        return self._cycle(board, decision, version, await board.view(at=step.state.version - 1), landed=landed)
+
+    async def _advance(
+        self, board: Board, state: BoardState, evaluator: Evaluator, records: list[tuple[Record, str]]
+    ) -> Decision | None:
+        """Append `records` and the decision that follows them as one atomic batch (one transaction); None when
+        another writer moved the board on first (nothing was written, and `state` is spoilt: load it again).
+
+        The decision is taken on the entries the batch will have (the draft's), exactly as `replay` takes it on
+        the entries the log has; it is durable before any agent acts on it.
+        """
+        draft = board.draft(records, after=state.version)
+        for entry in draft.entries:
+            state.ingest(entry)
+        decision = evaluator.decide(state)
+        decided = draft.add(decision, CONTROLLER)
+        if decided is None:  # a draft with a known `after` gives every entry
+            raise SlateboardError(f"board {board.name!r}: the draft of a cycle has no versions")
+        state.ingest(decided)
+        try:
+            entries = await board.write_draft(draft)
+        except StaleVersionError:
+            return None
+        log_entries(entries)  # one log event per decision, once it is on the board
+        return decision
+
+    @staticmethod
+    def _cycle(board: Board, decision: Decision, version: int, view: BoardView, *, landed: bool) -> Cycle:
+        written = view.since(version) if landed else ()
         return Cycle(
             board=board.name,
             number=decision.cycle,
@@ -170,7 +206,7 @@ class Controller:
             version=version,
             runs=tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
             findings=tuple(e for e in written if not isinstance(e.payload, AgentRun)),
-            board_version=state.version,
+            board_version=view.version,
             discarded=not landed,
         )
 
@@ -378,9 +414,12 @@ class Controller:
             agent = self.registry.get(task.agent)
             results[position] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
 
-        async with anyio.create_task_group() as group:
-            for position, task in enumerate(agenda):
-                group.start_soon(run_one, position, task)
+        if len(agenda) == 1:  # nothing to run beside it: no task group (a task and a cancel scope fewer per cycle)
+            await run_one(0, agenda[0])
+        else:
+            async with anyio.create_task_group() as group:
+                for position, task in enumerate(agenda):
+                    group.start_soon(run_one, position, task)
         records: list[tuple[Record, str]] = []
         for task, attempts in zip(agenda, results, strict=True):  # the agenda's order, not completion order
             for attempt in attempts:
@@ -405,6 +444,15 @@ async def _traced(run: telemetry.Span, decision: Decision, version: int, step: A
         cycle = await step
         span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
         return cycle
+
+
+@dataclass
+class _Step:
+    """Where a run stands between cycles: its state, evaluator and current decision (reloaded after a stale write)."""
+
+    state: BoardState
+    evaluator: Evaluator
+    decision: Decision
 
 
 def _arguments(agent: Agent, task: Task, view: BoardView, attempt: int) -> dict[str, Any]:

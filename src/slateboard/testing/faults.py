@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.records import Finding, FrozenModel
-from slateboard.blackboard.stores.base import Store
+from slateboard.blackboard.stores.base import AppendRequest, AppendResult, GroupStore, Store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, LedgerStatus
 from slateboard.blackboard.stores.tables import Apply, TableRow, TableTransaction
 from slateboard.commit.sinks import Sink, TransactionalSink
@@ -48,6 +48,7 @@ from slateboard.state.proposal import Proposal
 __all__ = (
     "Faults",
     "FaultyStore",
+    "FaultyGroupStore",
     "FaultyLedger",
     "FaultySink",
     "FaultyTransactionalSink",
@@ -107,7 +108,7 @@ class Faults:
 
     def store(self, store: Store) -> FaultyStore:
         """`store` with its appends and its ledger's writes counted; build `Blackboard(faults.store(...))`."""
-        return FaultyStore(store, self)
+        return FaultyGroupStore(store, self) if isinstance(store, GroupStore) else FaultyStore(store, self)
 
     def sink(self, sink: Sink | TransactionalSink) -> FaultySink | FaultyTransactionalSink:
         """`sink` with its call counted: `FaultyTransactionalSink` for a sink inside the store, else `FaultySink`."""
@@ -220,6 +221,20 @@ class FaultyStore:
         if name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+class FaultyGroupStore(FaultyStore):
+    """A `FaultyStore` over a store that commits several boards' appends in one transaction (`GroupStore`): each
+    group is one boundary, `store.append_group` (a request alone is still a `store.append`)."""
+
+    inner: GroupStore
+
+    def __init__(self, store: GroupStore, faults: Faults) -> None:
+        super().__init__(store, faults)
+        self.inner = store
+
+    def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
+        return self.faults.call("store.append_group", self.inner.append_group, requests, wait=wait)
 
 
 class FaultySink:

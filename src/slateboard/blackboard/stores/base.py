@@ -13,6 +13,7 @@ compare as strings in feed order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -23,9 +24,21 @@ import anyio.to_thread
 from slateboard.blackboard.entries import PendingEntry, StoredEntry, encode_field, header, sealed
 from slateboard.blackboard.stores.ledger import Ledger
 from slateboard.blackboard.stores.registry import open_store
-from slateboard.errors import ConfigurationError, StaleVersionError
+from slateboard.errors import ConfigurationError, SlateboardError, StaleVersionError
 
-__all__ = ("Store", "WouldBlock", "FeedRow", "open_store", "call_store", "chain", "encode_position", "decode_position")
+__all__ = (
+    "Store",
+    "GroupStore",
+    "AppendRequest",
+    "AppendResult",
+    "WouldBlock",
+    "FeedRow",
+    "open_store",
+    "call_store",
+    "chain",
+    "encode_position",
+    "decode_position",
+)
 
 T = TypeVar("T")
 FeedRow = tuple[str, StoredEntry]
@@ -74,6 +87,31 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """One board's atomic append, as `Store.append` takes it; `GroupStore.append_group` takes several."""
+
+    board: str
+    entries: Sequence[PendingEntry]
+    expected_version: int | None
+
+
+AppendResult = list[StoredEntry] | SlateboardError
+"""What one request of a group came to: its stored entries, or the error that refused it (and it alone)."""
+
+
+@runtime_checkable
+class GroupStore(Store, Protocol):
+    """A store that can commit several boards' appends in one transaction (group commit; an optional plug point).
+
+    `append_group` must keep each request atomic on its own: a request refused (a stale expected version) is
+    rolled back alone and its error returned in its place, while the others commit. An error raised instead
+    (the database locked, the disk full) means that none of the requests was written.
+    """
+
+    def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]: ...
 
 
 def chain(

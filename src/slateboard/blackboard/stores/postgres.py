@@ -39,7 +39,13 @@ from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, P
 from slateboard.blackboard.stores.postgres_migrations import ENTRIES
 from slateboard.blackboard.stores.postgres_queue import PostgresQueue
 from slateboard.blackboard.stores.postgres_snapshots import PostgresSnapshots
-from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions, UnavailableForTests
+from slateboard.blackboard.stores.registry import (
+    Durability,
+    StoreBackend,
+    StoreOptions,
+    UnavailableForTests,
+    check_durability,
+)
 from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
 
 __all__ = ("PostgresStore", "PostgresLedger", "PostgresTables", "TEST_SERVER_VARIABLE", "backend")
@@ -74,7 +80,14 @@ _LOCK_BOARD = (
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true)) "
     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) FROM timeout"
 )
-_OPTIONS = ("schema", "pool_size")
+# durability="relaxed": the append's commit does not wait for its WAL flush (synchronous_commit off for that one
+# transaction, set in the same statement: no extra round trip). The ledger's transactions never relax.
+_LOCK_BOARD_RELAXED = (
+    "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
+    "set_config('synchronous_commit', 'off', true)) "
+    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) FROM timeout"
+)
+_OPTIONS = ("schema", "pool_size", "durability")
 
 
 class PostgresStore:
@@ -89,9 +102,12 @@ class PostgresStore:
         pool_size: int = 8,
         busy_timeout: float = 10.0,
         read_only: bool = False,
+        durability: Durability = "cycle",
     ) -> None:
         self.url = url
         self.schema = schema
+        self.durability = durability
+        self._lock_board = _LOCK_BOARD_RELAXED if durability == "relaxed" else _LOCK_BOARD
         self.read_only = read_only
         self.conninfo = conninfo
         self.queue = PostgresQueue(self)
@@ -129,9 +145,11 @@ class PostgresStore:
             postgres_migrations.migrate(conninfo, self.schema, url=self.url, options=options, lock_timeout=busy_timeout)
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> PostgresStore:
-        """Open the store a `postgresql://` (or `postgres://`) URL names; its own options are `schema` and
-        `pool_size`, every other query parameter goes to libpq."""
+    def from_url(
+        cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False, durability: Durability | None = None
+    ) -> PostgresStore:
+        """Open the store a `postgresql://` (or `postgres://`) URL names; its own options are `schema`, `pool_size`
+        and `durability`, every other query parameter goes to libpq."""
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
             raise ConfigurationError(f"store URL {url!r}: a PostgreSQL URL starts with postgresql://")
@@ -146,10 +164,19 @@ class PostgresStore:
             pool_size = 0
         if pool_size < 1:
             raise ConfigurationError(f"store URL {url!r}: pool_size must be a whole number >= 1")
+        in_url = check_durability(options.get("durability", "cycle"), where=f"store URL {url!r}")
+        if durability is not None and "durability" in options and durability != in_url:
+            raise ConfigurationError(f"store URL {url!r} says durability={in_url}, the option durability={durability}")
         rest = urlencode([(key, value) for key, value in query if key not in _OPTIONS])
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
         return cls(
-            conninfo, url=url, schema=schema, pool_size=pool_size, busy_timeout=busy_timeout, read_only=read_only
+            conninfo,
+            url=url,
+            schema=schema,
+            pool_size=pool_size,
+            busy_timeout=busy_timeout,
+            read_only=read_only,
+            durability=durability or in_url,
         )
 
     @contextmanager
@@ -208,7 +235,7 @@ class PostgresStore:
         # lock timeout and board lock together; the head, read only once the lock is held (under READ COMMITTED
         # it then sees every earlier holder's commit); the insert; COMMIT.
         with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
-            cursor.execute(_LOCK_BOARD, (f"{self._busy_ms}ms" if wait else "1ms", board))
+            cursor.execute(self._lock_board, (f"{self._busy_ms}ms" if wait else "1ms", board))
             if guard is not None:
                 guard(conn)
             sealed = chain(board, self._head(conn, board), entries, expected_version)
@@ -281,7 +308,9 @@ def _session_options(schema: str, read_only: bool) -> str:
 
 
 def _open(url: str, options: StoreOptions) -> PostgresStore:
-    return PostgresStore.from_url(url, busy_timeout=options.busy_timeout, read_only=options.read_only)
+    return PostgresStore.from_url(
+        url, busy_timeout=options.busy_timeout, read_only=options.read_only, durability=options.durability
+    )
 
 
 def _test_url(directory: Path) -> str:

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 from urllib.parse import parse_qs, urlsplit
 
 from slateboard.errors import ConfigurationError, redacted
@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the Store protocol's module re-exports open_store from here
 
 __all__ = (
     "GROUP",
+    "Durability",
+    "DURABILITIES",
+    "check_durability",
     "StoreBackend",
     "StoreOpener",
     "StoreOptions",
@@ -57,6 +60,27 @@ _BUILTIN = {
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 
 
+Durability = Literal["cycle", "relaxed"]
+"""How durable a board's appends are before `write` returns (the ledger's writes are always fully durable):
+
+- "cycle" (the default): every append is durable (fsynced) before it returns, so a controller cycle's decision
+  is on disk before any agent acts on it and nothing a run reported is lost, even to a power cut.
+- "relaxed": appends are committed (atomic, visible to every process, kept if the process is killed) but not
+  fsynced one by one; a power cut or an OS crash may lose the last appends before the next fsync, which the next
+  ledger write (every commit of a proposal), a checkpoint or a "cycle" writer makes. A run that loses its last
+  cycles re-runs them on resume; a commit never happens twice, because the ledger is never relaxed.
+"""
+DURABILITIES: tuple[Durability, ...] = get_args(Durability)
+
+
+def check_durability(value: object, *, where: str) -> Durability:
+    """`value` as a `Durability`, or a `ConfigurationError` naming `where` it came from."""
+    for durability in DURABILITIES:
+        if value == durability:
+            return durability
+    raise ConfigurationError(f"{where}: durability must be one of {', '.join(map(repr, DURABILITIES))}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class StoreOptions:
     """What `Blackboard.open` passes to every backend; a backend ignores the options it has no use for."""
@@ -65,6 +89,8 @@ class StoreOptions:
     # Open for reading only: create, migrate and write nothing; appends and ledger writes raise ReadOnlyStoreError.
     # Every backend must honour it (a backend with nothing on disk may just refuse writes).
     read_only: bool = False
+    # None: the URL's `durability=` query option, else "cycle". A backend that cannot relax keeps "cycle".
+    durability: Durability | None = None
 
 
 class UnavailableForTests(ConfigurationError):
@@ -272,12 +298,17 @@ def backend_for(url: str) -> StoreBackend:
     )
 
 
-def open_store(url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> Store:
+def open_store(
+    url: str, *, busy_timeout: float = 10.0, read_only: bool = False, durability: Durability | None = None
+) -> Store:
     """Open the store a URL names: "memory://", "sqlite:///path" (relative) / "sqlite:////path" (absolute), or a
-    URL of any registered scheme. `read_only`: open it for reading only, changing nothing (see `StoreOptions`)."""
+    URL of any registered scheme. `read_only`: open it for reading only, changing nothing (see `StoreOptions`).
+    `durability`: see `Durability` (None: the URL's, else "cycle")."""
     backend = backend_for(url)
     _check_url(url, busy_timeout)
-    return backend.open(url, StoreOptions(busy_timeout=busy_timeout, read_only=read_only))
+    if durability is not None:
+        durability = check_durability(durability, where="Blackboard.open")
+    return backend.open(url, StoreOptions(busy_timeout=busy_timeout, read_only=read_only, durability=durability))
 
 
 def _check_url(url: str, busy_timeout: float) -> None:

@@ -25,9 +25,17 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores import sqlite_migrations
-from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
+from slateboard.blackboard.stores.base import (
+    AppendRequest,
+    AppendResult,
+    FeedRow,
+    WouldBlock,
+    chain,
+    decode_position,
+    encode_position,
+)
 from slateboard.blackboard.stores.migrations import newest
-from slateboard.blackboard.stores.registry import StoreBackend, StoreOptions
+from slateboard.blackboard.stores.registry import Durability, StoreBackend, StoreOptions, check_durability
 from slateboard.blackboard.stores.snapshot_shelves import SQLiteSnapshots
 from slateboard.blackboard.stores.sqlite_ledger import SQLiteLedger, SQLiteTables
 from slateboard.blackboard.stores.sqlite_schema import (
@@ -39,7 +47,7 @@ from slateboard.blackboard.stores.sqlite_schema import (
     MetaRow,
     schema_statements,
 )
-from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError, SlateboardError, StaleVersionError, StoreError
 
 __all__ = (
     "SQLiteStore",
@@ -86,10 +94,18 @@ class SQLiteStore:
         synchronous: str = "FULL",
         busy_timeout: float = 10.0,
         read_only: bool = False,
+        durability: Durability = "cycle",
     ) -> None:
         self.url = url
         self.path = path
         self.read_only = read_only
+        self.durability = durability
+        # "relaxed": appends commit at synchronous=NORMAL (no fsync of their own); the ledger's transactions always
+        # at the file's setting. In WAL mode an fsync covers every frame before it, so a durable ledger write also
+        # makes every append before it durable.
+        self._sync_full = synchronous
+        self._sync_append = "NORMAL" if durability == "relaxed" else synchronous
+        self._sync_now = synchronous
         self._busy_ms = max(int(busy_timeout * 1000), 0)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -126,7 +142,9 @@ class SQLiteStore:
         return conn
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False) -> SQLiteStore:
+    def from_url(
+        cls, url: str, *, busy_timeout: float = 10.0, read_only: bool = False, durability: Durability | None = None
+    ) -> SQLiteStore:
         parts = urlsplit(url)
         file = database_file(url)
         if file is None:
@@ -140,12 +158,22 @@ class SQLiteStore:
             raise ConfigurationError(f"store URL {url!r}: synchronous must be one of {', '.join(_SYNCHRONOUS)}")
         if "busy_timeout" in options:
             busy_timeout = _parse_seconds(url, options.pop("busy_timeout"))
+        in_url = check_durability(options.pop("durability", "cycle"), where=f"store URL {url!r}")
+        if durability is not None and "durability=" in parts.query and durability != in_url:
+            raise ConfigurationError(f"store URL {url!r} says durability={in_url}, the option durability={durability}")
         if options:
             raise ConfigurationError(f"store URL {url!r}: unknown option(s) {', '.join(sorted(options))}")
         path = file
         if not path.parent.is_dir():
             raise ConfigurationError(f"store URL {url!r}: directory {path.parent} does not exist")
-        return cls(path, url=url, synchronous=synchronous, busy_timeout=busy_timeout, read_only=read_only)
+        return cls(
+            path,
+            url=url,
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+            read_only=read_only,
+            durability=durability or in_url,
+        )
 
     def _configure(self, conn: sqlite3.Connection, synchronous: str) -> None:
         """Check the layout (before anything is written), switch to WAL, then migrate if the file is behind."""
@@ -186,8 +214,12 @@ class SQLiteStore:
             self._lock.release()
 
     @contextmanager
-    def _transaction(self, wait: bool) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, wait: bool, *, append: bool = False) -> Iterator[sqlite3.Connection]:
         with self._connection(wait) as conn:
+            synchronous = self._sync_append if append else self._sync_full
+            if synchronous != self._sync_now:  # a connection's setting: switched between transactions only
+                conn.execute(f"PRAGMA synchronous = {synchronous}")
+                self._sync_now = synchronous
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -214,22 +246,43 @@ class SQLiteStore:
     ) -> list[StoredEntry]:
         if self.read_only:
             raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
-        with self._transaction(wait) as conn:
-            sealed = chain(board, self._head(conn, board), entries, expected_version)
-            rows = [
-                (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
-                for e, (version, digest) in zip(entries, sealed, strict=True)
-            ]
-            try:
-                if len(rows) == 1:
-                    last_seq = conn.execute(_INSERT, rows[0]).lastrowid or 0
-                elif rows:
-                    conn.executemany(_INSERT, rows)
-                    last_seq = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            except sqlite3.IntegrityError as exc:
-                # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
-                actual = self._head(conn, board)[0]
-                raise StaleVersionError(board, expected_version or actual, actual) from exc
+        with self._transaction(wait, append=True) as conn:
+            return self._insert(conn, AppendRequest(board, entries, expected_version))
+
+    def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
+        """Several boards' appends in one transaction (one fsync), each atomic alone: a refused one is rolled back
+        to its savepoint and its error returned in its place (see `GroupStore`)."""
+        if self.read_only:
+            raise ReadOnlyStoreError("append to boards", url=self.url)
+        results: list[AppendResult] = []
+        with self._transaction(wait, append=True) as conn:
+            for request in requests:
+                conn.execute("SAVEPOINT slateboard_append")
+                try:
+                    results.append(self._insert(conn, request))
+                except SlateboardError as exc:
+                    conn.execute("ROLLBACK TO slateboard_append")
+                    results.append(exc)
+                conn.execute("RELEASE slateboard_append")
+        return results
+
+    def _insert(self, conn: sqlite3.Connection, request: AppendRequest) -> list[StoredEntry]:
+        board, entries, expected_version = request.board, request.entries, request.expected_version
+        sealed = chain(board, self._head(conn, board), entries, expected_version)
+        rows = [
+            (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+            for e, (version, digest) in zip(entries, sealed, strict=True)
+        ]
+        try:
+            if len(rows) == 1:
+                last_seq = conn.execute(_INSERT, rows[0]).lastrowid or 0
+            elif rows:
+                conn.executemany(_INSERT, rows)
+                last_seq = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except sqlite3.IntegrityError as exc:
+            # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
+            actual = self._head(conn, board)[0]
+            raise StaleVersionError(board, expected_version or actual, actual) from exc
         first_seq = last_seq - len(rows) + 1 if rows else 0
         return [StoredEntry(first_seq + i, *row) for i, row in enumerate(rows)]
 
@@ -292,7 +345,9 @@ def database_file(url: str) -> Path | None:
 
 
 def _open(url: str, options: StoreOptions) -> SQLiteStore:
-    return SQLiteStore.from_url(url, busy_timeout=options.busy_timeout, read_only=options.read_only)
+    return SQLiteStore.from_url(
+        url, busy_timeout=options.busy_timeout, read_only=options.read_only, durability=options.durability
+    )
 
 
 def _test_url(directory: Path) -> str:

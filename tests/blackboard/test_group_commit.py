@@ -1,0 +1,278 @@
+"""Group commit and the durability setting.
+
+Concurrent boards' appends share one transaction on SQLite; a request refused inside a group fails alone; a SIGKILL
+inside a group (a real process, killed while the group's transaction is open) loses nothing that was reported
+written, leaves every chain valid, and a resumed batch applies every key exactly once. `durability="relaxed"` skips
+the appends' own fsync and never the ledger's.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import anyio
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from slateboard import Blackboard, Finding
+from slateboard.blackboard.entries import PendingEntry
+from slateboard.blackboard.stores.base import AppendRequest, open_store
+from slateboard.blackboard.stores.ledger import LedgerRow
+from slateboard.blackboard.stores.memory import MemoryStore
+from slateboard.blackboard.stores.registry import backend_for_tests
+from slateboard.blackboard.stores.sqlite import SQLiteStore
+from slateboard.errors import ConfigurationError, StaleVersionError
+from slateboard.state.records import Commit, Decision
+from slateboard.testing.faults import Faults
+from tests.blackboard.group_process import TABLE
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = 6
+
+
+class Note(Finding):
+    kind_name = "tests.group.Note"
+    text: str
+
+
+def note(n: int) -> Note:
+    return Note(subject=f"s-{n}", text=f"note {n}", confidence=1.0)
+
+
+def url_of(tmp_path: Path, query: str = "") -> str:
+    return f"sqlite:///{tmp_path / 'group.db'}{query}"
+
+
+def test_concurrent_boards_share_transactions_and_each_stays_whole(tmp_path: Path) -> None:
+    async def main() -> None:
+        with Blackboard.open(url_of(tmp_path)) as bb:
+            assert bb.group is not None
+
+            async def write(n: int) -> None:
+                board = bb.board(f"b-{n}")
+                for round_ in range(3):
+                    await board.write_many([note(n), note(n + 100)], author=f"w{n}", expected_version=2 * round_)
+
+            async with anyio.create_task_group() as tasks:
+                for n in range(BOARDS):
+                    tasks.start_soon(write, n)
+            assert bb.group.transactions < 3 * BOARDS  # grouped: fewer transactions than appends
+            for n in range(BOARDS):
+                board = bb.board(f"b-{n}")
+                assert (await board.verify()).version == 6
+            with Blackboard.open(url_of(tmp_path)) as other:  # a reader elsewhere sees the same boards
+                for n in range(BOARDS):
+                    history = await other.board(f"b-{n}").history()
+                    assert [e.payload.text for e in history] == [f"note {n}", f"note {n + 100}"] * 3  # type: ignore[attr-defined]
+
+    anyio.run(main)
+
+
+def test_a_stale_request_in_a_group_fails_alone(tmp_path: Path) -> None:
+    async def main() -> None:
+        with Blackboard.open(url_of(tmp_path)) as bb:
+            group = bb.group
+            assert group is not None
+            await bb.board("late").write(note(0), author="a")
+            before = group.transactions
+            outcomes: dict[str, object] = {}
+
+            async def write(name: str, expected: int | None) -> None:
+                try:
+                    outcomes[name] = (
+                        await bb.board(name).write(note(1), author="a", expected_version=expected)
+                    ).version
+                except StaleVersionError as exc:
+                    outcomes[name] = exc
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(write, "first", None)
+                tasks.start_soon(write, "late", 0)  # the board is at 1: refused
+                tasks.start_soon(write, "third", 0)
+            assert group.transactions == before + 1  # the three shared one transaction
+            assert outcomes["first"] == 1
+            assert outcomes["third"] == 1
+            assert isinstance(outcomes["late"], StaleVersionError)
+            assert (await bb.board("late").verify()).version == 1
+
+    anyio.run(main)
+
+
+def test_faults_count_a_group_as_one_boundary(tmp_path: Path) -> None:
+    faults = Faults()
+
+    async def main() -> None:
+        with Blackboard(faults.store(open_store(url_of(tmp_path)))) as bb:
+            async with anyio.create_task_group() as tasks:
+                for n in range(3):
+                    tasks.start_soon(partial(bb.board(f"f-{n}").write, note(n), author="a"))
+
+    anyio.run(main)
+    assert faults.boundaries == ["store.append_group"]
+
+
+def test_group_commit_can_be_turned_off_and_memory_does_not_group() -> None:
+    with Blackboard.open("memory://") as bb:
+        assert bb.group is None
+    with Blackboard.open("memory://", group_commit=False) as bb:
+        assert bb.group is None
+
+
+def synchronous_now(bb: Blackboard) -> int:
+    return int(bb.store.query(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0], wait=True))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["option", "url"])
+def test_relaxed_durability_relaxes_appends_and_never_the_ledger(tmp_path: Path, how: str) -> None:
+    opened = (
+        Blackboard.open(url_of(tmp_path), durability="relaxed")
+        if how == "option"
+        else Blackboard.open(url_of(tmp_path, "?durability=relaxed"))
+    )
+    with opened as bb:
+        assert bb.store.durability == "relaxed"  # type: ignore[attr-defined]
+        bb.board("r").write_sync(note(0), author="a")
+        assert synchronous_now(bb) == 1  # NORMAL: the append's commit did not fsync
+        row = LedgerRow(key="k", params_hash="h", board="r", target="T/1", status="claimed")
+        bb.store.ledger.claim(row, wait=True)
+        assert synchronous_now(bb) == 2  # FULL: the ledger's commit did (and with it every append before)
+        bb.board("r").write_sync(note(1), author="a")
+        assert synchronous_now(bb) == 1
+
+
+def test_cycle_durability_is_the_default_and_fsyncs_every_append(tmp_path: Path) -> None:
+    with Blackboard.open(url_of(tmp_path)) as bb:
+        assert bb.store.durability == "cycle"  # type: ignore[attr-defined]
+        bb.board("c").write_sync(note(0), author="a")
+        assert synchronous_now(bb) == 2
+
+
+@pytest.mark.parametrize(
+    ("url_query", "option", "message"),
+    [
+        ("?durability=lazy", None, "durability must be one of 'cycle', 'relaxed', got 'lazy'"),
+        ("", "sometimes", "durability must be one of"),
+        ("?durability=cycle", "relaxed", "says durability=cycle, the option durability=relaxed"),
+    ],
+)
+def test_a_bad_durability_is_refused_naming_it(
+    tmp_path: Path, url_query: str, option: str | None, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Blackboard.open(url_of(tmp_path, url_query), durability=option)  # type: ignore[arg-type]
+
+
+def run_batch(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.blackboard.group_process", str(db), str(BOARDS), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("durability", ["cycle", "relaxed"])
+@pytest.mark.parametrize("kill_at", [1, 5, 14])
+def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twice(
+    tmp_path: Path, kill_at: int, durability: str
+) -> None:
+    db = tmp_path / "crash.db"
+    killed = run_batch(db, str(kill_at), durability)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    landed = [line.split()[1:] for line in killed.stdout.splitlines() if line.startswith("landed ")]
+    with Blackboard.open(f"sqlite:///{db}") as bb:
+        for board_name, version, digest in landed:  # every write reported durable is there, unchanged
+            board = bb.board(board_name)
+            head = board.verify_sync()
+            assert head.version >= int(version)
+            assert board.view_sync().entry(int(version)).hash == digest
+        decisions_before = {
+            name: [e.hash for e in bb.board(name).history_sync() if isinstance(e.payload, Decision)]
+            for name in bb.boards()
+        }
+    resumed = run_batch(db)  # the same batch again: every board resumes from its log
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"done {{'committed': {BOARDS}}}" in resumed.stdout
+    with Blackboard.open(f"sqlite:///{db}") as bb:
+        rows = TABLE.rows(bb)
+        assert sorted(rows) == [f"Ticket/{n}" for n in range(BOARDS)]
+        assert {row["revision"] for row in rows.values()} == {1}  # each applied exactly once
+        for n in range(BOARDS):
+            history = bb.board(f"g-{n}").history_sync()
+            bb.board(f"g-{n}").verify_sync()
+            assert sum(isinstance(e.payload, Commit) for e in history) == 1
+            decided = [e.hash for e in history if isinstance(e.payload, Decision)]
+            before = decisions_before.get(f"g-{n}", [])
+            assert decided[: len(before)] == before  # no committed decision lost or changed
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM slateboard_ledger WHERE status = 'applied'").fetchone()[0] == BOARDS
+
+
+def test_relaxed_durability_on_postgresql_appends_and_reads_back(postgres_server: str, tmp_path: Path) -> None:
+    url = backend_for_tests("postgresql").fresh_url(tmp_path)
+    with Blackboard.open(url, durability="relaxed") as bb:
+        assert bb.store.durability == "relaxed"  # type: ignore[attr-defined]
+        bb.board("pg").write_many_sync([note(0), note(1)], author="a")
+    with Blackboard.open(url) as other:
+        assert [e.payload.text for e in other.board("pg").history_sync()] == ["note 0", "note 1"]  # type: ignore[attr-defined]
+        assert other.store.durability == "cycle"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="durability must be one of"):
+        Blackboard.open(f"{url}&durability=never" if "?" in url else f"{url}?durability=never")
+
+
+def pending(n: int, text: str) -> list[PendingEntry]:
+    stamp = "2026-01-01T00:00:00+00:00"
+    return [PendingEntry(Note.kind_name, 1, "a", stamp, f'{{"text": "{text}-{i}"}}') for i in range(n)]
+
+
+GROUPS = st.lists(
+    st.tuples(st.sampled_from(["x", "y", "z"]), st.integers(1, 3), st.one_of(st.none(), st.integers(0, 4))),
+    min_size=1,
+    max_size=8,
+)
+
+
+def test_the_groups_reach_every_outcome() -> None:
+    """Groups where every request lands, where some are refused, and where one board is written twice."""
+    find(GROUPS, lambda g: len(g) > 1 and all(e is None for _, _, e in g))
+    find(GROUPS, lambda g: any(e is not None and e > 0 for _, _, e in g))
+    find(GROUPS, lambda g: len({b for b, _, _ in g}) < len(g))
+
+
+@settings(max_examples=60, deadline=None)
+@given(group=GROUPS)
+def test_a_group_ends_as_the_same_appends_one_at_a_time(
+    tmp_path_factory: pytest.TempPathFactory, group: list[tuple[str, int, int | None]]
+) -> None:
+    """Property: `append_group` gives every request the outcome it gets appended alone, in order (the stale ones
+    refused, the others at the same versions and hashes), whatever mix of boards and expected versions."""
+    directory = tmp_path_factory.mktemp("group")
+    requests = [AppendRequest(b, pending(n, f"{k}"), expected) for k, (b, n, expected) in enumerate(group)]
+    grouped = SQLiteStore(directory / "g.db", url="sqlite:///g.db")
+    alone = MemoryStore()
+    try:
+        results = grouped.append_group(requests, wait=True)
+        for request, result in zip(requests, results, strict=True):
+            head = alone.head(request.board, wait=True)[0]
+            if request.expected_version is not None and request.expected_version != head:
+                assert isinstance(result, StaleVersionError), result
+                assert (result.expected, result.actual) == (request.expected_version, head)
+                continue
+            expected = alone.append(request.board, request.entries, expected_version=None, wait=True)
+            assert not isinstance(result, Exception), result
+            assert [(r.version, r.hash) for r in result] == [(e.version, e.hash) for e in expected]
+        for board in ("x", "y", "z"):
+            stored = grouped.read(board, after=0, upto=None, wait=True)
+            assert [(r.version, r.hash) for r in stored] == [
+                (e.version, e.hash) for e in alone.read(board, after=0, upto=None, wait=True)
+            ]
+    finally:
+        grouped.close()
