@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.blackboard.draft import MAX_NAME, Draft
-from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, seal
+from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, row_problem, seal
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.group import GroupCommit
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
@@ -206,7 +206,12 @@ class Board:
 
     def _decode(self, row: StoredEntry) -> Entry:
         where = f"board {self._name!r} version {row.version}"
-        return Entry.from_stored(row, decode_record(row.kind, row.schema_version, row.payload, where=where))
+        try:
+            return Entry.from_stored(row, decode_record(row.kind, row.schema_version, row.payload, where=where))
+        except (TypeError, ValueError, AttributeError) as exc:  # our own store wrote it checked: it was edited
+            problem = row_problem(row) or f"the stored row cannot be read ({exc})"
+            at = row.version if type(row.version) is int else self._index.version + 1
+            raise TamperedLogError(self._name, at, problem) from exc
 
     async def verify(self, *, head: Head | None = None) -> Head:
         """Recompute the hash chain from the store; `TamperedLogError` names the first bad version.
@@ -230,6 +235,9 @@ class Board:
 
     def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: Sequence[Entry]) -> None:
         name = self._name
+        problem = row_problem(row)
+        if problem is not None:
+            raise TamperedLogError(name, version, problem)
         if row.version != version:
             raise TamperedLogError(name, version, f"version {version} is missing (the next stored is {row.version})")
         if seal(prev_hash, name, version, row) != row.hash:

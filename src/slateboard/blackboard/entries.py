@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from slateboard.blackboard.records import Record
 
-__all__ = ("Entry", "Head", "PendingEntry", "StoredEntry", "GENESIS_HASH", "seal", "sealed", "header", "encode_field")
+__all__ = (
+    "Entry", "Head", "PendingEntry", "StoredEntry", "GENESIS_HASH", "row_problem", "seal", "sealed", "header",
+    "encode_field",
+)  # fmt: skip
 
 GENESIS_HASH = "0" * 64
 _DOMAIN = b"slateboard/entry/v1\x00"
@@ -45,6 +48,20 @@ class StoredEntry:
     recorded_at: str
     payload: str
     hash: str
+
+
+_ROW_TYPES = (("version", int), ("kind", str), ("schema_version", int), ("author", str), ("recorded_at", str),
+              ("payload", str), ("hash", str))  # fmt: skip
+
+
+def row_problem(row: StoredEntry) -> str | None:
+    """What is wrong with the types of a stored row's columns, or None: a column of another type than the store
+    writes (a version stored as text, a payload as a blob) can only come from an edit outside slateboard."""
+    for column, expected in _ROW_TYPES:
+        value = getattr(row, column)
+        if isinstance(value, bool) or not isinstance(value, expected):
+            return f"column {column} holds a {type(value).__name__}, not the {expected.__name__} slateboard writes"
+    return None
 
 
 def encode_field(value: str) -> bytes:
