@@ -46,3 +46,12 @@ def slateboard_store_kind(slateboard_store_kind: str, request: pytest.FixtureReq
     if slateboard_store_kind == "postgresql":
         request.getfixturevalue("postgres_server")
     return slateboard_store_kind
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_fresh_stores(request: pytest.FixtureRequest) -> None:
+    """`slateboard_fresh` makes its stores inside the test body: for "postgresql", start (or skip, or in CI fail
+    for want of) the server first, as `slateboard_store_kind` does."""
+    fresh = "slateboard_fresh_kind" in request.fixturenames
+    if fresh and request.getfixturevalue("slateboard_fresh_kind") == "postgresql":
+        request.getfixturevalue("postgres_server")

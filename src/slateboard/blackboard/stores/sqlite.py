@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,7 +121,7 @@ class SQLiteStore:
             if read_only:
                 sqlite_migrations.check_for_reading(conn, where=str(path), url=url)
             else:
-                self._configure(conn, synchronous)
+                self._configure_when_free(conn, synchronous)
             conn.execute("PRAGMA busy_timeout = 0")
         except sqlite3.DatabaseError as exc:
             _close(conn)
@@ -174,6 +175,23 @@ class SQLiteStore:
             read_only=read_only,
             durability=durability or in_url,
         )
+
+    def _configure_when_free(self, conn: sqlite3.Connection, synchronous: str) -> None:
+        """`_configure`, tried again while another process holds the file: switching a new file to WAL, or
+        upgrading a read to a write, fails at once with "database is locked" rather than waiting out the busy
+        timeout, so this waits it out here (each attempt changes nothing unless it completes)."""
+        deadline = time.monotonic() + self._busy_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                return self._configure(conn, synchronous)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                if conn.in_transaction:
+                    conn.rollback()
+            time.sleep(pause)  # a sync constructor: nothing else to do until the other process lets go
+            pause = min(pause * 2, 0.2)
 
     def _configure(self, conn: sqlite3.Connection, synchronous: str) -> None:
         """Check the layout (before anything is written), switch to WAL, then migrate if the file is behind."""
