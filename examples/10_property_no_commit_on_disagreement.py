@@ -95,7 +95,7 @@ def run(answers: tuple[Entitlement, Entitlement]) -> tuple[str, tuple[str, ...],
 
 
 @outcomes.reaches("committed", "escalated", min_share=0.1)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same examples every run: shares never flake
 @given(sb.evidence(Entitlement, "entitled", sources=st.just(2), confidence=st.floats(0.5, 1.0)))
 def test_no_commit_when_independent_agents_disagree(ev: sb.Evidence[Entitlement]) -> None:
     (_, first), (_, second) = ev.pairs

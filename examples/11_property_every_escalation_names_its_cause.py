@@ -113,7 +113,7 @@ def run(request: Request) -> Outcome:
 
 
 @outcomes.reaches("escalated", min_share=0.2)  # a property about escalations that sees none proves nothing
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same examples every run: shares never flake
 @given(
     ev=answers,
     faults=st.tuples(in_process, in_process, in_process),

@@ -132,7 +132,7 @@ def run(request: Request, writes: list[tuple[str, Entitlement]], start: int) -> 
 
 
 @outcomes.reaches("escalated", min_share=0.2)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same examples every run: shares never flake
 @given(scenarios())
 def test_replay_is_identical(scenario: tuple[Request, list[tuple[str, Entitlement]], int]) -> None:
     report, decisions, verdicts, status = run(*scenario)

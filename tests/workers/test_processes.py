@@ -65,7 +65,8 @@ def sql(url: str, statement: str) -> list[tuple[object, ...]]:
 @pytest.mark.timeout(1200)  # about a minute on an idle 2-core machine; a loaded one may take many times that
 def test_three_workers_run_a_thousand_boards_once_though_one_is_killed_mid_way(url: str, bb: Blackboard) -> None:
     enqueue_sync(bb, "support-case", count=BOARDS, prefix="case-")
-    doomed = Worker(url, "--scenario", "support-case", "--lease", "2")
+    # Several boards at a time, so the kill always finds some held (one at a time, it may land between two).
+    doomed = Worker(url, "--scenario", "support-case", "--lease", "2", "--concurrency", "4")
     survivors = [Worker(url, "--scenario", "support-case", "--lease", "2", "--until-idle") for _ in range(2)]
     doomed.wait_for_boards(60)
     doomed.process.send_signal(signal.SIGKILL)
