@@ -40,7 +40,7 @@ What runs:
   heap a big board keeps alive, is one of the figures. What the imports and the warm-up left alive is frozen
   out of the collector's sight (``gc.freeze()``) first, so that the collections scan the runs' objects only.
 * where a cycle's time goes, two ways, both from the first agent call to the end of a K-cycle SQLite run:
-  each part's method (``Evaluator.decide``, ``Board.write_each``, ``BoardState.ingest``,
+  each part's method (``Evaluator.decide``, ``Board.write_draft``, ``BoardState.ingest``,
   ``Controller._run_agenda``, ``Board.view``) wrapped with a clock in this process, at both sizes (median of
   the repeats); and a cProfile pass on the big board, cumulative time per function divided by K, for the
   detail. The profiler inflates every figure (Python calls the most); read it for proportions. Both name
@@ -410,7 +410,7 @@ def cycle_tables(found: dict[tuple[str, int], Figures], sizes: Sizes, stores: Se
 
 WRAPPED: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("decide: rules, agenda (Evaluator.decide)", Evaluator.decide),
-    ("board writes: encode, SQL, commit, hash chain (Board.write_each)", Board.write_each),
+    ("board writes: encode, SQL, commit, hash chain (Board.write_draft)", Board.write_draft),
     ("take entries into the state (BoardState.ingest)", BoardState.ingest),
     ("run the agenda: runner, agent, AgentRun (Controller._run_agenda)", Controller._run_agenda),
     ("board.view() before the agenda (Board.view)", Board.view),
@@ -464,8 +464,8 @@ PROFILED: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("  refresh rules on changed subjects", Evaluator._refresh),
     ("  sufficiency reasons", Evaluator._sufficiency_reasons),
     ("  agenda (inputs, precondition)", Evaluator._agenda),
-    ("write + ingest (slateboard.state.append, 2 a cycle)", append),
-    ("  Board.write_each", Board.write_each),
+    ("write + ingest (Controller._advance, 1 a cycle)", Controller._advance),
+    ("  Board.write_draft", Board.write_draft),
     ("    SQLiteStore.append (SQL, commit, hash chain)", SQLiteStore.append),
     ("      sqlite3 execute (BEGIN, head, one row, COMMIT)", sqlite3.Connection.execute),
     ("      sqlite3 executemany (rows of a batch)", sqlite3.Connection.executemany),
