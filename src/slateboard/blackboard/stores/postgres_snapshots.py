@@ -7,12 +7,11 @@ layout has none, and reads as having no snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from psycopg import Connection
 
-from slateboard.blackboard.snapshots import SnapshotRow
+from slateboard.blackboard.stores.snapshot_shelves import SQLiteSnapshots
 
 __all__ = ("PostgresSnapshots", "SNAPSHOTS", "SNAPSHOT_STATEMENTS")
 
@@ -36,30 +35,11 @@ _PUT = (
 )
 
 
-class PostgresSnapshots:
+class PostgresSnapshots(SQLiteSnapshots):
     """Snapshots in the schema's `slateboard_snapshots` table, through the store's transactions."""
 
-    def __init__(self, transact: Callable[..., Any], query: Callable[..., Any]) -> None:
-        self._transact = transact
-        self._query = query
-        self._has_table = False  # checked until found: a file or schema from before step 4 gains it when migrated
+    _get, _put = _GET, _PUT
 
-    def get(self, board: str, *, wait: bool) -> SnapshotRow | None:
-        def read(conn: Conn) -> SnapshotRow | None:
-            if not self._has_table:
-                exists = conn.execute("SELECT to_regclass(%s)", (SNAPSHOTS,)).fetchone()
-                if exists is None or exists[0] is None:  # a read-only open of a schema from before step 4
-                    return None
-                self._has_table = True
-            found = conn.execute(_GET, (board,)).fetchone()
-            if found is None:
-                return None
-            board_name, version, digest, body_format, body, seal = found
-            return SnapshotRow(board_name, int(version), digest, int(body_format), bytes(body), seal)
-
-        result: SnapshotRow | None = self._query(read, wait=wait)
-        return result
-
-    def put(self, row: SnapshotRow, *, wait: bool) -> None:
-        values = (row.board, row.version, row.hash, row.format, row.body, row.seal)
-        self._transact(lambda conn: conn.execute(_PUT, values), wait=wait)
+    def _table_exists(self, conn: Any) -> bool:
+        exists = conn.execute("SELECT to_regclass(%s)", (SNAPSHOTS,)).fetchone()
+        return exists is not None and exists[0] is not None

@@ -7,7 +7,6 @@ comes from migration step 4; a file opened read-only at an older layout has none
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -50,18 +49,20 @@ class MemorySnapshots:
 class SQLiteSnapshots:
     """Snapshots in the SQLite file's `slateboard_snapshots` table, through the store's transactions."""
 
+    _get, _put = _GET, _PUT  # a subclass for another database gives its own statements
+
     def __init__(self, transact: Callable[..., Any], query: Callable[..., Any]) -> None:
         self._transact = transact
         self._query = query
         self._has_table = False  # checked until found: a file or schema from before step 4 gains it when migrated
 
     def get(self, board: str, *, wait: bool) -> SnapshotRow | None:
-        def read(conn: sqlite3.Connection) -> SnapshotRow | None:
+        def read(conn: Any) -> SnapshotRow | None:
             if not self._has_table:
-                if conn.execute(_EXISTS).fetchone() is None:  # a read-only open of a file from before step 4
+                if not self._table_exists(conn):  # a read-only open of a file or schema from before step 4
                     return None
                 self._has_table = True
-            found = conn.execute(_GET, (board,)).fetchone()
+            found = conn.execute(self._get, (board,)).fetchone()
             if found is None:
                 return None
             board_name, version, digest, body_format, body, seal = found
@@ -72,4 +73,7 @@ class SQLiteSnapshots:
 
     def put(self, row: SnapshotRow, *, wait: bool) -> None:
         values = (row.board, row.version, row.hash, row.format, row.body, row.seal)
-        self._transact(lambda conn: conn.execute(_PUT, values), wait=wait)
+        self._transact(lambda conn: conn.execute(self._put, values), wait=wait)
+
+    def _table_exists(self, conn: Any) -> bool:
+        return conn.execute(_EXISTS).fetchone() is not None
