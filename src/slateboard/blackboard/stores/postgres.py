@@ -33,7 +33,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
 from slateboard.blackboard.stores import postgres_migrations
-from slateboard.blackboard.stores.base import FeedRow, WouldBlock, chain, decode_position, encode_position
+from slateboard.blackboard.stores.base import (
+    AppendRequest,
+    AppendResult,
+    FeedRow,
+    WouldBlock,
+    chain,
+    decode_position,
+    encode_position,
+)
 from slateboard.blackboard.stores.migrations import newest
 from slateboard.blackboard.stores.postgres_ledger import Conn, PostgresLedger, PostgresTables
 from slateboard.blackboard.stores.postgres_migrations import ENTRIES
@@ -46,7 +54,7 @@ from slateboard.blackboard.stores.registry import (
     UnavailableForTests,
     check_durability,
 )
-from slateboard.errors import ConfigurationError, ReadOnlyStoreError, StaleVersionError, StoreError
+from slateboard.errors import ConfigurationError, ReadOnlyStoreError, SlateboardError, StaleVersionError, StoreError
 
 __all__ = ("PostgresStore", "PostgresLedger", "PostgresTables", "TEST_SERVER_VARIABLE", "backend")
 
@@ -86,6 +94,27 @@ _LOCK_BOARD_RELAXED = (
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
     "set_config('synchronous_commit', 'off', true)) "
     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) FROM timeout"
+)
+# A group's boards locked in one statement, in the order of their lock keys (the materialized CTE yields them
+# sorted, and each is locked as the scan reaches it): two groups sharing boards lock them in the same order and
+# never deadlock; a single append holds one board's lock only.
+_LOCK_BOARDS = (
+    "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
+    "set_config('synchronous_commit', %s, true)), "
+    "keys AS MATERIALIZED (SELECT DISTINCT hashtextextended(b, 0) AS key FROM unnest(%s::text[]) AS b ORDER BY key) "
+    "SELECT pg_advisory_xact_lock(key) FROM timeout, keys"
+)
+# Every board's head in one statement, read once all the locks are held (a later statement: under READ COMMITTED
+# it sees every earlier holder's commit).
+_HEADS = (
+    "SELECT b.board, h.version, h.hash FROM unnest(%s::text[]) AS b(board) LEFT JOIN LATERAL "  # noqa: S608
+    f"(SELECT version, hash FROM {ENTRIES} e WHERE e.board = b.board ORDER BY version DESC LIMIT 1) h ON true"
+)
+# A group's rows in one statement, column-wise; each row's seq comes back with its (board, version).
+_INSERT_COLUMNS = (
+    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
+    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::integer[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[]) RETURNING board, version, seq"
 )
 _OPTIONS = ("schema", "pool_size", "durability")
 
@@ -252,6 +281,70 @@ class PostgresStore:
                 raise StaleVersionError(board, expected_version or 0, sealed[0][0] - 1) from exc
         return [StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
 
+    def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
+        """Several boards' appends in one transaction (one WAL flush), each atomic alone (see `GroupStore`).
+
+        Five statements whatever the size of the group: BEGIN; every board's lock, in lock-key order; every
+        board's head; the rows of the requests that pass their expected-version check, in one insert; COMMIT. A
+        request refused for a stale version is checked before anything is inserted, so it is never written and its
+        error takes its place. A unique violation (only reachable if a writer skipped the board's lock) rolls the
+        whole transaction back, and the group is written again with a savepoint around each request, so that only
+        the colliding request is refused.
+        """
+        if self.read_only:
+            raise ReadOnlyStoreError("append to boards", url=self.url)
+        try:
+            return self._append_group(requests, wait, savepoints=False)
+        except _Collision:
+            return self._append_group(requests, wait, savepoints=True)
+
+    def _append_group(self, requests: Sequence[AppendRequest], wait: bool, *, savepoints: bool) -> list[AppendResult]:
+        boards = list(dict.fromkeys(request.board for request in requests))
+        synchronous = "off" if self.durability == "relaxed" else "on"
+        with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(_LOCK_BOARDS, (f"{self._busy_ms}ms" if wait else "1ms", synchronous, boards))
+            heads = {
+                board: (0, GENESIS_HASH) if version is None else (int(version), str(digest))
+                for board, version, digest in cursor.execute(_HEADS, (boards,))
+            }
+            results: list[AppendResult] = []
+            waiting: dict[int, list[tuple[Any, ...]]] = {}  # results whose rows go in the one insert at the end
+            for request in requests:
+                try:
+                    sealed = chain(request.board, heads[request.board], request.entries, request.expected_version)
+                except SlateboardError as exc:
+                    results.append(exc)
+                    continue
+                rows = [
+                    (request.board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+                    for e, (version, digest) in zip(request.entries, sealed, strict=True)
+                ]
+                if savepoints and rows:
+                    try:
+                        with conn.transaction():  # a savepoint: a collision undoes this request alone
+                            seqs = self._insert(cursor, rows)
+                    except pg_errors.UniqueViolation as exc:
+                        stale = StaleVersionError(request.board, request.expected_version or 0, sealed[0][0] - 1)
+                        stale.__cause__ = exc
+                        results.append(stale)
+                        continue
+                    results.append([StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)])
+                else:
+                    waiting[len(results)] = rows
+                    results.append([])
+                if sealed:
+                    heads[request.board] = sealed[-1]
+            every_row = [row for rows in waiting.values() for row in rows]
+            if every_row:
+                try:
+                    found = cursor.execute(_INSERT_COLUMNS, _columns(every_row)).fetchall()
+                except pg_errors.UniqueViolation as exc:
+                    raise _Collision from exc
+                seq_of = {(board, version): seq for board, version, seq in found}
+                for index, rows in waiting.items():
+                    results[index] = [StoredEntry(seq_of[row[0], row[1]], *row) for row in rows]
+        return results
+
     @staticmethod
     def _insert(cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[int]:
         """Insert `rows` (one board's, versions in order, under its lock) and return their seqs, in order."""
@@ -299,6 +392,15 @@ class PostgresStore:
         if not self._closed:
             self._closed = True
             self._pool.close()
+
+
+class _Collision(Exception):
+    """A group's insert hit the unique (board, version) constraint: write the group again with savepoints."""
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """The rows as columns, for `_INSERT_COLUMNS`'s arrays."""
+    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 def _session_options(schema: str, read_only: bool) -> str:
