@@ -12,6 +12,11 @@ back alone: `GroupStore`), and nobody is told an append landed before the group'
 so a crash inside a group loses nothing that was reported written. The leader and the members wait shielded
 from cancellation once they have joined: a write that may land is never abandoned halfway (a cancelled task
 gets its cancellation once the group is settled, as a task cancelled during `call_store`'s write does).
+
+On a database server (`ServerGroupStore`: PostgreSQL) a commit is a round trip and a WAL flush on another
+machine, not CPU of this process: the group is written from a worker thread, so the event loop runs the other
+boards up to their next appends meanwhile, and up to `group_writers` groups commit at once (the server flushes
+their WAL together). A group whose leader waits for a free writer stays open, so it grows while the server is busy.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 import anyio
 import anyio.lowlevel
@@ -28,10 +34,20 @@ from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.stores.base import AppendRequest, AppendResult, GroupStore, WouldBlock
 from slateboard.errors import ConfigurationError
 
-__all__ = ("GroupCommit", "DEFAULT_WINDOW", "DEFAULT_MAX_ENTRIES")
+__all__ = ("GroupCommit", "ServerGroupStore", "DEFAULT_WINDOW", "DEFAULT_MAX_ENTRIES")
 
 DEFAULT_WINDOW = 0.002
 DEFAULT_MAX_ENTRIES = 2048
+
+
+@runtime_checkable
+class ServerGroupStore(GroupStore, Protocol):
+    """A `GroupStore` on a database server, whose groups are written from worker threads, several at once."""
+
+    @property
+    def group_writers(self) -> int:
+        """How many groups may be committing at once (at most the connections the store can use for it)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -57,6 +73,9 @@ class GroupCommit:
         self._window = window
         self._max_entries = max_entries
         self._open: dict[int, _Group] = {}  # thread -> the group its event loop is gathering
+        # On a server, groups are written from worker threads, this many at once per event loop (read once, here).
+        self._threads = store.group_writers if isinstance(store, ServerGroupStore) else 0
+        self._writers: dict[int, anyio.CapacityLimiter] = {}  # thread -> its event loop's limiter
         self.transactions = 0  # group transactions written (a request alone counts too): for tests and benchmarks
 
     async def append(self, request: AppendRequest) -> list[StoredEntry]:
@@ -96,15 +115,29 @@ class GroupCommit:
                 await anyio.lowlevel.checkpoint()
                 if anyio.current_time() >= deadline:
                     break
-            if self._open.get(thread) is group:
-                del self._open[thread]
-            group.results = await self._write(group.requests)
+            if self._threads:
+                group.results = await self._write_in_thread(thread, group)
+            else:
+                if self._open.get(thread) is group:
+                    del self._open[thread]
+                group.results = await self._write(group.requests)
         except BaseException as exc:  # every member must hear how its append ended, whatever it was
             group.failure = exc
         finally:
             group.done.set()
         if group.failure is not None and not isinstance(group.failure, Exception):
             raise group.failure
+
+    async def _write_in_thread(self, thread: int, group: _Group) -> list[AppendResult]:
+        """Write `group` from a worker thread once a writer is free; it takes new members until then."""
+        writers = self._writers.get(thread)
+        if writers is None:
+            writers = self._writers[thread] = anyio.CapacityLimiter(self._threads)
+        async with writers:
+            if self._open.get(thread) is group:
+                del self._open[thread]
+            self.transactions += 1
+            return await anyio.to_thread.run_sync(partial(self._store.append_group, group.requests, wait=True))
 
     async def _write(self, requests: list[AppendRequest]) -> list[AppendResult]:
         self.transactions += 1

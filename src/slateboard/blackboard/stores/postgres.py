@@ -139,6 +139,8 @@ class PostgresStore:
         self._lock_board = _LOCK_BOARD_RELAXED if durability == "relaxed" else _LOCK_BOARD
         self.read_only = read_only
         self.conninfo = conninfo
+        # Groups committing at once (group commit, blackboard/group.py): half the pool, the rest kept for reads.
+        self.group_writers = max(pool_size // 2, 1)
         self.queue = PostgresQueue(self)
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
@@ -337,13 +339,20 @@ class PostgresStore:
             every_row = [row for rows in waiting.values() for row in rows]
             if every_row:
                 try:
-                    found = cursor.execute(_INSERT_COLUMNS, _columns(every_row)).fetchall()
+                    seq_of = self._insert_group(cursor, every_row)
                 except pg_errors.UniqueViolation as exc:
                     raise _Collision from exc
-                seq_of = {(board, version): seq for board, version, seq in found}
                 for index, rows in waiting.items():
                     results[index] = [StoredEntry(seq_of[row[0], row[1]], *row) for row in rows]
         return results
+
+    @staticmethod
+    def _insert_group(
+        cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]
+    ) -> dict[tuple[str, int], int]:
+        """Insert a group's `rows` (every board's lock held) in one statement; each row's seq by (board, version)."""
+        found = cursor.execute(_INSERT_COLUMNS, _columns(rows)).fetchall()
+        return {(board, version): seq for board, version, seq in found}
 
     @staticmethod
     def _insert(cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[int]:
