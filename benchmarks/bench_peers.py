@@ -15,7 +15,8 @@ What runs (the peers come from the ``bench`` extra: ``pip install -e '.[bench]'`
 * The same runs, ``--concurrent`` of them at once: slateboard's ``run_many(concurrency=n)``; LangGraph's
   ``ainvoke`` in one task group on ``AsyncSqliteSaver`` (one ``aiosqlite`` connection, the same pragmas) or
   ``InMemorySaver``; and on PostgreSQL (a throwaway durable server, or ``--url``): slateboard's ``postgresql://``
-  store (its pool of 8) against ``AsyncPostgresSaver`` on a ``psycopg_pool`` pool of 8.
+  store (its pool of 8), with its group commit on (the default) and off, against ``AsyncPostgresSaver``
+  (``durability="sync"``) on a ``psycopg_pool`` pool of 8.
 * Appends: slateboard's ``board.write`` / ``write_many`` (100 a batch) on ``memory://`` against the eventsourcing
   library's plain-Python recorder (``POPOApplicationRecorder.insert_events``), the event's state being the same
   finding serialized to JSON by pydantic, as an application's mapper would; and batches of 100 on a SQLite file
@@ -36,7 +37,8 @@ What each side guarantees (printed with the results; the figures compare differe
 
 Per run, the benchmark also counts what each side costs the disk: commits (COMMIT statements on the SQLite
 connections; at FULL in WAL mode each one is an fsync of the WAL), bytes the process wrote (``/proc/self/io``
-``wchar``), and on PostgreSQL the WAL bytes the server generated.
+``wchar``), and on PostgreSQL the WAL bytes the server generated and its transactions that wrote (the commits:
+the transaction ids it assigned).
 
 Each figure is the median of ``--repeats`` rounds (default 3), the two sides interleaved in every round (each
 measurement on a new database, after a discarded warm-up run), a full garbage collection before each timed span.
@@ -46,6 +48,7 @@ Run it from the repository root::
     python benchmarks/bench_peers.py                 # full run: several minutes (fsync-bound at FULL)
     python benchmarks/bench_peers.py --quick         # CI's smoke test
     python benchmarks/bench_peers.py --sequential 100 --concurrent 1000 --no-postgres --json peers.json
+    python benchmarks/bench_peers.py --postgres-only --concurrent 1000   # PostgreSQL's part alone
 """
 
 from __future__ import annotations
@@ -370,9 +373,9 @@ def cost_rows(label: str, ours: list[Measured], theirs: list[Measured], *, commi
 # --- many runs at once -------------------------------------------------------------------------------------------
 
 
-def slateboard_concurrent(url: str, n: int) -> float:
+def slateboard_concurrent(url: str, n: int, *, group_commit: bool = True) -> float:
     """`n` runs at once through `run_many(concurrency=n)`, on a store already open at `url`: runs a second."""
-    with Blackboard.open(url) as bb:
+    with Blackboard.open(url, group_commit=group_commit) as bb:
         controller = five_steps()
 
         async def runs() -> float:
@@ -563,21 +566,32 @@ def fresh_schema(server: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def wal_position(server: str) -> int:
-    """The server's WAL insert position, in bytes: the difference of two is the WAL a span generated."""
+def server_counters(server: str) -> tuple[int, int]:
+    """The server's WAL insert position in bytes, and the next transaction id it will assign (without taking one):
+    the differences of two readings are the WAL a span generated and the transactions that wrote in it."""
     with psycopg.connect(libpq(server), autocommit=True) as conn:
-        found = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").fetchone()
-    return int(found[0]) if found else 0
+        found = conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, "
+            "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+        ).fetchone()
+    return (int(found[0]), int(found[1])) if found else (0, 0)
 
 
-def slateboard_postgres(server: str, n: int) -> Measured:
+def per_run(server: str, before: tuple[int, int], rate: float, runs: int) -> Measured:
+    """`rate` with the WAL bytes and the writing transactions (commits) since `before`, a run."""
+    wal, xid = server_counters(server)
+    return Measured(rate, (wal - before[0]) / runs, (xid - before[1]) / runs)
+
+
+def slateboard_postgres(server: str, n: int, *, group_commit: bool = True) -> Measured:
+    """`run_many` on slateboard's PostgreSQL store (a pool of `POOL`), its group commit on or off."""
     with fresh_schema(server) as schema:
         separator = "&" if "?" in server else "?"
         url = f"{server}{separator}schema={schema}&pool_size={POOL}"
-        Blackboard.open(url).close()  # the store's tables, before the WAL is read
-        before = wal_position(server)
-        rate = slateboard_concurrent(url, n)
-        return Measured(rate, (wal_position(server) - before) / (n + 1))
+        Blackboard.open(url).close()  # the store's tables, before the counters are read
+        before = server_counters(server)
+        rate = slateboard_concurrent(url, n, group_commit=group_commit)
+        return per_run(server, before, rate, n + 1)  # the warm-up run is counted too
 
 
 def langgraph_postgres(server: str, n: int) -> Measured:
@@ -589,12 +603,18 @@ def langgraph_postgres(server: str, n: int) -> Measured:
         async with AsyncConnectionPool(conninfo, min_size=2, max_size=POOL, kwargs=kwargs, open=False) as pool:
             saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
-            before = wal_position(server)
+            before = server_counters(server)
             rate = await langgraph_all_at_once(five_nodes().compile(checkpointer=saver), n, "sync")
-            return Measured(rate, (wal_position(server) - before) / (n + 1))
+            return per_run(server, before, rate, n + 1)
 
     with fresh_schema(server) as schema:
         return anyio.run(runs, schema)
+
+
+POSTGRES_SIDES = {
+    "grouped": "slateboard, group commit (the default)",
+    "ungrouped": "slateboard, group_commit=False",
+}
 
 
 def postgres_table(report: Report, n: int, repeats: int, url: str | None) -> int:
@@ -611,25 +631,49 @@ def postgres_table(report: Report, n: int, repeats: int, url: str | None) -> int
             settings = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in ("fsync", "synchronous_commit")}  # type: ignore[index]
         print(f"PostgreSQL: {', '.join(f'{k}={v}' for k, v in settings.items())}\n", flush=True)
         found = rounds(
-            repeats, {"ours": lambda: slateboard_postgres(server, n), "theirs": lambda: langgraph_postgres(server, n)}
+            repeats,
+            {
+                "grouped": lambda: slateboard_postgres(server, n),
+                "ungrouped": lambda: slateboard_postgres(server, n, group_commit=False),
+                "langgraph": lambda: langgraph_postgres(server, n),
+            },
         )
-    ours, theirs = found["ours"], found["theirs"]
-    rows = (
-        Row(
-            f"PostgreSQL, pools of {POOL}; LangGraph AsyncPostgresSaver, durability='sync'",
-            Sample.of(m.rate for m in ours),
-            "runs/s",
-            reference=Sample.of(m.rate for m in theirs),
-            n=n,
-        ),
-        Row(
-            "WAL bytes a run",
-            Sample.of(m.bytes_per_run or 0.0 for m in ours),
-            "bytes",
-            reference=Sample.of(m.bytes_per_run or 0.0 for m in theirs),
-        ),
+    theirs = found["langgraph"]
+    rows: list[Row] = []
+    for side, label in POSTGRES_SIDES.items():
+        ours = found[side]
+        rows += [
+            Row(
+                f"{label}; LangGraph AsyncPostgresSaver, durability='sync'",
+                Sample.of(m.rate for m in ours),
+                "runs/s",
+                reference=Sample.of(m.rate for m in theirs),
+                n=n,
+            ),
+            Row(
+                f"  commits a run (transactions that wrote), {side}",
+                Sample.of(m.commits_per_run or 0.0 for m in ours),
+                "commits",
+                reference=Sample.of(m.commits_per_run or 0.0 for m in theirs),
+            ),
+            Row(
+                f"  WAL bytes a run, {side}",
+                Sample.of(m.bytes_per_run or 0.0 for m in ours),
+                "bytes",
+                reference=Sample.of(m.bytes_per_run or 0.0 for m in theirs),
+            ),
+        ]
+    report.table(
+        Table(f"{n:,} runs at once on PostgreSQL, pools of {POOL}", tuple(rows), ratio="slateboard / LangGraph")
     )
-    report.table(Table(f"{n:,} runs at once on PostgreSQL", rows, ratio="slateboard / LangGraph"))
+    grouping = Row(
+        "group commit on (the default) / off",
+        Sample.of(m.rate for m in found["grouped"]),
+        "runs/s",
+        reference=Sample.of(m.rate for m in found["ungrouped"]),
+        n=n,
+    )
+    report.table(Table(f"{n:,} runs at once on PostgreSQL: group commit", (grouping,), ratio="on / off"))
     return 0
 
 
@@ -666,6 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.add_argument("--appends", type=int, help="entries per append measurement")
     options.add_argument("--url", default=os.environ.get("SLATEBOARD_BENCH_POSTGRES"), help="a PostgreSQL server")
     options.add_argument("--no-postgres", action="store_true", help="skip the runs on PostgreSQL")
+    options.add_argument("--postgres-only", action="store_true", help="only the runs at once on PostgreSQL")
     args = options.parse_args(argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     sizes = replace(
@@ -678,9 +723,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report("peers", args, sizes, repeats=sizes.repeats, note=", LangGraph and eventsourcing beside it")
     print(GUARANTEES, flush=True)
     freeze()
-    sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
-    concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
-    appends_table(report, sizes.appends, sizes.repeats, args.dir)
+    if not args.postgres_only:
+        sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
+        concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
+        appends_table(report, sizes.appends, sizes.repeats, args.dir)
     if not args.no_postgres:
         status = postgres_table(report, sizes.concurrent, sizes.repeats, args.url)
         if status:
