@@ -16,6 +16,8 @@ the round trips):
   before the clock starts: the reference neither validates, nor hashes, nor returns the rows' ``seq``, so it is
   the floor.
 * The server's own latencies beside them: a round trip (``SELECT 1``) and a one-row ``INSERT`` committed.
+* Group commit: 100 boards written at once in one event loop (a task each, one finding a write), slateboard's
+  group commit on (the default) against off, in alternating rounds: findings/s and transactions a write.
 
 One run appends the same entries on both sides, each side in a new schema (dropped after), the two taking turns
 ten transactions at a time (who goes first alternates), so that the disk's and the machine's drift lands on both
@@ -88,15 +90,16 @@ class Case(Finding):
 
 @dataclass(frozen=True)
 class Sizes:
-    """Entries appended per run, for batches of 1 and of `BATCH`."""
+    """Entries appended per run, for batches of 1 and of `BATCH`; writes per board of the `BOARDS` writing at once."""
 
     single: int
     batch: int
     repeats: int
+    at_once: int
 
 
-FULL_SIZES = Sizes(single=1000, batch=10_000, repeats=7)
-QUICK_SIZES = Sizes(single=100, batch=1000, repeats=3)
+FULL_SIZES = Sizes(single=1000, batch=10_000, repeats=7, at_once=20)
+QUICK_SIZES = Sizes(single=100, batch=1000, repeats=3, at_once=3)
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,52 @@ def bench(server: str, mode: Mode, n: int, repeats: int) -> Row:
     return Row(mode.label, ours, "findings/s", reference=raw, n=n, note=note)
 
 
+def writing_at_once(server: str, writes: int, *, group_commit: bool) -> tuple[float, float]:
+    """`BOARDS` boards written at once (a task each, `writes` findings of one entry each, in one event loop):
+    (findings/s, transactions a write), with group commit on or off."""
+    cases = make_cases(BOARDS)
+    with fresh_schema(server) as schema, Blackboard.open(with_schema(server, schema), group_commit=group_commit) as bb:
+
+        async def writer(i: int) -> None:
+            board = bb.board(f"board-{i}")
+            for _ in range(writes):
+                await board.write(cases[i], author=AUTHOR)
+
+        async def all_at_once() -> float:
+            await bb.board("warm-up").write(cases[0], author=AUTHOR)
+            with quiet_gc():
+                begun = now()
+                async with anyio.create_task_group() as tasks:
+                    for i in range(BOARDS):
+                        tasks.start_soon(writer, i)
+                return since(begun)
+
+        before = bb.group.transactions if bb.group else 0
+        seconds = anyio.run(all_at_once)
+        transactions = (bb.group.transactions - before - 1) if bb.group else BOARDS * writes
+        with psycopg.connect(libpq(server), options=f"-c search_path={schema}") as conn:
+            check_versions(conn, BOARDS + 1, BOARDS * writes + 1)
+    return BOARDS * writes / seconds, transactions / (BOARDS * writes)
+
+
+def at_once_rows(server: str, writes: int, repeats: int) -> tuple[Row, Row]:
+    """Group commit on against off, for `BOARDS` boards writing at once: findings/s, and transactions a write."""
+    found = rounds(
+        repeats,
+        {
+            True: lambda: writing_at_once(server, writes, group_commit=True),
+            False: lambda: writing_at_once(server, writes, group_commit=False),
+        },
+    )
+    n = BOARDS * writes
+    return (
+        Row("findings/s: group commit on / off", Sample.of(on[0] for on in found[True]), "findings/s",
+            reference=Sample.of(off[0] for off in found[False]), n=n),
+        Row("transactions a write: on / off", Sample.of(on[1] for on in found[True]), "transactions",
+            reference=Sample.of(off[1] for off in found[False]), n=n),
+    )  # fmt: skip
+
+
 def settings(server: str) -> dict[str, str]:
     """What bounds the figures on this server: its version and durability settings."""
     with psycopg.connect(libpq(server)) as conn:
@@ -298,6 +347,8 @@ def measure(server: str, report: Report, sizes: Sizes) -> None:
     report.table(Table(f"server latencies, {what} (medians of single operations)", latencies(server, 200)))
     rows = tuple(bench(server, mode, sizes.single if mode.batch == 1 else sizes.batch, sizes.repeats) for mode in MODES)
     report.table(Table(f"appends, {what}", rows, ratio="slateboard findings/s / raw psycopg rows/s"))
+    title = f"{BOARDS} boards writing at once (a task each, 1 entry a write), {what}"
+    report.table(Table(title, at_once_rows(server, sizes.at_once, sizes.repeats), ratio="group commit on / off"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ before its COMMIT (between statements of the transaction).
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,15 @@ from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import AppendRequest, AppendResult
 from slateboard.blackboard.stores.postgres import PostgresStore
 from slateboard.testing.faults import sigkill
-from tests.blackboard.group_process import CONTROLLER, Ticket, report
+from tests.blackboard.group_process import CONTROLLER, Ticket
+from tests.blackboard.group_process import report as report_alone
+
+_PRINTING = threading.Lock()  # groups are written from worker threads: one line at a time
+
+
+def report(stored: list[StoredEntry]) -> None:
+    with _PRINTING:
+        report_alone(stored)
 
 
 class KillingStore(PostgresStore):

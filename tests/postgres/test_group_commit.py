@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
@@ -45,29 +46,44 @@ def shared_store(postgres_session: str) -> Iterator[PostgresStore]:
         store.close()
 
 
-def test_concurrent_boards_share_transactions_and_a_reader_sees_each_whole(url: str) -> None:
-    async def main() -> None:
-        with Blackboard.open(url) as bb:
-            assert bb.group is not None
+@pytest.mark.anyio
+async def test_concurrent_boards_share_transactions_and_a_reader_sees_each_whole(url: str) -> None:
+    """On both backends: the groups are written from worker threads, the event loop going on meanwhile."""
+    with Blackboard.open(url) as bb:
+        assert bb.group is not None
 
-            async def write(n: int) -> None:
-                for round_ in range(3):
-                    await bb.board(f"b-{n}").write_many(
-                        [note(n), note(n + 100)], author="w", expected_version=2 * round_
-                    )
+        async def write(n: int) -> None:
+            for round_ in range(3):
+                await bb.board(f"b-{n}").write_many([note(n), note(n + 100)], author="w", expected_version=2 * round_)
 
+        async with anyio.create_task_group() as tasks:
+            for n in range(BOARDS):
+                tasks.start_soon(write, n)
+        assert bb.group.transactions < 3 * BOARDS  # grouped: fewer transactions than appends
+    with Blackboard.open(url) as other:  # a reader elsewhere decodes what the writer indexed
+        for n in range(BOARDS):
+            board = other.board(f"b-{n}")
+            assert (await board.verify()).version == 6
+            history = await board.history()
+            assert [e.payload.text for e in history] == [f"note {n}", f"note {n + 100}"] * 3  # type: ignore[attr-defined]
+
+
+def test_one_blackboard_groups_in_one_event_loop_after_another(url: str) -> None:
+    """A thread runs an asyncio loop, then a trio one, then asyncio again, on one Blackboard: each groups."""
+    with Blackboard.open(url) as bb:
+        group = bb.group
+        assert group is not None
+
+        async def batch(k: int) -> None:
             async with anyio.create_task_group() as tasks:
                 for n in range(BOARDS):
-                    tasks.start_soon(write, n)
-            assert bb.group.transactions < 3 * BOARDS  # grouped: fewer transactions than appends
-        with Blackboard.open(url) as other:  # a reader elsewhere decodes what the writer indexed
-            for n in range(BOARDS):
-                board = other.board(f"b-{n}")
-                assert (await board.verify()).version == 6
-                history = await board.history()
-                assert [e.payload.text for e in history] == [f"note {n}", f"note {n + 100}"] * 3  # type: ignore[attr-defined]
+                    tasks.start_soon(partial(bb.board(f"loop-{k}-{n}").write, note(n), author="a"))
 
-    anyio.run(main)
+        for k, backend in enumerate(["asyncio", "trio", "asyncio"]):
+            before = group.transactions
+            anyio.run(batch, k, backend=backend)
+            assert 1 <= group.transactions - before < BOARDS
+            assert all(bb.board(f"loop-{k}-{n}").verify_sync().version == 1 for n in range(BOARDS))
 
 
 def test_a_stale_request_in_a_group_fails_alone(url: str) -> None:

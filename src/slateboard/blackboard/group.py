@@ -75,7 +75,8 @@ class GroupCommit:
         self._open: dict[int, _Group] = {}  # thread -> the group its event loop is gathering
         # On a server, groups are written from worker threads, this many at once per event loop (read once, here).
         self._threads = store.group_writers if isinstance(store, ServerGroupStore) else 0
-        self._writers: dict[int, anyio.CapacityLimiter] = {}  # thread -> its event loop's limiter
+        self._busy: dict[int, int] = {}  # thread -> groups its event loop has committing now
+        self._freed: dict[int, anyio.Event] = {}  # thread -> set when one of them ends (made when awaited)
         self.transactions = 0  # group transactions written (a request alone counts too): for tests and benchmarks
 
     async def append(self, request: AppendRequest) -> list[StoredEntry]:
@@ -130,14 +131,21 @@ class GroupCommit:
 
     async def _write_in_thread(self, thread: int, group: _Group) -> list[AppendResult]:
         """Write `group` from a worker thread once a writer is free; it takes new members until then."""
-        writers = self._writers.get(thread)
-        if writers is None:
-            writers = self._writers[thread] = anyio.CapacityLimiter(self._threads)
-        async with writers:
+        # A count and a one-shot event, not a limiter kept across runs: a thread may run several event loops
+        # (and backends) one after another, and an event is only ever made and awaited in the running one.
+        while self._busy.get(thread, 0) >= self._threads:
+            freed = self._freed.get(thread) or self._freed.setdefault(thread, anyio.Event())
+            await freed.wait()
+        self._busy[thread] = self._busy.get(thread, 0) + 1
+        try:
             if self._open.get(thread) is group:
                 del self._open[thread]
             self.transactions += 1
             return await anyio.to_thread.run_sync(partial(self._store.append_group, group.requests, wait=True))
+        finally:
+            self._busy[thread] -= 1
+            if thread in self._freed:
+                self._freed.pop(thread).set()
 
     async def _write(self, requests: list[AppendRequest]) -> list[AppendResult]:
         self.transactions += 1

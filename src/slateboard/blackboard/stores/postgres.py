@@ -4,7 +4,9 @@ sinks inside the store, in one schema of a database that many processes and mach
 Connections come from a `psycopg_pool` pool (`?pool_size=`, default 8). Writers to one board serialize on a
 transaction-level advisory lock keyed by the board (`pg_advisory_xact_lock`), then read the head and insert: the
 board's versions stay 1..n without gaps whatever the number of writers, and the unique (board, version)
-constraint backs the lock. Writers to different boards do not wait for each other.
+constraint backs the lock. Writers to different boards do not wait for each other. Group commit
+(`append_group`, `postgres_group`): concurrent boards' appends share one transaction and one WAL flush, their
+locks taken in one order; `blackboard/group.py` writes the groups from worker threads, `group_writers` at once.
 
 The schema is migrated at open (`postgres_migrations`). Opened read-only, every session has
 `default_transaction_read_only` on and the store runs no DDL: a schema that is missing or too old is an error.
@@ -32,7 +34,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores import postgres_migrations
+from slateboard.blackboard.stores import postgres_group, postgres_migrations
 from slateboard.blackboard.stores.base import (
     AppendRequest,
     AppendResult,
@@ -94,27 +96,6 @@ _LOCK_BOARD_RELAXED = (
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
     "set_config('synchronous_commit', 'off', true)) "
     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)) FROM timeout"
-)
-# A group's boards locked in one statement, in the order of their lock keys (the materialized CTE yields them
-# sorted, and each is locked as the scan reaches it): two groups sharing boards lock them in the same order and
-# never deadlock; a single append holds one board's lock only.
-_LOCK_BOARDS = (
-    "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
-    "set_config('synchronous_commit', %s, true)), "
-    "keys AS MATERIALIZED (SELECT DISTINCT hashtextextended(b, 0) AS key FROM unnest(%s::text[]) AS b ORDER BY key) "
-    "SELECT pg_advisory_xact_lock(key) FROM timeout, keys"
-)
-# Every board's head in one statement, read once all the locks are held (a later statement: under READ COMMITTED
-# it sees every earlier holder's commit).
-_HEADS = (
-    "SELECT b.board, h.version, h.hash FROM unnest(%s::text[]) AS b(board) LEFT JOIN LATERAL "  # noqa: S608
-    f"(SELECT version, hash FROM {ENTRIES} e WHERE e.board = b.board ORDER BY version DESC LIMIT 1) h ON true"
-)
-# A group's rows in one statement, column-wise; each row's seq comes back with its (board, version).
-_INSERT_COLUMNS = (
-    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
-    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::integer[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[]) RETURNING board, version, seq"
 )
 _OPTIONS = ("schema", "pool_size", "durability")
 
@@ -297,18 +278,14 @@ class PostgresStore:
             raise ReadOnlyStoreError("append to boards", url=self.url)
         try:
             return self._append_group(requests, wait, savepoints=False)
-        except _Collision:
+        except postgres_group.Collision:
             return self._append_group(requests, wait, savepoints=True)
 
     def _append_group(self, requests: Sequence[AppendRequest], wait: bool, *, savepoints: bool) -> list[AppendResult]:
         boards = list(dict.fromkeys(request.board for request in requests))
         synchronous = "off" if self.durability == "relaxed" else "on"
         with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
-            cursor.execute(_LOCK_BOARDS, (f"{self._busy_ms}ms" if wait else "1ms", synchronous, boards))
-            heads = {
-                board: (0, GENESIS_HASH) if version is None else (int(version), str(digest))
-                for board, version, digest in cursor.execute(_HEADS, (boards,))
-            }
+            heads = postgres_group.lock_and_read_heads(cursor, boards, self._busy_ms if wait else 1, synchronous)
             results: list[AppendResult] = []
             waiting: dict[int, list[tuple[Any, ...]]] = {}  # results whose rows go in the one insert at the end
             for request in requests:
@@ -322,37 +299,41 @@ class PostgresStore:
                     for e, (version, digest) in zip(request.entries, sealed, strict=True)
                 ]
                 if savepoints and rows:
-                    try:
-                        with conn.transaction():  # a savepoint: a collision undoes this request alone
-                            seqs = self._insert(cursor, rows)
-                    except pg_errors.UniqueViolation as exc:
-                        stale = StaleVersionError(request.board, request.expected_version or 0, sealed[0][0] - 1)
-                        stale.__cause__ = exc
-                        results.append(stale)
-                        continue
-                    results.append([StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)])
+                    results.append(self._insert_alone(conn, cursor, request, rows))
                 else:
                     waiting[len(results)] = rows
                     results.append([])
-                if sealed:
+                if sealed and not isinstance(results[-1], SlateboardError):
                     heads[request.board] = sealed[-1]
             every_row = [row for rows in waiting.values() for row in rows]
             if every_row:
                 try:
                     seq_of = self._insert_group(cursor, every_row)
                 except pg_errors.UniqueViolation as exc:
-                    raise _Collision from exc
+                    raise postgres_group.Collision from exc
                 for index, rows in waiting.items():
                     results[index] = [StoredEntry(seq_of[row[0], row[1]], *row) for row in rows]
         return results
+
+    def _insert_alone(
+        self, conn: Conn, cursor: psycopg.Cursor[tuple[Any, ...]], request: AppendRequest, rows: list[tuple[Any, ...]]
+    ) -> AppendResult:
+        """Insert one request's `rows` inside a savepoint: a collision undoes this request alone and refuses it."""
+        try:
+            with conn.transaction():
+                seqs = self._insert(cursor, rows)
+        except pg_errors.UniqueViolation as exc:
+            stale = StaleVersionError(request.board, request.expected_version or 0, rows[0][1] - 1)
+            stale.__cause__ = exc
+            return stale
+        return [StoredEntry(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
 
     @staticmethod
     def _insert_group(
         cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]
     ) -> dict[tuple[str, int], int]:
         """Insert a group's `rows` (every board's lock held) in one statement; each row's seq by (board, version)."""
-        found = cursor.execute(_INSERT_COLUMNS, _columns(rows)).fetchall()
-        return {(board, version): seq for board, version, seq in found}
+        return postgres_group.insert_rows(cursor, rows)
 
     @staticmethod
     def _insert(cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[int]:
@@ -401,15 +382,6 @@ class PostgresStore:
         if not self._closed:
             self._closed = True
             self._pool.close()
-
-
-class _Collision(Exception):
-    """A group's insert hit the unique (board, version) constraint: write the group again with savepoints."""
-
-
-def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
-    """The rows as columns, for `_INSERT_COLUMNS`'s arrays."""
-    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 def _session_options(schema: str, read_only: bool) -> str:
