@@ -17,6 +17,7 @@ On a database server (`ServerGroupStore`: PostgreSQL) a commit is a round trip a
 machine, not CPU of this process: the group is written from a worker thread, so the event loop runs the other
 boards up to their next appends meanwhile, and up to `group_writers` groups commit at once (the server flushes
 their WAL together). A group whose leader waits for a free writer stays open, so it grows while the server is busy.
+A board writing alone (a group of one, no other group committing) is written inline, as on SQLite: no thread hop.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class GroupCommit:
                 await anyio.lowlevel.checkpoint()
                 if anyio.current_time() >= deadline:
                     break
-            if self._threads:
+            # A lone append while no other group is committing: nothing else would run meanwhile, so no thread.
+            if self._threads and (len(group.requests) > 1 or self._busy.get(thread, 0)):
                 group.results = await self._write_in_thread(thread, group)
             else:
                 if self._open.get(thread) is group:
