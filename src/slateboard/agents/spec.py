@@ -6,6 +6,9 @@ async def entitlement(case: Case) -> Entitlement: ...
 
 @agent(timeout=8, retries=1, rating=50, capabilities={"warranty"})
 def knowledge(case: Case, ent: Entitlement) -> PolicyCheck | None: ...   # sync: runs in a worker thread
+
+@agent(blocking=False)
+def score(case: Case) -> Score: ...   # sync, never waits: runs on the event loop's thread
 ```
 
 A parameter annotated with a finding kind receives the newest finding of that kind on the subject; one
@@ -70,6 +73,7 @@ class Agent:
     capabilities: frozenset[str] = frozenset()
     when: Callable[..., bool] | None = None
     description: str = ""
+    blocking: bool = True
     is_async: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +110,7 @@ def agent(
     rating: int = 0,
     capabilities: Iterable[str] = (),
     when: Callable[..., bool] | None = None,
+    blocking: bool = True,
 ) -> Callable[[Callable[..., Any]], Agent]: ...
 
 
@@ -119,6 +124,7 @@ def agent(
     rating: int = 0,
     capabilities: Iterable[str] = (),
     when: Callable[..., bool] | None = None,
+    blocking: bool = True,
 ) -> Agent | Callable[[Callable[..., Any]], Agent]:
     """Declare an agent; see the module docstring. Options:
 
@@ -127,6 +133,10 @@ def agent(
     - `rating`: higher runs first in the write order of a cycle; ties keep declaration order.
     - `capabilities`: tags for discovery (`registry.by_capability`).
     - `when`: a precondition taking some of the agent's own parameters by name; the agent runs only when true.
+    - `blocking=False`: a sync agent that never waits (pure computation: no I/O, no sleeping) runs on the event
+      loop's thread instead of a worker thread, saving the hand-over to a thread and back on every call (as
+      `blocking=False` does for a sink). While it runs nothing else in the loop does (other boards' agents wait);
+      in the main thread the watchdog still cuts it at its `timeout`.
     """
 
     def build(target: Callable[..., Any]) -> Agent:
@@ -134,6 +144,12 @@ def agent(
         if not agent_name or not agent_name.isprintable():
             raise WorkflowError(f"agent {target!r} needs a name: pass name='...'")
         _check_options(agent_name, timeout, retries, rating)
+        if not isinstance(blocking, bool):
+            raise WorkflowError(f"agent {agent_name!r}: blocking must be True or False, got {blocking!r}")
+        if not blocking and inspect.iscoroutinefunction(target):
+            raise WorkflowError(
+                f"agent {agent_name!r}: blocking=False is for sync agents; an async one runs on the event loop already"
+            )
         params, outputs, many, optional = _signature(agent_name, target)
         _check_when(agent_name, when, params)
         return Agent(
@@ -149,6 +165,7 @@ def agent(
             capabilities=frozenset(capabilities),
             when=when,
             description=inspect.getdoc(target) or "",
+            blocking=blocking,
         )
 
     return build(fn) if fn is not None else build

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slateboard.agents.spec import Agent
@@ -27,7 +28,7 @@ from slateboard.state.projection import BoardState
 from slateboard.state.records import Decision, Reason, Settlement, Task
 from slateboard.state.rules import OfKind
 
-__all__ = ("Evaluator", "split_rules")
+__all__ = ("Evaluator", "RuleSet", "split_rules")
 
 
 def split_rules(rules: Sequence[Rule]) -> tuple[list[SufficiencyRule], list[ConflictRule], Budget]:
@@ -49,14 +50,38 @@ def split_rules(rules: Sequence[Rule]) -> tuple[list[SufficiencyRule], list[Conf
     return sufficiency, conflicts, budgets[0] if budgets else Budget()
 
 
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A controller's rules sorted once (checking a rule against the protocols costs more than a decision's
+    arithmetic): the sufficiency rules with their own subjects and kinds, the conflict rules, the budget."""
+
+    sufficiency: tuple[SufficiencyRule, ...]
+    conflicts: tuple[ConflictRule, ...]
+    budget: Budget
+    own: tuple[str | None, ...]
+    kinds: tuple[type | None, ...]
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> RuleSet:
+        """Sort `rules`; `ConfigurationError` for anything that is not a rule."""
+        sufficiency, conflicts, budget = split_rules(rules)
+        return cls(
+            sufficiency=tuple(sufficiency),
+            conflicts=tuple(conflicts),
+            budget=budget,
+            own=tuple(rule.subject if isinstance(rule, OwnSubject) else None for rule in sufficiency),
+            kinds=tuple(rule.kind if isinstance(rule, OfKind) else None for rule in sufficiency),
+        )
+
+
 class Evaluator:
     """Decides for one `BoardState`; keeps per-subject rule results between decisions."""
 
-    def __init__(self, agents: Sequence[Agent], rules: Sequence[Rule]) -> None:
+    def __init__(self, agents: Sequence[Agent], rules: Sequence[Rule] | RuleSet) -> None:
         self.agents = tuple(agents)
-        self.sufficiency, self.conflicts, self.budget = split_rules(rules)
-        self._own = [rule.subject if isinstance(rule, OwnSubject) else None for rule in self.sufficiency]
-        self._kinds = [rule.kind if isinstance(rule, OfKind) else None for rule in self.sufficiency]
+        ruleset = rules if isinstance(rules, RuleSet) else RuleSet.of(rules)
+        self.sufficiency, self.conflicts, self.budget = ruleset.sufficiency, ruleset.conflicts, ruleset.budget
+        self._own, self._kinds = ruleset.own, ruleset.kinds
         self._met: list[dict[str, Assessment]] = [{} for _ in self.sufficiency]
         self._triggered: list[dict[str, Reason]] = [{} for _ in self.conflicts]
         self._when_args = [
