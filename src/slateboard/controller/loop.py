@@ -137,7 +137,7 @@ class Controller:
             scenario=self.scenario,
         )
         while True:  # until the inputs land; another writer may move the board on first
-            fresh = await self._new_inputs(board, inputs)
+            fresh = await self._new_inputs(board, inputs, state.version)
             last = state.last_decision
             finished = last is not None and last.status != "continue"
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
@@ -387,8 +387,10 @@ class Controller:
         return build_outcome(board.name, state, decision, version=version, policy=self.policy)
 
     @staticmethod
-    async def _new_inputs(board: Board, inputs: Sequence[Finding]) -> list[Finding]:
-        view = await board.view()
+    async def _new_inputs(board: Board, inputs: Sequence[Finding], version: int) -> list[Finding]:
+        # The state's version, which this process holds (no read): had another writer moved the board on since,
+        # the append after it fails as stale and the run loads the board again.
+        view = await board.view(at=version)
         fresh: list[Finding] = []
         for item in inputs:
             if not isinstance(item, Finding):
