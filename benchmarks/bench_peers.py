@@ -68,6 +68,7 @@ import anyio
 
 from harness import (
     Commits,
+    Profile,
     Report,
     Row,
     Sample,
@@ -265,8 +266,17 @@ def slateboard_url(where: str, tmp: Path) -> str:
     return "memory://" if where == "memory" else f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}"
 
 
-def slateboard_sequential(where: str, n: int, base: Path | None, *, blocking: bool = False) -> Measured:
-    """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more."""
+def slateboard_sequential(
+    where: str,
+    n: int,
+    base: Path | None,
+    *,
+    blocking: bool = False,
+    hooks: tuple[Callable[[], None], Callable[[], None]] | None = None,
+) -> Measured:
+    """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more. `hooks`: called
+    just before and after the timed runs (a profiler's start and stop)."""
+    start_hook, stop_hook = hooks or (lambda: None, lambda: None)
 
     def measure(tmp: Path) -> Measured:
         with Blackboard.open(slateboard_url(where, tmp)) as bb:
@@ -276,9 +286,11 @@ def slateboard_sequential(where: str, n: int, base: Path | None, *, blocking: bo
                 await controller.run(bb.board("warm-up"), ask("warm-up"))
                 with quiet_gc(keep_gc=True):
                     before, start = written_bytes(), now()
+                    start_hook()
                     for i in range(n):
                         outcome = await controller.run(bb.board(f"run-{i}"), ask(i))
                         check_slateboard(outcome.status, outcome.reasons)
+                    stop_hook()
                     seconds, wrote = since(start), spent(before, n)
                 if where == "memory":
                     return Measured(n / seconds)
@@ -369,6 +381,65 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
     )
     report.table(Table("five-step sequential runs", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
     report.table(Table("what a sequential run costs the disk", tuple(costs), ratio="slateboard / LangGraph"))
+
+
+# --- where a run's time goes ---------------------------------------------------------------------------------
+
+AREAS = (
+    "validation and JSON (pydantic)",
+    "hash chain (SHA-256, field encoding)",
+    "SQLite (the fsync at FULL included)",
+    "event loop and scheduling (asyncio, anyio)",
+    "the board and its store (Python)",
+    "controller and state (decide, fold, agenda)",
+    "agents: runner, watchdog, the steps' own code",
+    "built-ins and everything else",
+)
+_BY_FILE = (
+    ("/pydantic", AREAS[0]),
+    ("slateboard/blackboard/entries.py", AREAS[1]),
+    ("/asyncio/", AREAS[3]),
+    ("/anyio/", AREAS[3]),
+    ("/sniffio/", AREAS[3]),
+    ("/selectors.py", AREAS[3]),
+    ("slateboard/blackboard/", AREAS[4]),
+    ("slateboard/controller/", AREAS[5]),
+    ("slateboard/state/", AREAS[5]),
+    ("slateboard/agents/", AREAS[6]),
+    ("bench_peers.py", AREAS[6]),
+)
+_BY_BUILTIN = (("pydantic_core", AREAS[0]), ("_hashlib", AREAS[1]), ("sqlite3", AREAS[2]), ("select.", AREAS[3]))
+
+
+def area_of(key: tuple[str, int, str]) -> str:
+    """The area a profiled function's own time counts to, by its file (or, for a C function, its name)."""
+    file, _, name = key
+    table, where = (_BY_BUILTIN, name) if file == "~" else (_BY_FILE, file.replace(os.sep, "/"))
+    return next((area for marker, area in table if marker in where), AREAS[-1])
+
+
+def breakdown_table(report: Report, n: int, base: Path | None) -> None:
+    """cProfile over `n` sequential runs in memory and at FULL: each area's own time a run, and its share."""
+    rows = []
+    for where in ("memory", "FULL"):
+        profile = Profile([])
+        slateboard_sequential(where, n, base, hooks=(profile.start, profile.stop))
+        areas = profile.own_by(area_of)
+        whole = Sample.of([profile.total / n * 1e6])
+        label = "memory" if where == "memory" else "SQLite FULL"
+        rows.append(Row(f"{label}: a whole run (everything profiled)", whole, "us"))
+        rows += [
+            Row(f"{label}: {area}", Sample.of([areas.get(area, 0.0) / n * 1e6]), "us", reference=whole)
+            for area in AREAS
+            if where != "memory" or area != AREAS[2]  # no SQLite in memory
+        ]
+    report.table(
+        Table(
+            "where a five-step run's time goes (cProfile's own time by area; inflated by the profiler)",
+            tuple(rows),
+            ratio="share of a whole run",
+        )
+    )
 
 
 def cost_rows(label: str, ours: list[Measured], theirs: list[Measured], *, commits_only: bool = False) -> list[Row]:
@@ -705,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(GUARANTEES, flush=True)
     freeze()
     sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
+    breakdown_table(report, sizes.sequential, args.dir)
     concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
     appends_table(report, sizes.appends, sizes.repeats, args.dir)
     if not args.no_postgres:
