@@ -75,14 +75,12 @@ class Agent:
     description: str = ""
     blocking: bool = True
     is_async: bool = field(init=False)
+    inputs: tuple[type[Record], ...] = field(init=False)
+    """The finding kinds this agent reads, in parameter order."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
-
-    @property
-    def inputs(self) -> tuple[type[Record], ...]:
-        """The finding kinds this agent reads, in parameter order."""
-        return tuple(p.kind for p in self.params if p.kind is not None)
+        object.__setattr__(self, "inputs", tuple(p.kind for p in self.params if p.kind is not None))
 
     def writes(self, kind: type[Record]) -> bool:
         """Whether a finding of `kind` is one this agent declares."""
