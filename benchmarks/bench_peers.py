@@ -8,7 +8,9 @@ What runs (the peers come from the ``bench`` extra: ``pip install -e '.[bench]'`
   of five nodes in a line, each setting the next key of the state; ``app.invoke(..., durability=...)`` on a new
   thread per run. Both end with the same five values, checked after every run. Both run each step in the
   caller's thread (LangGraph's ``invoke`` runs a step's only node inline); one more row gives slateboard's
-  default for a sync agent, a worker thread a call. In the concurrent runs LangGraph's nodes are ``async def``, as
+  default for a sync agent, a worker thread a call, and one sets the two weaker promises side by side:
+  slateboard's ``durability="relaxed"`` (appends skip their fsync; a crash may lose the last cycles, which a
+  resumed run re-runs) against LangGraph's ``"async"``. In the concurrent runs LangGraph's nodes are ``async def``, as
   ``ainvoke`` would otherwise run each plain function in an executor thread.
 * Where it is kept: a SQLite file in WAL mode at ``synchronous=FULL`` and at ``NORMAL`` (slateboard's
   ``sqlite:///...?synchronous=...``; LangGraph's ``SqliteSaver`` on a ``sqlite3`` connection with the same
@@ -262,8 +264,11 @@ def spent(before: int | None, runs: int) -> float | None:
 # --- one sequential measurement per side ---------------------------------------------------------------------
 
 
-def slateboard_url(where: str, tmp: Path) -> str:
-    return "memory://" if where == "memory" else f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}"
+def slateboard_url(where: str, tmp: Path, *, relaxed: bool = False) -> str:
+    if where == "memory":
+        return "memory://"
+    durability = "&durability=relaxed" if relaxed else ""
+    return f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}{durability}"
 
 
 def slateboard_sequential(
@@ -272,6 +277,7 @@ def slateboard_sequential(
     base: Path | None,
     *,
     blocking: bool = False,
+    relaxed: bool = False,
     hooks: tuple[Callable[[], None], Callable[[], None]] | None = None,
 ) -> Measured:
     """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more. `hooks`: called
@@ -279,7 +285,7 @@ def slateboard_sequential(
     start_hook, stop_hook = hooks or (lambda: None, lambda: None)
 
     def measure(tmp: Path) -> Measured:
-        with Blackboard.open(slateboard_url(where, tmp)) as bb:
+        with Blackboard.open(slateboard_url(where, tmp, relaxed=relaxed)) as bb:
             controller = five_steps(blocking=blocking)
 
             async def runs() -> Measured:
@@ -349,6 +355,7 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
                 lambda w=where, d=durability: langgraph_sequential(w, d, n, base)  # type: ignore[misc]
             )
     measurements[("memory", "threads")] = lambda: slateboard_sequential("memory", n, base, blocking=True)
+    measurements[("FULL", "relaxed")] = lambda: slateboard_sequential("FULL", n, base, relaxed=True)
     found = rounds(repeats, measurements)
     rows, costs = [], []
     for where in places:
@@ -370,6 +377,15 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
                 costs.extend(cost_rows(f"{where}, LangGraph 'sync'", ours, theirs))
             elif where != "memory":
                 costs.extend(cost_rows(f"{where}, LangGraph default", ours, theirs, commits_only=True))
+    rows.append(
+        Row(
+            "SQLite file, FULL, slateboard durability='relaxed'; LangGraph SqliteSaver, durability='async'",
+            Sample.of(m.rate for m in found[("FULL", "relaxed")]),
+            "runs/s",
+            reference=Sample.of(m.rate for m in found[("FULL", "async")]),
+            n=n,
+        )
+    )
     rows.append(
         Row(
             "memory, slateboard's default sync agents (a worker thread a call); LangGraph InMemorySaver, 'sync'",
