@@ -7,17 +7,16 @@ to their own appends (members), and writes them all in one transaction: one fsyn
 
 The wait is bounded: the leader yields again only while the group is still growing, never longer than `window`
 seconds, and closes the group at `max_entries`; a board that writes alone pays one scheduling point, the one
-`call_store` always took. Each request stays atomic on its own inside the group (the store rolls a refused one
-back alone: `GroupStore`), and nobody is told an append landed before the group's transaction has committed,
-so a crash inside a group loses nothing that was reported written. The leader and the members wait shielded
+`call_store` always took. One group of an event loop is written at a time, in a worker thread when it holds more
+than one request: while it commits (an fsync at FULL), the loop goes on running agents, and the appends they make
+gather into the next group, which its leader keeps open until the write before it has ended (the larger the load,
+the larger the groups, as in a database's own group commit).
+
+Each request stays atomic on its own inside the group (the store rolls a refused one back alone: `GroupStore`),
+and nobody is told an append landed before the group's transaction has committed, so a crash inside a group loses
+nothing that was reported written. The leader and the members wait shielded
 from cancellation once they have joined: a write that may land is never abandoned halfway (a cancelled task
 gets its cancellation once the group is settled, as a task cancelled during `call_store`'s write does).
-
-On a database server (`ServerGroupStore`: PostgreSQL) a commit is a round trip and a WAL flush on another
-machine, not CPU of this process: the group is written from a worker thread, so the event loop runs the other
-boards up to their next appends meanwhile, and up to `group_writers` groups commit at once (the server flushes
-their WAL together). A group whose leader waits for a free writer stays open, so it grows while the server is busy.
-A board writing alone (a group of one, no other group committing) is written inline, as on SQLite: no thread hop.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol, runtime_checkable
 
 import anyio
 import anyio.lowlevel
@@ -35,20 +33,10 @@ from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.stores.base import AppendRequest, AppendResult, GroupStore, WouldBlock
 from slateboard.errors import ConfigurationError
 
-__all__ = ("GroupCommit", "ServerGroupStore", "DEFAULT_WINDOW", "DEFAULT_MAX_ENTRIES")
+__all__ = ("GroupCommit", "DEFAULT_WINDOW", "DEFAULT_MAX_ENTRIES")
 
 DEFAULT_WINDOW = 0.002
 DEFAULT_MAX_ENTRIES = 2048
-
-
-@runtime_checkable
-class ServerGroupStore(GroupStore, Protocol):
-    """A `GroupStore` on a database server, whose groups are written from worker threads, several at once."""
-
-    @property
-    def group_writers(self) -> int:
-        """How many groups may be committing at once (at most the connections the store can use for it)."""
-        ...
 
 
 @dataclass(eq=False)
@@ -74,10 +62,7 @@ class GroupCommit:
         self._window = window
         self._max_entries = max_entries
         self._open: dict[int, _Group] = {}  # thread -> the group its event loop is gathering
-        # On a server, groups are written from worker threads, this many at once per event loop (read once, here).
-        self._threads = store.group_writers if isinstance(store, ServerGroupStore) else 0
-        self._busy: dict[int, int] = {}  # thread -> groups its event loop has committing now
-        self._freed: dict[int, anyio.Event] = {}  # thread -> set when one of them ends (made when awaited)
+        self._writing: dict[int, anyio.Event] = {}  # thread -> set when its event loop's group in flight is written
         self.transactions = 0  # group transactions written (a request alone counts too): for tests and benchmarks
 
     async def append(self, request: AppendRequest) -> list[StoredEntry]:
@@ -117,37 +102,23 @@ class GroupCommit:
                 await anyio.lowlevel.checkpoint()
                 if anyio.current_time() >= deadline:
                     break
-            # A lone append while no other group is committing: nothing else would run meanwhile, so no thread.
-            if self._threads and (len(group.requests) > 1 or self._busy.get(thread, 0)):
-                group.results = await self._write_in_thread(thread, group)
-            else:
-                if self._open.get(thread) is group:
-                    del self._open[thread]
+            # The group stays open (others keep joining) until this loop's previous group is written.
+            while (busy := self._writing.get(thread)) is not None:
+                await busy.wait()
+            if self._open.get(thread) is group:
+                del self._open[thread]
+            done = self._writing[thread] = anyio.Event()
+            try:
                 group.results = await self._write(group.requests)
+            finally:
+                del self._writing[thread]
+                done.set()
         except BaseException as exc:  # every member must hear how its append ended, whatever it was
             group.failure = exc
         finally:
             group.done.set()
         if group.failure is not None and not isinstance(group.failure, Exception):
             raise group.failure
-
-    async def _write_in_thread(self, thread: int, group: _Group) -> list[AppendResult]:
-        """Write `group` from a worker thread once a writer is free; it takes new members until then."""
-        # A count and a one-shot event, not a limiter kept across runs: a thread may run several event loops
-        # (and backends) one after another, and an event is only ever made and awaited in the running one.
-        while self._busy.get(thread, 0) >= self._threads:
-            freed = self._freed.get(thread) or self._freed.setdefault(thread, anyio.Event())
-            await freed.wait()
-        self._busy[thread] = self._busy.get(thread, 0) + 1
-        try:
-            if self._open.get(thread) is group:
-                del self._open[thread]
-            self.transactions += 1
-            return await anyio.to_thread.run_sync(partial(self._store.append_group, group.requests, wait=True))
-        finally:
-            self._busy[thread] -= 1
-            if thread in self._freed:
-                self._freed.pop(thread).set()
 
     async def _write(self, requests: list[AppendRequest]) -> list[AppendResult]:
         self.transactions += 1
@@ -161,7 +132,5 @@ class GroupCommit:
                 append = partial(store.append, one.board, one.entries, expected_version=one.expected_version, wait=True)
                 stored = await anyio.to_thread.run_sync(append)
             return [stored]
-        try:
-            return store.append_group(requests, wait=False)
-        except WouldBlock:
-            return await anyio.to_thread.run_sync(partial(store.append_group, requests, wait=True))
+        # Off the event loop: the boards' next cycles run while the group commits.
+        return await anyio.to_thread.run_sync(partial(store.append_group, requests, wait=True))

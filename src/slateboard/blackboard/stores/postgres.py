@@ -6,7 +6,7 @@ transaction-level advisory lock keyed by the board (`pg_advisory_xact_lock`), th
 board's versions stay 1..n without gaps whatever the number of writers, and the unique (board, version)
 constraint backs the lock. Writers to different boards do not wait for each other. Group commit
 (`append_group`, `postgres_group`): concurrent boards' appends share one transaction and one WAL flush, their
-locks taken in one order; `blackboard/group.py` writes the groups from worker threads, `group_writers` at once.
+locks taken in one order, so that groups from many processes and machines never deadlock.
 
 The schema is migrated at open (`postgres_migrations`). Opened read-only, every session has
 `default_transaction_read_only` on and the store runs no DDL: a schema that is missing or too old is an error.
@@ -120,8 +120,6 @@ class PostgresStore:
         self._lock_board = _LOCK_BOARD_RELAXED if durability == "relaxed" else _LOCK_BOARD
         self.read_only = read_only
         self.conninfo = conninfo
-        # Groups committing at once (group commit, blackboard/group.py): half the pool, the rest kept for reads.
-        self.group_writers = max(pool_size // 2, 1)
         self.queue = PostgresQueue(self)
         self._busy_ms = max(int(busy_timeout * 1000), 1)
         self._closed = False
