@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import anyio
@@ -252,3 +253,35 @@ def test_a_sigkill_inside_a_group_loses_no_committed_decision_and_applies_no_key
     finally:
         store.close()
     assert count == (BOARDS,)
+
+
+class Peeking(PostgresStore):
+    """Notes the group transaction's synchronous_commit, read inside it just before the insert."""
+
+    seen: list[str]
+
+    def _insert_group(
+        self, cursor: psycopg.Cursor[tuple[Any, ...]], rows: list[tuple[Any, ...]]
+    ) -> dict[tuple[str, int], int]:
+        self.seen.append(str(cursor.execute("SHOW synchronous_commit").fetchone()[0]))  # type: ignore[index]
+        return super()._insert_group(cursor, rows)
+
+
+@pytest.mark.parametrize("durability", ["cycle", "relaxed"])
+def test_a_relaxed_group_commits_without_its_flush_and_a_durable_one_keeps_the_session_setting(
+    url: str, durability: str
+) -> None:
+    plain = PostgresStore.from_url(url)
+    plain.close()
+    store = Peeking(plain.conninfo, url=url, schema=plain.schema, durability=durability)  # type: ignore[arg-type]
+    store.seen = []
+    show = lambda conn: conn.execute("SHOW synchronous_commit").fetchone()[0]  # noqa: E731
+    try:
+        session = store.query(show, wait=True)  # the server's default (the test server's is off)
+        group = [AppendRequest("a", pending(1, "a"), None), AppendRequest("b", pending(1, "b"), 0)]
+        store.append_group(group, wait=True)
+        after = store.query(show, wait=True)
+    finally:
+        store.close()
+    assert store.seen == ["off" if durability == "relaxed" else session]
+    assert after == session  # set for that transaction only

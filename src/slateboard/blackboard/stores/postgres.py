@@ -269,8 +269,8 @@ class PostgresStore:
         board's head; the rows of the requests that pass their expected-version check, in one insert; COMMIT. A
         request refused for a stale version is checked before anything is inserted, so it is never written and its
         error takes its place. A unique violation (only reachable if a writer skipped the board's lock) rolls the
-        whole transaction back, and the group is written again with a savepoint around each request, so that only
-        the colliding request is refused.
+        whole transaction back, and the group is written again on fresh heads, this time with a savepoint around each
+        request, so that a second collision refuses only its own request.
         """
         if self.read_only:
             raise ReadOnlyStoreError("append to boards", url=self.url)
@@ -281,9 +281,9 @@ class PostgresStore:
 
     def _append_group(self, requests: Sequence[AppendRequest], wait: bool, *, savepoints: bool) -> list[AppendResult]:
         boards = list(dict.fromkeys(request.board for request in requests))
-        synchronous = "off" if self.durability == "relaxed" else "on"
+        relaxed = self.durability == "relaxed"
         with self._connection(wait) as conn, conn.transaction(), conn.cursor() as cursor:
-            heads = postgres_group.lock_and_read_heads(cursor, boards, self._busy_ms if wait else 1, synchronous)
+            heads = postgres_group.lock_and_read_heads(cursor, boards, self._busy_ms if wait else 1, relaxed=relaxed)
             results: list[AppendResult] = []
             waiting: dict[int, list[tuple[Any, ...]]] = {}  # results whose rows go in the one insert at the end
             for request in requests:

@@ -14,10 +14,11 @@ __all__ = ("Collision", "lock_and_read_heads", "insert_rows")
 
 # A group's boards locked in one statement, in the order of their lock keys (the materialized CTE yields them
 # sorted, and each is locked as the scan reaches it): two groups sharing boards lock them in the same order and
-# never deadlock; a single append holds one board's lock only.
+# never deadlock; a single append holds one board's lock only. synchronous_commit: "off" for durability="relaxed",
+# else (NULL) the session's own setting, as a single append keeps it.
 LOCK_BOARDS = (
     "WITH timeout AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true), "
-    "set_config('synchronous_commit', %s, true)), "
+    "set_config('synchronous_commit', coalesce(%s, current_setting('synchronous_commit')), true)), "
     "keys AS MATERIALIZED (SELECT DISTINCT hashtextextended(b, 0) AS key FROM unnest(%s::text[]) AS b ORDER BY key) "
     "SELECT pg_advisory_xact_lock(key) FROM timeout, keys"
 )
@@ -40,10 +41,11 @@ class Collision(Exception):
 
 
 def lock_and_read_heads(
-    cursor: psycopg.Cursor[tuple[Any, ...]], boards: list[str], lock_timeout_ms: int, synchronous: str
+    cursor: psycopg.Cursor[tuple[Any, ...]], boards: list[str], lock_timeout_ms: int, *, relaxed: bool
 ) -> dict[str, tuple[int, str]]:
-    """Lock every one of `boards` (waiting at most `lock_timeout_ms` a lock), then read their heads."""
-    cursor.execute(LOCK_BOARDS, (f"{lock_timeout_ms}ms", synchronous, boards))
+    """Lock every one of `boards` (waiting at most `lock_timeout_ms` a lock), then read their heads; `relaxed`: the
+    transaction's commit does not wait for its WAL flush."""
+    cursor.execute(LOCK_BOARDS, (f"{lock_timeout_ms}ms", "off" if relaxed else None, boards))
     return {
         board: (0, GENESIS_HASH) if version is None else (int(version), str(digest))
         for board, version, digest in cursor.execute(HEADS, (boards,))
