@@ -20,12 +20,22 @@ import anyio
 import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
+from slateboard.blackboard.columns import ColumnsBuilder
 from slateboard.blackboard.draft import MAX_NAME, Draft
 from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, row_problem, seal
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.group import GroupCommit
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
-from slateboard.blackboard.snapshots import Rejected, Restored, SnapshotCheck, check_entries, load, make_row, shelf_of
+from slateboard.blackboard.snapshots import (
+    Rejected,
+    Restored,
+    SnapshotCheck,
+    SnapshotRow,
+    check_entries,
+    load,
+    make_row,
+    shelf_of,
+)
 from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
@@ -194,8 +204,10 @@ class Board:
         return Head(board=self._name, version=version, hash=digest)
 
     def cache_info(self) -> IndexInfo:
-        """How many entries this process holds decoded, and how many rows it has read from the store in all."""
-        return IndexInfo(entries=self._index.version, rows_loaded=self._index.rows_loaded)
+        """How many entries this process holds (and of them, snapshot entries not decoded yet), and how many rows it
+        has read from the store in all."""
+        index = self._index
+        return IndexInfo(entries=index.version, rows_loaded=index.rows_loaded, undecoded=index.undecoded)
 
     async def _catch_up(self) -> None:
         index = self._index
@@ -220,7 +232,7 @@ class Board:
         onward, is found when `head` (exported earlier by `board.head()`) is given.
         """
         prev_hash, version = GENESIS_HASH, 0
-        known = self._index.entries
+        known = self._index
         while True:
             rows = await call_store(self._store.read, self._name, after=version, upto=version + _VERIFY_PAGE)
             for row in rows:
@@ -233,7 +245,7 @@ class Board:
             await self._check_head(head, version)
         return Head(board=self._name, version=version, hash=prev_hash)
 
-    def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: Sequence[Entry]) -> None:
+    def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: LogIndex) -> None:
         name = self._name
         problem = row_problem(row)
         if problem is not None:
@@ -242,7 +254,7 @@ class Board:
             raise TamperedLogError(name, version, f"version {version} is missing (the next stored is {row.version})")
         if seal(prev_hash, name, version, row) != row.hash:
             raise TamperedLogError(name, version, "the entry does not match its hash (edited, moved or re-chained)")
-        if version <= len(known) and known[version - 1].hash != row.hash:
+        if version <= known.version and known.hash(version) != row.hash:
             raise TamperedLogError(name, version, "the entry differs from what this process read earlier")
 
     async def _check_head(self, head: Head, last: int) -> None:
@@ -284,9 +296,11 @@ class Board:
         """Take the board's snapshot (blackboard.snapshots) into this process's index, if it holds nothing yet and
         the snapshot matches the log; the next reads fetch only the entries after it.
 
-        None when the index already held entries (nothing to restore); else the version the snapshot covers and
-        what was kept beside its entries (the controller's state), or version 0: no snapshot, a store without
-        them, or one refused (logged, and reported by `verify_snapshot`), in which case the log is read as usual.
+        The snapshot's entries are held as columns and each is decoded when something first reads it, so a restore
+        costs what reading the snapshot costs. None when the index already held entries (nothing to restore); else
+        the version the snapshot covers and what was kept beside its entries (the controller's state), or version 0:
+        no snapshot, a store without them, or one refused (logged, and reported by `verify_snapshot`), in which case
+        the log is read as usual.
         """
         if self._index.version:
             return None
@@ -299,26 +313,42 @@ class Board:
         if isinstance(loaded, Rejected):
             _log.warning("board %r: the snapshot at version %d is ignored: %s", self._name, row.version, loaded.reason)
             return Restored(0, None)
-        self._index.extend(loaded.entries)
+        if not self._index.restore(loaded.columns, self._decode):
+            return None  # another task of this process read the board meanwhile
         return Restored(loaded.version, loaded.extra)
 
     async def save_snapshot(self, extra: object = None, *, at: int | None = None) -> int:
         """Keep a snapshot of the board at version `at` (default: the latest), with `extra` beside its entries (a
         layer above keeps its own state there; it must be picklable plain data). Returns the version it covers
-        (0: an empty board, nothing kept). The encoding runs in a worker thread."""
+        (0: an empty board, nothing kept). The entries are kept exactly as stored: those this process took from a
+        snapshot come from it, the others are read from the log again. The encoding runs in a worker thread."""
         shelf = shelf_of(self._store)
         if shelf is None:
             raise ConfigurationError(f"the store {self._store.url} keeps no snapshots")
-        entries = (await self.view(at=at)).entries()
-        if not entries:
+        version = (await self.view(at=at)).version
+        if not version:
             return 0
-        row = await anyio.to_thread.run_sync(make_row, self._name, entries, extra)
+        index = self._index
+        taken = min(index.cold.count, version) if index.cold is not None else 0
+        rows = await call_store(self._store.read, self._name, after=taken, upto=version) if version > taken else []
+        row = await anyio.to_thread.run_sync(self._snapshot_row, taken, rows, extra)
         await call_store(shelf.put, row)
         return row.version
 
+    def _snapshot_row(self, taken: int, rows: Sequence[StoredEntry], extra: object) -> SnapshotRow:
+        index, builder = self._index, ColumnsBuilder(self._name)
+        if index.cold is not None and taken:
+            builder.take(index.cold, taken)
+        for row in rows:
+            if row.version != builder.count + 1 or row.hash != index.hash(row.version):
+                raise TamperedLogError(self._name, builder.count + 1, "the log differs from what this process read")
+            builder.add(row, index.subject(row.version))
+        return make_row(builder.build(), extra)
+
     async def verify_snapshot(self) -> SnapshotCheck:
-        """Check the board's snapshot against the log: its seal, the hash it records at its version, and every
-        entry it holds compared with the stored one. A refused snapshot is never used (see `restore`)."""
+        """Check the board's snapshot against the log: its seal, the hash it records at its version, every entry it
+        holds compared with the stored one (and the subject it files each under with the one the entry's finding
+        has), and its index with its entries. A refused snapshot is never used (see `restore`)."""
         shelf = shelf_of(self._store)
         row = None if shelf is None else await call_store(shelf.get, self._name)
         if row is None:
@@ -328,9 +358,16 @@ class Board:
         loaded = await anyio.to_thread.run_sync(load, row, anchor)
         if isinstance(loaded, Rejected):
             return SnapshotCheck(board=self._name, version=row.version, valid=False, reason=loaded.reason)
-        problem = check_entries(loaded, rows)
+        try:
+            problem = await anyio.to_thread.run_sync(check_entries, loaded, rows, self._subject_of)
+        except TamperedLogError as exc:  # the log's own row cannot be read: `verify` says more
+            problem = f"the log cannot be read: {exc}"
         reason = problem or f"matches the log's first {row.version} entries"
         return SnapshotCheck(board=self._name, version=row.version, valid=problem is None, reason=reason)
+
+    def _subject_of(self, row: StoredEntry) -> str | None:
+        subject = getattr(self._decode(row).payload, "subject", None)
+        return subject if isinstance(subject, str) else None
 
     write_sync = sync_twin(write)
     write_many_sync = sync_twin(write_many)
