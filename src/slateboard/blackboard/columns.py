@@ -3,10 +3,12 @@ a board restored from one reads its entries from, decoding each entry only when 
 
 Per entry: the store's sequence number, kind, schema version, author, time, payload (the stored JSON, byte for byte),
 chain hash, and the subject the index files it under. Columns that repeat (kinds, authors, subjects, times) are a
-table of distinct values and a code per entry; the numbers are arrays; payloads are one UTF-8 byte string cut at
-`ends`; hashes 32 raw bytes each. With them come the index's version lists (by kind, by kind and subject, by kind
-and author), so a restored board builds nothing per entry: a cold open costs what reading these few large objects
-costs, not one Python object per entry.
+table of distinct values and a code per entry; the numbers are arrays; hashes 32 raw bytes each; payloads UTF-8,
+cut at `ends` and compressed in blocks of `BLOCK` entries, each block decompressed when one of its entries is first
+read (findings of one board repeat their field names and much of their values: the bytes a cold open reads and
+seals shrink several times over, for about 10 µs a block when read). With them come the index's version lists (by
+kind, by kind and subject, by kind and author), so a restored board builds nothing per entry: a cold open costs
+what reading these few large objects costs, not one Python object per entry.
 
 `pack` turns the columns into plain data (bytes, strings, tuples, dicts) for a snapshot's body and `unpack` reads
 them back, refusing data of the wrong shape with a `ColumnsError` naming what is wrong; arrays are stored
@@ -17,6 +19,7 @@ little-endian whatever the machine. The version lists are derived from the code 
 from __future__ import annotations
 
 import sys
+import zlib
 from array import array
 from collections.abc import Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, replace
@@ -24,8 +27,10 @@ from typing import Any, TypeVar
 
 from slateboard.blackboard.entries import StoredEntry
 
-__all__ = ("ColumnsBuilder", "ColumnsError", "EntryColumns", "Run", "Runs", "ints", "packed")
+__all__ = ("BLOCK", "ColumnsBuilder", "Payloads", "ColumnsError", "EntryColumns", "Run", "Runs", "ints", "packed")
 
+BLOCK = 64
+"""Entries a compressed payload block holds: small enough that reading one entry decompresses little (~10 µs)."""
 _HASH = 32  # bytes of a SHA-256 digest: a hash column is 32 bytes an entry
 _CODE = "I"  # a code into a column's table, and a schema version: unsigned, 4 bytes where CPython runs
 _NUMBER = "q"  # a sequence number, a version, an end offset: 8 bytes
@@ -90,8 +95,7 @@ class EntryColumns:
     subject_codes: array[int]
     times: tuple[str, ...]
     time_codes: array[int]
-    payloads: bytes
-    ends: array[int]
+    payloads: Payloads
     hashes: bytes
     runs: Runs
 
@@ -113,11 +117,7 @@ class EntryColumns:
     def row(self, version: int) -> StoredEntry:
         """Entry `version` as the store keeps it (`ColumnsError` when the columns cannot give it)."""
         i = version - 1
-        start = self.ends[i - 1] if i else 0
-        try:
-            payload = self.payloads[start : self.ends[i]].decode()
-        except UnicodeDecodeError as exc:
-            raise ColumnsError(f"the payload of entry {version} is not UTF-8: {exc}") from exc
+        payload = self.payloads.get(version)
         return StoredEntry(
             seq=self.seq[i],
             board=self.board,
@@ -145,8 +145,8 @@ class EntryColumns:
             "subject_codes": packed(self.subject_codes),
             "times": self.times,
             "time_codes": packed(self.time_codes),
-            "payloads": self.payloads,
-            "ends": packed(self.ends),
+            "payloads": self.payloads.blocks,
+            "ends": packed(self.payloads.ends),
             "hashes": self.hashes,
             "by_kind": _packed_runs(runs.by_kind),
             "by_subject": _packed_runs(runs.by_subject),
@@ -162,10 +162,10 @@ class EntryColumns:
         if not isinstance(count, int) or count < 1:
             raise ColumnsError(f"count must be a positive int, got {count!r}")
         reader = _Reader(data, count)
-        payloads = reader.value("payloads", bytes)
-        ends = reader.numbers("ends", _NUMBER)
-        if ends[-1] != len(payloads):
-            raise ColumnsError("the payloads' end offsets do not fit their bytes")
+        blocks = reader.value("payloads", tuple)
+        if len(blocks) != -(-count // BLOCK) or not all(isinstance(block, bytes) for block in blocks):
+            raise ColumnsError(f"the payloads must be {-(-count // BLOCK)} blocks of bytes")
+        payloads = Payloads(blocks, reader.numbers("ends", _NUMBER))
         hashes = reader.value("hashes", bytes)
         if len(hashes) != count * _HASH:
             raise ColumnsError(f"the hashes hold {len(hashes)} bytes, not {count * _HASH}")
@@ -186,7 +186,6 @@ class EntryColumns:
             times=(times := reader.names("times")),
             time_codes=reader.codes("time_codes", times),
             payloads=payloads,
-            ends=ends,
             hashes=hashes,
             runs=Runs(reader.runs("by_kind", str), reader.runs("by_subject", tuple), reader.runs("by_author", tuple)),
         )
@@ -206,6 +205,61 @@ def _decoded(table: tuple[T, ...], codes: array[int], version: int, name: str) -
         return table[codes[version - 1]]
     except IndexError:  # codes are checked when read, not when unpacked: a cold open reads none of them
         raise ColumnsError(f"the {name} code of entry {version} points outside its table") from None
+
+
+class Payloads:
+    """The entries' stored payloads, UTF-8, compressed in blocks of `BLOCK` entries; `ends[i]` is where entry i+1's
+    payload ends in all of them one after another. A block is decompressed when first read, and kept."""
+
+    def __init__(self, blocks: tuple[bytes, ...], ends: array[int]) -> None:
+        self.blocks, self.ends = blocks, ends
+        self._plain: list[bytes | None] = [None] * len(blocks)
+
+    @classmethod
+    def compressed(cls, data: bytes | bytearray, ends: array[int]) -> Payloads:
+        view, blocks, start = memoryview(data), [], 0
+        for last in range(BLOCK - 1, len(ends) + BLOCK - 1, BLOCK):
+            end = ends[min(last, len(ends) - 1)]
+            blocks.append(zlib.compress(view[start:end]))
+            start = end
+        return cls(tuple(blocks), ends)
+
+    def _start(self, i: int) -> int:
+        return self.ends[i - 1] if i else 0
+
+    def block(self, number: int) -> bytes:
+        """Block `number` decompressed (`ColumnsError` when it is not the bytes its ends say)."""
+        found = self._plain[number]
+        if found is None:
+            first, last = number * BLOCK, min((number + 1) * BLOCK, len(self.ends)) - 1
+            size = self.ends[last] - self._start(first)
+            try:
+                inflate = zlib.decompressobj()
+                found = inflate.decompress(self.blocks[number], size + 1)  # never more than it should hold
+            except zlib.error as exc:
+                raise ColumnsError(f"payload block {number} cannot be decompressed: {exc}") from exc
+            if len(found) != size or inflate.unconsumed_tail or not inflate.eof:
+                raise ColumnsError(f"payload block {number} does not hold the {size} bytes its ends say")
+            self._plain[number] = found
+        return found
+
+    def get(self, version: int) -> str:
+        """Entry `version`'s payload (`ColumnsError` when the columns cannot give it)."""
+        i = version - 1
+        number = i // BLOCK
+        base = self._start(number * BLOCK)
+        start, end = self._start(i) - base, self.ends[i] - base
+        if not 0 <= start <= end:
+            raise ColumnsError(f"the payload of entry {version} has its ends out of order")
+        try:
+            return self.block(number)[start:end].decode()
+        except UnicodeDecodeError as exc:
+            raise ColumnsError(f"the payload of entry {version} is not UTF-8: {exc}") from exc
+
+    def plain(self, upto: int) -> bytes:
+        """The payloads of entries 1..`upto`, one after another."""
+        blocks = -(-upto // BLOCK)
+        return b"".join(self.block(n) for n in range(blocks))[: self.ends[upto - 1] if upto else 0]
 
 
 class _Reader:
@@ -269,8 +323,9 @@ class ColumnsBuilder:
         """Entries 1..`upto` of `columns` (this builder must be empty)."""
         if self.count or columns.board != self.board:
             raise ValueError("take() starts a builder of the same board")
-        self._seq, self._schema, self._ends = columns.seq[:upto], columns.schema_versions[:upto], columns.ends[:upto]
-        self._payloads = bytearray(columns.payloads[: self._ends[-1] if upto else 0])
+        self._seq, self._schema = columns.seq[:upto], columns.schema_versions[:upto]
+        self._ends = columns.payloads.ends[:upto]
+        self._payloads = bytearray(columns.payloads.plain(upto))
         self._hashes = bytearray(columns.hashes[: upto * _HASH])
         self._kinds = _Table(columns.kinds, columns.kind_codes[:upto])
         self._authors = _Table(columns.authors, columns.author_codes[:upto])
@@ -304,8 +359,7 @@ class ColumnsBuilder:
             subject_codes=self._subjects.codes,
             times=self._times.names(),
             time_codes=self._times.codes,
-            payloads=bytes(self._payloads),
-            ends=self._ends,
+            payloads=Payloads.compressed(self._payloads, self._ends),
             hashes=bytes(self._hashes),
             runs=Runs({}, {}, {}),
         )

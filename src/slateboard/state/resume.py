@@ -32,14 +32,14 @@ from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Board
 from slateboard.blackboard.columns import ColumnsError, ints, packed
 from slateboard.blackboard.records import Finding
-from slateboard.blackboard.snapshots import allow_in_snapshots
+from slateboard.blackboard.snapshots import Restored, allow_in_snapshots
 from slateboard.blackboard.view import BoardView
 from slateboard.errors import ReadOnlyStoreError, TamperedLogError
 from slateboard.state.keys import KeyBook
 from slateboard.state.projection import BoardState, Provenance
 from slateboard.state.retractions import Cited, Staleness
 
-__all__ = ("SNAPSHOT_EVERY", "SavedState", "resumed_state", "snapshot_every", "save_state")
+__all__ = ("SNAPSHOT_EVERY", "SavedState", "resumed_state", "revive", "snapshot_every", "save_state")
 
 SNAPSHOT_EVERY = 1000
 """The fewest new entries after a board's snapshot (or from its start) that make the next load keep a new one."""
@@ -274,10 +274,7 @@ async def resumed_state(board: Board, agents: Sequence[Agent], *, keep: bool = T
     snapshot matches the log, else from the whole log. With `keep`, a new snapshot is kept when enough entries
     followed the last one (see the module docstring)."""
     restored = await board.restore()
-    revived = None
-    if restored is not None and restored.version:
-        revived = _revived(restored.extra, await board.view(at=restored.version), agents)
-    state = revived if revived is not None else BoardState(agents)
+    state = await revive(board, restored, agents)
     view = await board.view()
     for entry in view.since(state.version):
         state.ingest(entry)
@@ -285,6 +282,16 @@ async def resumed_state(board: Board, agents: Sequence[Agent], *, keep: bool = T
     if keep and restored is not None and state.version - restored.version >= snapshot_every(restored.version):
         await save_state(board, state)
     return state
+
+
+async def revive(board: Board, restored: Restored | None, agents: Sequence[Agent]) -> BoardState:
+    """The state `restored` (what `board.restore()` gave) kept for `agents`, up to the snapshot's version; a new
+    state (version 0) when there is none for them."""
+    if restored is not None and restored.version:
+        revived = _revived(restored.extra, await board.view(at=restored.version), agents)
+        if revived is not None:
+            return revived
+    return BoardState(agents)
 
 
 async def save_state(board: Board, state: BoardState) -> int:
