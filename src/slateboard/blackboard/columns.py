@@ -227,8 +227,9 @@ class Payloads:
     def _start(self, i: int) -> int:
         return self.ends[i - 1] if i else 0
 
-    def block(self, number: int) -> bytes:
-        """Block `number` decompressed (`ColumnsError` when it is not the bytes its ends say)."""
+    def block(self, number: int, *, keep: bool = True) -> bytes:
+        """Block `number` decompressed (`ColumnsError` when it is not the bytes its ends say); kept for the next
+        entry read from it unless not `keep`."""
         found = self._plain[number]
         if found is None:
             first, last = number * BLOCK, min((number + 1) * BLOCK, len(self.ends)) - 1
@@ -240,7 +241,8 @@ class Payloads:
                 raise ColumnsError(f"payload block {number} cannot be decompressed: {exc}") from exc
             if len(found) != size or inflate.unconsumed_tail or not inflate.eof:
                 raise ColumnsError(f"payload block {number} does not hold the {size} bytes its ends say")
-            self._plain[number] = found
+            if keep:
+                self._plain[number] = found
         return found
 
     def get(self, version: int) -> str:
@@ -259,7 +261,7 @@ class Payloads:
     def plain(self, upto: int) -> bytes:
         """The payloads of entries 1..`upto`, one after another."""
         blocks = -(-upto // BLOCK)
-        return b"".join(self.block(n) for n in range(blocks))[: self.ends[upto - 1] if upto else 0]
+        return b"".join(self.block(n, keep=False) for n in range(blocks))[: self.ends[upto - 1] if upto else 0]
 
 
 class _Reader:
