@@ -26,7 +26,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Board
@@ -37,7 +37,7 @@ from slateboard.blackboard.view import BoardView
 from slateboard.errors import ReadOnlyStoreError, TamperedLogError
 from slateboard.state.keys import KeyBook
 from slateboard.state.projection import BoardState, Provenance
-from slateboard.state.retractions import Cited, Staleness
+from slateboard.state.retractions import Staleness
 
 __all__ = ("SNAPSHOT_EVERY", "SavedState", "resumed_state", "revive", "snapshot_every", "save_state")
 
@@ -247,9 +247,9 @@ class _Unpacked:
         # The fold only indexes, gets and iterates these two: mappings read on demand stand in for its dicts.
         return replace(
             kept,
-            _cited=cast("dict[int, Sequence[Cited]]", _ByVersion(cited, lambda _, v: findings[v].citations)),
+            _cited=_ByVersion(cited, lambda _, v: findings[v].citations),
             _findings=self._versions_or_findings(self._extra.staleness_findings).tolist(),
-            _inputs=cast("dict[int, frozenset[int]]", _ByVersion(inputs, input_sets)),
+            _inputs=_ByVersion(inputs, input_sets),
         )
 
 
