@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from slateboard.blackboard.entries import Entry, PendingEntry, StoredEntry
-from slateboard.blackboard.records import Record, encode
+from slateboard.blackboard.records import Record, stored_form
 from slateboard.errors import InvalidFindingError
 
 __all__ = ("Draft", "check_author", "MAX_NAME")
@@ -77,7 +77,7 @@ class Draft:
             if author != self._author:  # a batch is mostly one author: check each new one once
                 check_author(author)
                 self._author = author
-            kind, schema_version, payload, decoded, _ = encode(record, max_bytes=max_bytes)
+            kind, schema_version, payload, decoded, _ = stored_form(record, max_bytes)
             pending.append(PendingEntry(kind, schema_version, author, stamp, payload))
             records.append(decoded)
             if after is not None:

@@ -21,7 +21,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from slateboard.blackboard.entries import PendingEntry, StoredEntry, encode_field, header, sealed
+from slateboard.blackboard.entries import PendingEntry, StoredEntry, seal_run
 from slateboard.blackboard.stores.ledger import Ledger
 from slateboard.blackboard.stores.registry import open_store
 from slateboard.errors import ConfigurationError, SlateboardError, StaleVersionError
@@ -36,6 +36,7 @@ __all__ = (
     "open_store",
     "call_store",
     "chain",
+    "check_head",
     "encode_position",
     "decode_position",
 )
@@ -118,20 +119,17 @@ def chain(
     board: str, head: tuple[int, str], entries: Sequence[PendingEntry], expected_version: int | None
 ) -> list[tuple[int, str]]:
     """The (version, hash) each of `entries` gets after `head`; checks the expected version first."""
-    version, prev_hash = head
+    version = check_head(board, head[0], expected_version)
+    digests = seal_run(head[1], board, version, entries)
+    return list(zip(range(version + 1, version + len(digests) + 1), digests, strict=True))
+
+
+def check_head(board: str, version: int, expected_version: int | None) -> int:
+    """`version`, the board's head, when an append expecting `expected_version` may follow it; else
+    `StaleVersionError`."""
     if expected_version is not None and expected_version != version:
         raise StaleVersionError(board, expected_version, version)
-    board_field = encode_field(board)
-    headers: dict[tuple[str, int, str, str], bytes] = {}
-    result = []
-    for entry in entries:
-        version += 1
-        # A batch shares its author and time, usually its kind: encode that header once.
-        key = (entry.kind, entry.schema_version, entry.author, entry.recorded_at)
-        shared = headers.get(key) or headers.setdefault(key, header(entry))
-        prev_hash = sealed(prev_hash, board_field, version, shared, entry.payload)
-        result.append((version, prev_hash))
-    return result
+    return version
 
 
 def encode_position(*numbers: int) -> str:
