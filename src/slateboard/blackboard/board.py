@@ -27,7 +27,7 @@ from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed
 from slateboard.blackboard.group import GroupCommit
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
 from slateboard.blackboard.snapshots import Rejected, Restored, SnapshotCheck, check_entries, load, make_row, shelf_of
-from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
+from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
@@ -155,7 +155,7 @@ class Board:
         if draft.board != self._name:
             raise ConfigurationError(f"a draft for board {draft.board!r} cannot be written to board {self._name!r}")
         if self._group is None:
-            stored = await call_store(self._store.append, self._name, draft.pending, expected_version=draft.after)
+            stored = await call_append(self._store.append, self._name, draft.pending, expected_version=draft.after)
         else:
             stored = await self._group.append(AppendRequest(self._name, draft.pending, draft.after))
         at, make = draft.recorded_at, Entry.from_stored
