@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import repeat
 from types import TracebackType
 from typing import Self
 
@@ -36,7 +37,7 @@ from slateboard.blackboard.snapshots import (
     make_row,
     shelf_of,
 )
-from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
+from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
@@ -86,6 +87,8 @@ class _Changes:
             self.disarm(token)
 
     def notify(self) -> None:
+        if not self._waiters:  # every write calls this: most have nobody watching
+            return
         # An anyio Event belongs to its thread's event loop; other threads' watchers poll instead.
         me = threading.get_ident()
         for thread, event in list(self._waiters):
@@ -108,7 +111,7 @@ class Board:
     ) -> None:
         self._name = name
         # Concurrent boards' appends share one transaction when the store can group them (group.py).
-        self._append = group.append if group is not None else self._append_alone
+        self._group = group
         self._store = store
         self._clock = clock
         self._max_payload = max_payload_bytes
@@ -130,7 +133,8 @@ class Board:
 
     async def write(self, finding: Record, *, author: str, expected_version: int | None = None) -> Entry:
         """Append one finding. With `expected_version`, fail with `StaleVersionError` if the board moved on."""
-        (entry,) = await self.write_many([finding], author=author, expected_version=expected_version)
+        # The hot path of every single write: straight to a draft, no batch built around it.
+        (entry,) = await self.write_draft(self.draft(((finding, author),), after=expected_version))
         return entry
 
     async def write_many(
@@ -139,7 +143,7 @@ class Board:
         """Append findings as one atomic batch: all get consecutive versions, or nothing is written."""
         if isinstance(findings, Record):
             raise InvalidFindingError(findings.kind_name, [("", "write_many takes a list of findings, not one")])
-        return await self.write_each([(finding, author) for finding in findings], expected_version=expected_version)
+        return await self.write_draft(self.draft(zip(findings, repeat(author)), after=expected_version))
 
     async def write_each(
         self, authored: Iterable[tuple[Record, str]], *, expected_version: int | None = None
@@ -160,24 +164,22 @@ class Board:
         """Append `draft` as one atomic batch, with `StaleVersionError` if the board is no longer at `draft.after`."""
         if draft.board != self._name:
             raise ConfigurationError(f"a draft for board {draft.board!r} cannot be written to board {self._name!r}")
-        stored = await self._append(AppendRequest(self._name, draft.pending, draft.after))
-        recorded_at = draft.recorded_at
-        entries = tuple(
-            Entry.from_stored(row, record, recorded_at) for row, record in zip(stored, draft.records, strict=True)
-        )
+        if self._group is None:
+            stored = await call_append(self._store.append, self._name, draft.pending, expected_version=draft.after)
+        else:
+            stored = await self._group.append(AppendRequest(self._name, draft.pending, draft.after))
+        at, make = draft.recorded_at, Entry.from_stored
+        entries = tuple([make(row, record, at) for row, record in zip(stored, draft.records, strict=True)])
         self._index.extend(entries)
         self._changes.notify()
         if self._on_write is not None:
             self._on_write()
         return entries
 
-    async def _append_alone(self, request: AppendRequest) -> list[StoredEntry]:
-        return await call_store(
-            self._store.append, request.board, request.entries, expected_version=request.expected_version
-        )
-
     def _now(self) -> datetime:
         now = self._clock()
+        if now.tzinfo is UTC:
+            return now
         if now.tzinfo is None:
             raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
         return now.astimezone(UTC)
