@@ -19,6 +19,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = sorted(EXAMPLES.glob("*.py"))
 TIMEOUT = 240
+NO_LANGSMITH = ("-p", "no:langsmith_plugin")  # a second of imports per process, used by no example
 
 
 def is_property_example(path: Path) -> bool:
@@ -27,7 +28,7 @@ def is_property_example(path: Path) -> bool:
 
 def command(path: Path) -> list[str]:
     if is_property_example(path):
-        return [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider", "-n", "0"]
+        return [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider", "-n", "0", *NO_LANGSMITH]
     return [sys.executable, str(path), "--quick"]
 
 
