@@ -2,11 +2,16 @@
 
 What runs (the peers come from the ``bench`` extra: ``pip install -e '.[bench]'``):
 
-* A five-step sequential workflow with trivial agents. slateboard: five ``@agent`` functions, each reading the
-  previous step's finding and writing the next (``Ask -> Step1 -> ... -> Step5``), one controller with
+* A five-step sequential workflow with trivial agents. slateboard: five ``@agent(blocking=False)`` functions, each
+  reading the previous step's finding and writing the next (``Ask -> Step1 -> ... -> Step5``), one controller with
   ``rules.sufficient(Step5)``; ``controller.run(board, ask)`` on a new board per run. LangGraph: a ``StateGraph``
   of five nodes in a line, each setting the next key of the state; ``app.invoke(..., durability=...)`` on a new
-  thread per run. Both end with the same five values, checked after every run.
+  thread per run. Both end with the same five values, checked after every run. Both run each step in the
+  caller's thread (LangGraph's ``invoke`` runs a step's only node inline); one more row gives slateboard's
+  default for a sync agent, a worker thread a call, and one sets the two weaker promises side by side:
+  slateboard's ``durability="relaxed"`` (appends skip their fsync; a crash may lose the last cycles, which a
+  resumed run re-runs) against LangGraph's ``"async"``. In the concurrent runs LangGraph's nodes are ``async def``, as
+  ``ainvoke`` would otherwise run each plain function in an executor thread.
 * Where it is kept: a SQLite file in WAL mode at ``synchronous=FULL`` and at ``NORMAL`` (slateboard's
   ``sqlite:///...?synchronous=...``; LangGraph's ``SqliteSaver`` on a ``sqlite3`` connection with the same
   pragma), and in memory (``memory://``; ``InMemorySaver``). LangGraph runs with ``durability="sync"`` (each
@@ -54,7 +59,7 @@ import contextlib
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict
@@ -65,6 +70,7 @@ import anyio
 
 from harness import (
     Commits,
+    Profile,
     Report,
     Row,
     Sample,
@@ -146,34 +152,35 @@ class Step5(Step):
     kind_name = "bench.peers.Step5"
 
 
-@agent
 def step1(ask: Ask) -> Step1:
     return Step1(subject=ask.subject, value=1, confidence=1.0)
 
 
-@agent
 def step2(previous: Step1) -> Step2:
     return Step2(subject=previous.subject, value=previous.value + 1, confidence=1.0)
 
 
-@agent
 def step3(previous: Step2) -> Step3:
     return Step3(subject=previous.subject, value=previous.value + 1, confidence=1.0)
 
 
-@agent
 def step4(previous: Step3) -> Step4:
     return Step4(subject=previous.subject, value=previous.value + 1, confidence=1.0)
 
 
-@agent
 def step5(previous: Step4) -> Step5:
     return Step5(subject=previous.subject, value=previous.value + 1, confidence=1.0)
 
 
-def five_steps() -> Controller:
-    """slateboard's workflow: five agents in a line; sufficient once the fifth step has answered."""
-    return Controller([step1, step2, step3, step4, step5], [rules.sufficient(Step5)])
+def five_steps(*, blocking: bool = False) -> Controller:
+    """slateboard's workflow: five agents in a line; sufficient once the fifth step has answered.
+
+    The agents are plain functions declared `blocking=False` (they only compute), so they run on the event loop's
+    thread, as LangGraph's `invoke` runs a step's only node in its own thread; `blocking=True` is slateboard's
+    default for a sync agent: a worker thread per call.
+    """
+    steps = (step1, step2, step3, step4, step5)
+    return Controller([agent(blocking=blocking)(fn) for fn in steps], [rules.sufficient(Step5)])
 
 
 def ask(i: int | str) -> Ask:
@@ -200,11 +207,22 @@ def _node(k: int) -> Callable[[State], dict[str, int]]:
     return node
 
 
-def five_nodes() -> Any:
-    """LangGraph's workflow: five nodes in a line, each setting the next key."""
+def _async_node(k: int) -> Callable[[State], Awaitable[dict[str, int]]]:
+    compute = _node(k)
+
+    async def node(state: State) -> dict[str, int]:
+        return compute(state)
+
+    node.__name__ = f"step{k}"
+    return node
+
+
+def five_nodes(*, asynchronous: bool = False) -> Any:
+    """LangGraph's workflow: five nodes in a line, each setting the next key. `asynchronous`: `async def` nodes,
+    for `ainvoke`, which would run a plain function's node in an executor thread."""
     graph = StateGraph(State)
     for k in range(1, STEPS + 1):
-        graph.add_node(f"step{k}", _node(k))
+        graph.add_node(f"step{k}", _async_node(k) if asynchronous else _node(k))
     graph.add_edge(START, "step1")
     for k in range(1, STEPS):
         graph.add_edge(f"step{k}", f"step{k + 1}")
@@ -246,24 +264,39 @@ def spent(before: int | None, runs: int) -> float | None:
 # --- one sequential measurement per side ---------------------------------------------------------------------
 
 
-def slateboard_url(where: str, tmp: Path) -> str:
-    return "memory://" if where == "memory" else f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}"
+def slateboard_url(where: str, tmp: Path, *, relaxed: bool = False) -> str:
+    if where == "memory":
+        return "memory://"
+    durability = "&durability=relaxed" if relaxed else ""
+    return f"sqlite:///{tmp / 'slateboard.db'}?synchronous={where.lower()}{durability}"
 
 
-def slateboard_sequential(where: str, n: int, base: Path | None) -> Measured:
-    """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more."""
+def slateboard_sequential(
+    where: str,
+    n: int,
+    base: Path | None,
+    *,
+    blocking: bool = False,
+    relaxed: bool = False,
+    hooks: tuple[Callable[[], None], Callable[[], None]] | None = None,
+) -> Measured:
+    """`n` runs one after another, each on a new board, then a counting pass of `COUNTED` more. `hooks`: called
+    just before and after the timed runs (a profiler's start and stop)."""
+    start_hook, stop_hook = hooks or (lambda: None, lambda: None)
 
     def measure(tmp: Path) -> Measured:
-        with Blackboard.open(slateboard_url(where, tmp)) as bb:
-            controller = five_steps()
+        with Blackboard.open(slateboard_url(where, tmp, relaxed=relaxed)) as bb:
+            controller = five_steps(blocking=blocking)
 
             async def runs() -> Measured:
                 await controller.run(bb.board("warm-up"), ask("warm-up"))
                 with quiet_gc(keep_gc=True):
                     before, start = written_bytes(), now()
+                    start_hook()
                     for i in range(n):
                         outcome = await controller.run(bb.board(f"run-{i}"), ask(i))
                         check_slateboard(outcome.status, outcome.reasons)
+                    stop_hook()
                     seconds, wrote = since(start), spent(before, n)
                 if where == "memory":
                     return Measured(n / seconds)
@@ -321,6 +354,8 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
             measurements[(where, durability)] = (
                 lambda w=where, d=durability: langgraph_sequential(w, d, n, base)  # type: ignore[misc]
             )
+    measurements[("memory", "threads")] = lambda: slateboard_sequential("memory", n, base, blocking=True)
+    measurements[("FULL", "relaxed")] = lambda: slateboard_sequential("FULL", n, base, relaxed=True)
     found = rounds(repeats, measurements)
     rows, costs = [], []
     for where in places:
@@ -342,8 +377,85 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
                 costs.extend(cost_rows(f"{where}, LangGraph 'sync'", ours, theirs))
             elif where != "memory":
                 costs.extend(cost_rows(f"{where}, LangGraph default", ours, theirs, commits_only=True))
+    rows.append(
+        Row(
+            "SQLite file, FULL, slateboard durability='relaxed'; LangGraph SqliteSaver, durability='async'",
+            Sample.of(m.rate for m in found[("FULL", "relaxed")]),
+            "runs/s",
+            reference=Sample.of(m.rate for m in found[("FULL", "async")]),
+            n=n,
+        )
+    )
+    rows.append(
+        Row(
+            "memory, slateboard's default sync agents (a worker thread a call); LangGraph InMemorySaver, 'sync'",
+            Sample.of(m.rate for m in found[("memory", "threads")]),
+            "runs/s",
+            reference=Sample.of(m.rate for m in found[("memory", "sync")]),
+            n=n,
+        )
+    )
     report.table(Table("five-step sequential runs", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
     report.table(Table("what a sequential run costs the disk", tuple(costs), ratio="slateboard / LangGraph"))
+
+
+# --- where a run's time goes ---------------------------------------------------------------------------------
+
+AREAS = (
+    "validation and JSON (pydantic)",
+    "hash chain (SHA-256, field encoding)",
+    "SQLite (the fsync at FULL included)",
+    "event loop and scheduling (asyncio, anyio)",
+    "the board and its store (Python)",
+    "controller and state (decide, fold, agenda)",
+    "agents: runner, watchdog, the steps' own code",
+    "built-ins and everything else",
+)
+_BY_FILE = (
+    ("/pydantic", AREAS[0]),
+    ("slateboard/blackboard/entries.py", AREAS[1]),
+    ("/asyncio/", AREAS[3]),
+    ("/anyio/", AREAS[3]),
+    ("/sniffio/", AREAS[3]),
+    ("/selectors.py", AREAS[3]),
+    ("slateboard/blackboard/", AREAS[4]),
+    ("slateboard/controller/", AREAS[5]),
+    ("slateboard/state/", AREAS[5]),
+    ("slateboard/agents/", AREAS[6]),
+    ("bench_peers.py", AREAS[6]),
+)
+_BY_BUILTIN = (("pydantic_core", AREAS[0]), ("_hashlib", AREAS[1]), ("sqlite3", AREAS[2]), ("select.", AREAS[3]))
+
+
+def area_of(key: tuple[str, int, str]) -> str:
+    """The area a profiled function's own time counts to, by its file (or, for a C function, its name)."""
+    file, _, name = key
+    table, where = (_BY_BUILTIN, name) if file == "~" else (_BY_FILE, file.replace(os.sep, "/"))
+    return next((area for marker, area in table if marker in where), AREAS[-1])
+
+
+def breakdown_table(report: Report, n: int, base: Path | None) -> None:
+    """cProfile over `n` sequential runs in memory and at FULL: each area's own time a run, and its share."""
+    rows = []
+    for where in ("memory", "FULL"):
+        profile = Profile([])
+        slateboard_sequential(where, n, base, hooks=(profile.start, profile.stop))
+        areas = profile.own_by(area_of)
+        whole = Sample.of([profile.total / n * 1e6])
+        label = "memory" if where == "memory" else "SQLite FULL"
+        rows.append(Row(f"{label}: a whole run (everything profiled)", whole, "us"))
+        rows += [
+            Row(f"{label}: {area}", Sample.of([areas.get(area, 0.0) / n * 1e6]), "us", reference=whole)
+            for area in AREAS
+            if where != "memory" or area != AREAS[2]  # no SQLite in memory
+        ]
+    report.table(
+        Table(
+            "where a five-step run's time goes (cProfile's own time by area; inflated by the profiler)",
+            tuple(rows),
+            ratio="share of a whole run",
+        )
+    )
 
 
 def cost_rows(label: str, ours: list[Measured], theirs: list[Measured], *, commits_only: bool = False) -> list[Row]:
@@ -410,13 +522,14 @@ def langgraph_concurrent(where: str, durability: str, n: int, base: Path | None)
     """The same with LangGraph: `AsyncSqliteSaver` on one aiosqlite connection, or `InMemorySaver`."""
 
     async def runs(tmp: Path) -> float:
+        nodes = five_nodes(asynchronous=True)  # no executor thread a node: slateboard's agents run on the loop too
         if where == "memory":
-            return await langgraph_all_at_once(five_nodes().compile(checkpointer=InMemorySaver()), n, durability)
+            return await langgraph_all_at_once(nodes.compile(checkpointer=InMemorySaver()), n, durability)
         async with aiosqlite.connect(tmp / "langgraph.db") as conn:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             await conn.execute(f"PRAGMA synchronous = {where}")
-            return await langgraph_all_at_once(five_nodes().compile(checkpointer=saver), n, durability)
+            return await langgraph_all_at_once(nodes.compile(checkpointer=saver), n, durability)
 
     return in_fresh_dir(base, lambda tmp: anyio.run(runs, tmp))
 
@@ -679,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(GUARANTEES, flush=True)
     freeze()
     sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
+    breakdown_table(report, sizes.sequential, args.dir)
     concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
     appends_table(report, sizes.appends, sizes.repeats, args.dir)
     if not args.no_postgres:

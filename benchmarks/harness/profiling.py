@@ -108,6 +108,15 @@ class Profile:
         """The targets the profiled span never reached."""
         return [name_of(fn) for key, fn in self.targets.items() if key not in self.stats]
 
+    def own_by(self, area_of: Callable[[Key], str]) -> dict[str, float]:
+        """Own seconds summed per area: `area_of` names the area of each profiled function from its key (file,
+        line, name), so every second profiled lands in exactly one area."""
+        areas: dict[str, float] = {}
+        for key, (_, _, own, _, _) in self.stats.items():
+            area = area_of(key)
+            areas[area] = areas.get(area, 0.0) + own
+        return areas
+
     def top(self, count: int) -> list[HotSpot]:
         """The `count` functions with the most own time."""
         spots = [

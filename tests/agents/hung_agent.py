@@ -2,7 +2,8 @@
 
 - sync: a sync agent with no timeout that never returns (it waits on an event nobody sets);
 - async: an async agent that blocks the event loop (`time.sleep` inside `async def`), with no timeout;
-- busy: an async agent that spins without awaiting (a CPU-bound loop), with a timeout of its own.
+- busy: an async agent that spins without awaiting (a CPU-bound loop), with a timeout of its own;
+- inline: the same spin in a sync agent declared `blocking=False` (it runs on the event loop's thread).
 
 The run has a deadline (`rules.budget(deadline=1)`). It prints one JSON line: the outcome's status and reasons,
 and every attempt's status and error. The test gives the process minutes: the run must end, not hang.
@@ -44,7 +45,13 @@ async def spins(case: Case) -> Answer:
         pass
 
 
-AGENTS = {"sync": waits_forever, "async": sleeps_in_async, "busy": spins}
+@agent(name="spins_inline", timeout=1, retries=0, blocking=False)
+def spins_inline(case: Case) -> Answer:
+    while True:
+        pass
+
+
+AGENTS = {"sync": waits_forever, "async": sleeps_in_async, "busy": spins, "inline": spins_inline}
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from slateboard import Blackboard, Finding, agent
 from slateboard.agents import AgentContext
 from slateboard.agents.runner import RECOVERABLE, Attempt, collect_outputs, run_agent
 from slateboard.blackboard.view import BoardView
-from slateboard.errors import ConflictError, InvalidFindingError, PermissionDeniedError
+from slateboard.errors import ConflictError, InvalidFindingError, PermissionDeniedError, WorkflowError
 
 pytestmark = pytest.mark.anyio
 
@@ -95,6 +95,30 @@ async def test_a_sync_agent_returns_its_outputs_too() -> None:
     attempts = await run_agent(entitlement, with_case)
     assert statuses(attempts) == ["ok"]
     assert attempts[0].outputs == (entitled(False),)
+
+
+@pytest.mark.parametrize("blocking", [False, True])
+async def test_a_non_blocking_sync_agent_runs_on_the_event_loop_thread_and_others_in_a_worker(blocking: bool) -> None:
+    ran_on: list[int] = []
+
+    @agent(blocking=blocking)
+    def entitlement(case: Case) -> Entitlement:
+        ran_on.append(threading.get_ident())
+        return entitled(True)
+
+    attempts = await run_agent(entitlement, with_case)
+    assert statuses(attempts) == ["ok"]
+    assert (ran_on == [threading.get_ident()]) is not blocking
+
+
+def test_blocking_false_is_refused_for_an_async_agent_and_a_non_bool_is_refused() -> None:
+    async def entitlement(case: Case) -> Entitlement:
+        return entitled(True)
+
+    with pytest.raises(WorkflowError, match="blocking=False is for sync agents"):
+        agent(blocking=False)(entitlement)
+    with pytest.raises(WorkflowError, match="blocking must be True or False"):
+        agent(blocking="no")(entitlement)  # type: ignore[call-overload]
 
 
 async def test_a_union_agent_may_return_any_member() -> None:

@@ -13,7 +13,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from slateboard import Blackboard, Finding
 from slateboard.blackboard.entries import PendingEntry
-from slateboard.blackboard.stores.base import AppendRequest, open_store
+from slateboard.blackboard.stores.base import AppendRequest, AppendResult, open_store
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.stores.memory import MemoryStore
 from slateboard.blackboard.stores.registry import backend_for_tests
@@ -102,6 +103,45 @@ def test_a_stale_request_in_a_group_fails_alone(tmp_path: Path) -> None:
             assert outcomes["third"] == 1
             assert isinstance(outcomes["late"], StaleVersionError)
             assert (await bb.board("late").verify()).version == 1
+
+    anyio.run(main)
+
+
+class GatedStore(SQLiteStore):
+    """A real SQLite store whose group writes wait at a gate: the test holds one group's commit open."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, url=f"sqlite:///{path}")
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.sizes: list[int] = []
+
+    def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
+        self.sizes.append(len(requests))
+        self.entered.set()
+        if not self.gate.wait(timeout=30):  # written on the loop's thread, the test could never open it
+            raise RuntimeError("the gate stayed shut: the group's write held the event loop")
+        return super().append_group(requests, wait=wait)
+
+
+def test_while_a_group_commits_off_the_loop_the_next_one_gathers_every_append(tmp_path: Path) -> None:
+    """The group's write runs in a worker thread: the event loop goes on, and every append made meanwhile waits in
+    the next group, written in one transaction once the first has committed."""
+    store = GatedStore(tmp_path / "gated.db")
+
+    async def main() -> None:
+        with Blackboard(store) as bb:
+            async with anyio.create_task_group() as tasks:
+                for n in range(2):
+                    tasks.start_soon(partial(bb.board(f"first-{n}").write, note(n), author="a"))
+                await anyio.to_thread.run_sync(store.entered.wait)  # the first group is committing, in a thread
+                for n in range(5):
+                    tasks.start_soon(partial(bb.board(f"next-{n}").write, note(n), author="a"))
+                await anyio.wait_all_tasks_blocked()  # every one of them has joined the next group and waits
+                store.gate.set()
+            assert store.sizes == [2, 5]
+            for name in [*(f"first-{n}" for n in range(2)), *(f"next-{n}" for n in range(5))]:
+                assert (await bb.board(name).verify()).version == 1
 
     anyio.run(main)
 

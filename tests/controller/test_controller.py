@@ -363,3 +363,31 @@ async def test_inputs_survive_another_writer_getting_in_first(tmp_path: Path) ->
         assert [r.agent for r in runs(history)] == ["crm_entitlement"]
         assert outcome.status == "sufficient"
         assert (await controller.replay(bb.board("b"))).identical
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("blocking", [True, False])
+async def test_sync_agents_write_the_same_log_in_a_worker_thread_or_on_the_loop(blocking: bool) -> None:
+    """`blocking=False` changes where a sync agent runs, never what the run writes: the log equals the async
+    agents' log entry for entry (kind, author, payload), and it replays identically."""
+
+    def entitlement(case: Case) -> Entitlement:
+        return Entitlement(subject=case.subject, entitled=True, confidence=0.9, citations=cite("crm"))
+
+    def policy(case: Case, entitlement: Entitlement) -> PolicyCheck:
+        return PolicyCheck(subject=case.subject, excluded=False, confidence=0.95, citations=cite("kb"))
+
+    sync = [agent(blocking=blocking)(entitlement), agent(blocking=blocking)(policy)]
+    chosen = [rules.sufficient(Entitlement, min_confidence=0.8), rules.sufficient(PolicyCheck)]
+    reference = [agent(name="entitlement")(crm_entitlement.fn), agent(name="policy")(knowledge.fn)]
+
+    async def log_of(agents: list) -> list[tuple[str, str, object]]:  # type: ignore[type-arg]
+        controller = Controller(agents, chosen)
+        with Blackboard.open("memory://") as bb:
+            board = bb.board("case-1")
+            outcome = await controller.run(board, case())
+            assert outcome.status == "sufficient"
+            assert (await controller.replay(board)).identical
+            return [(e.kind, e.author, e.payload) for e in await board.history()]
+
+    assert await log_of(sync) == await log_of(reference)

@@ -12,11 +12,12 @@ exports them (docs/observability.md). This module imports no slateboard layer, s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -35,19 +36,32 @@ Value = str | bool | int | float
 _WHERE: ContextVar[tuple[str | None, int | None]] = ContextVar("slateboard_trace_where", default=(None, None))
 _UNSET: Final = object()
 _tracer: object = _UNSET
+_api: Any = None  # the opentelemetry.trace module, once imported
+_provider_from_env = False
 
 
 def _get_tracer() -> Tracer | None:
-    global _tracer  # noqa: PLW0603 - one lazy import per process, then a plain read
+    global _tracer, _api, _provider_from_env  # noqa: PLW0603 - one lazy import per process, then a plain read
     if _tracer is _UNSET:
         try:
             from opentelemetry import trace  # noqa: PLC0415 - optional: the `otel` extra
+            from opentelemetry.environment_variables import OTEL_PYTHON_TRACER_PROVIDER  # noqa: PLC0415
         except ImportError:
             _tracer = None
         else:
             # A proxy until the user sets a provider; it forwards to that provider from then on.
             _tracer = trace.get_tracer(TRACER_NAME)
+            _api = trace
+            _provider_from_env = OTEL_PYTHON_TRACER_PROVIDER in os.environ
     return _tracer  # type: ignore[return-value]
+
+
+def _unrecorded() -> bool:
+    """Whether no tracer provider is set yet, so the API would only hand out non-recording spans: building one
+    costs several microseconds a span, on every cycle of every run of a program that has the API but no SDK.
+    (The API keeps the provider set by `set_tracer_provider` in this module attribute; one named by the
+    environment variable is loaded on first use, so it is left to the API.)"""
+    return _api is not None and not _provider_from_env and _api._TRACER_PROVIDER is None
 
 
 def enabled() -> bool:
@@ -152,7 +166,7 @@ def _open(  # noqa: PLR0917 - private, called from three places
     kind: type[_Traced] = _Traced,
 ) -> Span:
     tracer = _get_tracer()
-    if tracer is None:
+    if tracer is None or _unrecorded():
         return _NOTHING
     inherited_board, inherited_version = _WHERE.get()
     board = board if board is not None else inherited_board

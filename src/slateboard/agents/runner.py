@@ -66,7 +66,8 @@ async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int, left
     with telemetry.span("slateboard.agent.attempt", agent=agent.name, attempt=number) as span:
         with collect_usage() as reports:
             attempt = await _try(agent, arguments, number, left)
-        attempt = replace(attempt, usage=combine(reports))
+        if reports:
+            attempt = replace(attempt, usage=combine(reports))
         _trace(span, agent, attempt)
     return attempt
 
@@ -113,11 +114,17 @@ async def _call(agent: Agent, arguments: Mapping[str, Any], limit: float | None)
     if agent.is_async:
         # A step that blocks the event loop cannot be cancelled at an await: the watchdog interrupts it.
         return await guarded(agent.fn(**arguments), limit, agent.name)
+    if not agent.blocking:  # declared never to wait: no thread; the watchdog cuts it as it cuts a blocking async step
+        return await guarded(_inline(agent.fn, arguments), limit, agent.name)
     if limit is not None and agent.timeout is None:
         # Only the run's deadline bounds it: if it hangs, the run ends without it and so may the process.
         return await in_daemon_thread(partial(agent.fn, **arguments), agent.name)
     # A sync agent that overruns its timeout is abandoned; its thread finishes on its own.
     return await anyio.to_thread.run_sync(partial(agent.fn, **arguments), abandon_on_cancel=True)
+
+
+async def _inline(fn: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
+    return fn(**arguments)
 
 
 def collect_outputs(agent: Agent, result: Any) -> tuple[Record, ...]:

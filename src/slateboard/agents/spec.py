@@ -6,6 +6,9 @@ async def entitlement(case: Case) -> Entitlement: ...
 
 @agent(timeout=8, retries=1, rating=50, capabilities={"warranty"})
 def knowledge(case: Case, ent: Entitlement) -> PolicyCheck | None: ...   # sync: runs in a worker thread
+
+@agent(blocking=False)
+def score(case: Case) -> Score: ...   # sync, never waits: runs on the event loop's thread
 ```
 
 A parameter annotated with a finding kind receives the newest finding of that kind on the subject; one
@@ -70,15 +73,14 @@ class Agent:
     capabilities: frozenset[str] = frozenset()
     when: Callable[..., bool] | None = None
     description: str = ""
+    blocking: bool = True
     is_async: bool = field(init=False)
+    inputs: tuple[type[Record], ...] = field(init=False)
+    """The finding kinds this agent reads, in parameter order."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
-
-    @property
-    def inputs(self) -> tuple[type[Record], ...]:
-        """The finding kinds this agent reads, in parameter order."""
-        return tuple(p.kind for p in self.params if p.kind is not None)
+        object.__setattr__(self, "inputs", tuple(p.kind for p in self.params if p.kind is not None))
 
     def writes(self, kind: type[Record]) -> bool:
         """Whether a finding of `kind` is one this agent declares."""
@@ -106,6 +108,7 @@ def agent(
     rating: int = 0,
     capabilities: Iterable[str] = (),
     when: Callable[..., bool] | None = None,
+    blocking: bool = True,
 ) -> Callable[[Callable[..., Any]], Agent]: ...
 
 
@@ -119,6 +122,7 @@ def agent(
     rating: int = 0,
     capabilities: Iterable[str] = (),
     when: Callable[..., bool] | None = None,
+    blocking: bool = True,
 ) -> Agent | Callable[[Callable[..., Any]], Agent]:
     """Declare an agent; see the module docstring. Options:
 
@@ -127,6 +131,10 @@ def agent(
     - `rating`: higher runs first in the write order of a cycle; ties keep declaration order.
     - `capabilities`: tags for discovery (`registry.by_capability`).
     - `when`: a precondition taking some of the agent's own parameters by name; the agent runs only when true.
+    - `blocking=False`: a sync agent that never waits (pure computation: no I/O, no sleeping) runs on the event
+      loop's thread instead of a worker thread, saving the hand-over to a thread and back on every call (as
+      `blocking=False` does for a sink). While it runs nothing else in the loop does (other boards' agents wait);
+      in the main thread the watchdog still cuts it at its `timeout`.
     """
 
     def build(target: Callable[..., Any]) -> Agent:
@@ -134,6 +142,12 @@ def agent(
         if not agent_name or not agent_name.isprintable():
             raise WorkflowError(f"agent {target!r} needs a name: pass name='...'")
         _check_options(agent_name, timeout, retries, rating)
+        if not isinstance(blocking, bool):
+            raise WorkflowError(f"agent {agent_name!r}: blocking must be True or False, got {blocking!r}")
+        if not blocking and inspect.iscoroutinefunction(target):
+            raise WorkflowError(
+                f"agent {agent_name!r}: blocking=False is for sync agents; an async one runs on the event loop already"
+            )
         params, outputs, many, optional = _signature(agent_name, target)
         _check_when(agent_name, when, params)
         return Agent(
@@ -149,6 +163,7 @@ def agent(
             capabilities=frozenset(capabilities),
             when=when,
             description=inspect.getdoc(target) or "",
+            blocking=blocking,
         )
 
     return build(fn) if fn is not None else build

@@ -8,7 +8,8 @@ agent, which the runner records as a timed-out attempt. The coroutine is then cl
 
 The timer is a process signal, so the guard works where Python delivers signals: in the main thread of a POSIX
 process whose `SIGALRM` handler is the default (a program that installs its own keeps it; the guard then only
-counts on the agent's own awaits). Elsewhere the coroutine is awaited as it is.
+counts on the agent's own awaits). Elsewhere the coroutine is awaited as it is. Once installed, the guard's handler
+stays, and on a `SIGALRM` that is not its own timer's it does what the default does: it ends the process.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ _LAST_STEP = 0.05  # seconds a step may take once the limit has passed
 
 
 class _Step:
-    """The agent step in progress: what the alarm interrupts, and what it says when it does. `guards` counts the
-    guarded agents in flight (several run at once in one event loop): the handler stays until the last ends."""
+    """The agent step in progress: what the alarm interrupts, and what it says when it does. `armed` is true from
+    just before the timer is set until just after it is cleared, so a timer that fires as a step ends is told
+    apart from a SIGALRM someone else sent."""
 
     active: _Step | None = None
-    guards = 0
-    previous: Any = None
+    armed = False
 
     def __init__(self, agent: str, seconds: float) -> None:
         self.agent = agent
@@ -49,8 +50,11 @@ class _Step:
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
     step = _Step.active
-    if step is None:  # the step ended as the timer fired: nothing to interrupt
-        return
+    if step is None:
+        if not _Step.armed:  # not our timer: do what the default handler, which ours replaced, does (terminate)
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        return  # the step ended as our timer fired: nothing to interrupt
     _Step.active = None
     message = f"agent {step.agent!r} blocked the event loop past its limit of {step.seconds:g} s"
     raise AgentTimeoutError(message)
@@ -74,9 +78,6 @@ class _Guarded:
     def __await__(self) -> Generator[Any, Any, Any]:
         value: Any = None
         error: BaseException | None = None
-        if _Step.guards == 0:
-            _Step.previous = signal.signal(_ALARM, _on_alarm)  # type: ignore[arg-type]
-        _Step.guards += 1
         try:
             while True:
                 self._arm()
@@ -91,29 +92,35 @@ class _Guarded:
                 except BaseException as exc:
                     value, error = None, exc
         finally:
-            self._disarm()
-            _Step.guards -= 1
-            if _Step.guards == 0:
-                signal.signal(_ALARM, _Step.previous)  # type: ignore[arg-type]
+            if _Step.armed:  # only when arming itself failed: every step disarms as it ends
+                self._disarm()
             self.coro.close()  # interrupted or done: never resumed
 
     def _arm(self) -> None:
         # Past the end already (the cancel scope's cancellation is on its way in): a last short step, so that the
         # cancellation reaches the coroutine as it would without the guard, and a step that blocks is still cut.
         left = max(self.end - time.monotonic(), _LAST_STEP)
-        _Step.active = self.step
+        _Step.active, _Step.armed = self.step, True
         signal.setitimer(signal.ITIMER_REAL, left)
 
     def _disarm(self) -> None:
         _Step.active = None
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _Step.armed = False
 
 
 async def guarded(coro: Coroutine[Any, Any, Any], seconds: float | None, agent: str) -> Any:
     """Await `coro` (an async agent's call), interrupting any single step that blocks the event loop for longer
     than the `seconds` left; as a plain await when `seconds` is None or the guard cannot work here."""
-    if seconds is None or not can_guard():
+    if seconds is None or _ALARM is None or threading.current_thread() is not threading.main_thread():
         return await coro
+    handler = signal.getsignal(_ALARM)  # one look (it costs microseconds): is it ours, the default, or another?
+    if handler is not _on_alarm:
+        if handler is not signal.SIG_DFL:
+            return await coro  # the program's own handler stays
+        # Installed once and left in place (it acts as the default does on any SIGALRM not its own): setting a
+        # handler costs more than a trivial agent's whole step, and agents run one after another all day.
+        signal.signal(_ALARM, _on_alarm)
     return await _Guarded(coro, seconds, agent)
 
 

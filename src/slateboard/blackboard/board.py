@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import repeat
 from types import TracebackType
 from typing import Self
 
@@ -20,13 +21,23 @@ import anyio
 import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
+from slateboard.blackboard.columns import ColumnsBuilder
 from slateboard.blackboard.draft import MAX_NAME, Draft
 from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, row_problem, seal
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.group import GroupCommit
 from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
-from slateboard.blackboard.snapshots import Rejected, Restored, SnapshotCheck, check_entries, load, make_row, shelf_of
-from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_store, open_store
+from slateboard.blackboard.snapshots import (
+    Rejected,
+    Restored,
+    SnapshotCheck,
+    SnapshotRow,
+    check_entries,
+    load,
+    make_row,
+    shelf_of,
+)
+from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
@@ -76,6 +87,8 @@ class _Changes:
             self.disarm(token)
 
     def notify(self) -> None:
+        if not self._waiters:  # every write calls this: most have nobody watching
+            return
         # An anyio Event belongs to its thread's event loop; other threads' watchers poll instead.
         me = threading.get_ident()
         for thread, event in list(self._waiters):
@@ -98,7 +111,7 @@ class Board:
     ) -> None:
         self._name = name
         # Concurrent boards' appends share one transaction when the store can group them (group.py).
-        self._append = group.append if group is not None else self._append_alone
+        self._group = group
         self._store = store
         self._clock = clock
         self._max_payload = max_payload_bytes
@@ -120,7 +133,8 @@ class Board:
 
     async def write(self, finding: Record, *, author: str, expected_version: int | None = None) -> Entry:
         """Append one finding. With `expected_version`, fail with `StaleVersionError` if the board moved on."""
-        (entry,) = await self.write_many([finding], author=author, expected_version=expected_version)
+        # The hot path of every single write: straight to a draft, no batch built around it.
+        (entry,) = await self.write_draft(self.draft(((finding, author),), after=expected_version))
         return entry
 
     async def write_many(
@@ -129,7 +143,7 @@ class Board:
         """Append findings as one atomic batch: all get consecutive versions, or nothing is written."""
         if isinstance(findings, Record):
             raise InvalidFindingError(findings.kind_name, [("", "write_many takes a list of findings, not one")])
-        return await self.write_each([(finding, author) for finding in findings], expected_version=expected_version)
+        return await self.write_draft(self.draft(zip(findings, repeat(author)), after=expected_version))
 
     async def write_each(
         self, authored: Iterable[tuple[Record, str]], *, expected_version: int | None = None
@@ -150,24 +164,22 @@ class Board:
         """Append `draft` as one atomic batch, with `StaleVersionError` if the board is no longer at `draft.after`."""
         if draft.board != self._name:
             raise ConfigurationError(f"a draft for board {draft.board!r} cannot be written to board {self._name!r}")
-        stored = await self._append(AppendRequest(self._name, draft.pending, draft.after))
-        recorded_at = draft.recorded_at
-        entries = tuple(
-            Entry.from_stored(row, record, recorded_at) for row, record in zip(stored, draft.records, strict=True)
-        )
+        if self._group is None:
+            stored = await call_append(self._store.append, self._name, draft.pending, expected_version=draft.after)
+        else:
+            stored = await self._group.append(AppendRequest(self._name, draft.pending, draft.after))
+        at, make = draft.recorded_at, Entry.from_stored
+        entries = tuple([make(row, record, at) for row, record in zip(stored, draft.records, strict=True)])
         self._index.extend(entries)
         self._changes.notify()
         if self._on_write is not None:
             self._on_write()
         return entries
 
-    async def _append_alone(self, request: AppendRequest) -> list[StoredEntry]:
-        return await call_store(
-            self._store.append, request.board, request.entries, expected_version=request.expected_version
-        )
-
     def _now(self) -> datetime:
         now = self._clock()
+        if now.tzinfo is UTC:
+            return now
         if now.tzinfo is None:
             raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
         return now.astimezone(UTC)
@@ -194,8 +206,10 @@ class Board:
         return Head(board=self._name, version=version, hash=digest)
 
     def cache_info(self) -> IndexInfo:
-        """How many entries this process holds decoded, and how many rows it has read from the store in all."""
-        return IndexInfo(entries=self._index.version, rows_loaded=self._index.rows_loaded)
+        """How many entries this process holds (and of them, snapshot entries not decoded yet), and how many rows it
+        has read from the store in all."""
+        index = self._index
+        return IndexInfo(entries=index.version, rows_loaded=index.rows_loaded, undecoded=index.undecoded)
 
     async def _catch_up(self) -> None:
         index = self._index
@@ -220,7 +234,7 @@ class Board:
         onward, is found when `head` (exported earlier by `board.head()`) is given.
         """
         prev_hash, version = GENESIS_HASH, 0
-        known = self._index.entries
+        known = self._index
         while True:
             rows = await call_store(self._store.read, self._name, after=version, upto=version + _VERIFY_PAGE)
             for row in rows:
@@ -233,7 +247,7 @@ class Board:
             await self._check_head(head, version)
         return Head(board=self._name, version=version, hash=prev_hash)
 
-    def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: Sequence[Entry]) -> None:
+    def _check_row(self, row: StoredEntry, version: int, prev_hash: str, known: LogIndex) -> None:
         name = self._name
         problem = row_problem(row)
         if problem is not None:
@@ -242,7 +256,7 @@ class Board:
             raise TamperedLogError(name, version, f"version {version} is missing (the next stored is {row.version})")
         if seal(prev_hash, name, version, row) != row.hash:
             raise TamperedLogError(name, version, "the entry does not match its hash (edited, moved or re-chained)")
-        if version <= len(known) and known[version - 1].hash != row.hash:
+        if version <= known.version and known.hash(version) != row.hash:
             raise TamperedLogError(name, version, "the entry differs from what this process read earlier")
 
     async def _check_head(self, head: Head, last: int) -> None:
@@ -284,9 +298,11 @@ class Board:
         """Take the board's snapshot (blackboard.snapshots) into this process's index, if it holds nothing yet and
         the snapshot matches the log; the next reads fetch only the entries after it.
 
-        None when the index already held entries (nothing to restore); else the version the snapshot covers and
-        what was kept beside its entries (the controller's state), or version 0: no snapshot, a store without
-        them, or one refused (logged, and reported by `verify_snapshot`), in which case the log is read as usual.
+        The snapshot's entries are held as columns and each is decoded when something first reads it, so a restore
+        costs what reading the snapshot costs. None when the index already held entries (nothing to restore); else
+        the version the snapshot covers and what was kept beside its entries (the controller's state), or version 0:
+        no snapshot, a store without them, or one refused (logged, and reported by `verify_snapshot`), in which case
+        the log is read as usual.
         """
         if self._index.version:
             return None
@@ -299,26 +315,42 @@ class Board:
         if isinstance(loaded, Rejected):
             _log.warning("board %r: the snapshot at version %d is ignored: %s", self._name, row.version, loaded.reason)
             return Restored(0, None)
-        self._index.extend(loaded.entries)
+        if not self._index.restore(loaded.columns, self._decode):
+            return None  # another task of this process read the board meanwhile
         return Restored(loaded.version, loaded.extra)
 
     async def save_snapshot(self, extra: object = None, *, at: int | None = None) -> int:
         """Keep a snapshot of the board at version `at` (default: the latest), with `extra` beside its entries (a
         layer above keeps its own state there; it must be picklable plain data). Returns the version it covers
-        (0: an empty board, nothing kept). The encoding runs in a worker thread."""
+        (0: an empty board, nothing kept). The entries are kept exactly as stored: those this process took from a
+        snapshot come from it, the others are read from the log again. The encoding runs in a worker thread."""
         shelf = shelf_of(self._store)
         if shelf is None:
             raise ConfigurationError(f"the store {self._store.url} keeps no snapshots")
-        entries = (await self.view(at=at)).entries()
-        if not entries:
+        version = (await self.view(at=at)).version
+        if not version:
             return 0
-        row = await anyio.to_thread.run_sync(make_row, self._name, entries, extra)
+        index = self._index
+        taken = min(index.cold.count, version) if index.cold is not None else 0
+        rows = await call_store(self._store.read, self._name, after=taken, upto=version) if version > taken else []
+        row = await anyio.to_thread.run_sync(self._snapshot_row, taken, rows, extra)
         await call_store(shelf.put, row)
         return row.version
 
+    def _snapshot_row(self, taken: int, rows: Sequence[StoredEntry], extra: object) -> SnapshotRow:
+        index, builder = self._index, ColumnsBuilder(self._name)
+        if index.cold is not None and taken:
+            builder.take(index.cold, taken)
+        for row in rows:
+            if row.version != builder.count + 1 or row.hash != index.hash(row.version):
+                raise TamperedLogError(self._name, builder.count + 1, "the log differs from what this process read")
+            builder.add(row, index.subject(row.version))
+        return make_row(builder.build(), extra)
+
     async def verify_snapshot(self) -> SnapshotCheck:
-        """Check the board's snapshot against the log: its seal, the hash it records at its version, and every
-        entry it holds compared with the stored one. A refused snapshot is never used (see `restore`)."""
+        """Check the board's snapshot against the log: its seal, the hash it records at its version, every entry it
+        holds compared with the stored one (and the subject it files each under with the one the entry's finding
+        has), and its index with its entries. A refused snapshot is never used (see `restore`)."""
         shelf = shelf_of(self._store)
         row = None if shelf is None else await call_store(shelf.get, self._name)
         if row is None:
@@ -328,9 +360,16 @@ class Board:
         loaded = await anyio.to_thread.run_sync(load, row, anchor)
         if isinstance(loaded, Rejected):
             return SnapshotCheck(board=self._name, version=row.version, valid=False, reason=loaded.reason)
-        problem = check_entries(loaded, rows)
+        try:
+            problem = await anyio.to_thread.run_sync(check_entries, loaded, rows, self._subject_of)
+        except TamperedLogError as exc:  # the log's own row cannot be read: `verify` says more
+            problem = f"the log cannot be read: {exc}"
         reason = problem or f"matches the log's first {row.version} entries"
         return SnapshotCheck(board=self._name, version=row.version, valid=problem is None, reason=reason)
+
+    def _subject_of(self, row: StoredEntry) -> str | None:
+        subject = getattr(self._decode(row).payload, "subject", None)
+        return subject if isinstance(subject, str) else None
 
     write_sync = sync_twin(write)
     write_many_sync = sync_twin(write_many)

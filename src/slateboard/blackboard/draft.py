@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from slateboard.blackboard.entries import Entry, PendingEntry, StoredEntry
-from slateboard.blackboard.records import Record, encode
+from slateboard.blackboard.records import Record, stored_form
 from slateboard.errors import InvalidFindingError
 
 __all__ = ("Draft", "check_author", "MAX_NAME")
 
 MAX_NAME = 256
-_UNCHECKED = object()
 
 
 def check_author(author: object) -> None:
@@ -34,6 +33,17 @@ def check_author(author: object) -> None:
             problem = f"cannot be encoded as UTF-8 (a lone surrogate?), got {author!r}"
     if problem is not None:
         raise InvalidFindingError("write", [("author", problem)])
+
+
+# Authors that passed `check_author` lately: bounded, cleared when full.
+_good_authors: set[str] = set()
+_GOOD_AUTHORS = 1024
+
+
+def _remember_author(author: str) -> None:
+    if len(_good_authors) >= _GOOD_AUTHORS:
+        _good_authors.clear()
+    _good_authors.add(author)
 
 
 class Draft:
@@ -61,7 +71,6 @@ class Draft:
         self.entries: list[Entry] = []
         self._stamp = recorded_at.isoformat()
         self._max_bytes = max_bytes
-        self._author: object = _UNCHECKED
         self.extend(authored)
 
     def add(self, record: Record, author: str) -> Entry | None:
@@ -74,10 +83,10 @@ class Draft:
         pending, records, entries = self.pending, self.records, self.entries
         stamp, max_bytes, after, board = self._stamp, self._max_bytes, self.after, self.board
         for record, author in authored:
-            if author != self._author:  # a batch is mostly one author: check each new one once
+            if type(author) is not str or author not in _good_authors:  # a few authors write most entries
                 check_author(author)
-                self._author = author
-            kind, schema_version, payload, decoded, _ = encode(record, max_bytes=max_bytes)
+                _remember_author(author)
+            kind, schema_version, payload, decoded, _ = stored_form(record, max_bytes)
             pending.append(PendingEntry(kind, schema_version, author, stamp, payload))
             records.append(decoded)
             if after is not None:

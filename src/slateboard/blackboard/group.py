@@ -7,9 +7,14 @@ to their own appends (members), and writes them all in one transaction: one fsyn
 
 The wait is bounded: the leader yields again only while the group is still growing, never longer than `window`
 seconds, and closes the group at `max_entries`; a board that writes alone pays one scheduling point, the one
-`call_store` always took. Each request stays atomic on its own inside the group (the store rolls a refused one
-back alone: `GroupStore`), and nobody is told an append landed before the group's transaction has committed,
-so a crash inside a group loses nothing that was reported written. The leader and the members wait shielded
+`call_store` always took. One group of an event loop is written at a time, in a worker thread when it holds more
+than one request: while it commits (an fsync at FULL), the loop goes on running agents, and the appends they make
+gather into the next group, which its leader keeps open until the write before it has ended (the larger the load,
+the larger the groups, as in a database's own group commit).
+
+Each request stays atomic on its own inside the group (the store rolls a refused one back alone: `GroupStore`),
+and nobody is told an append landed before the group's transaction has committed, so a crash inside a group loses
+nothing that was reported written. The leader and the members wait shielded
 from cancellation once they have joined: a write that may land is never abandoned halfway (a cancelled task
 gets its cancellation once the group is settled, as a task cancelled during `call_store`'s write does).
 """
@@ -57,6 +62,7 @@ class GroupCommit:
         self._window = window
         self._max_entries = max_entries
         self._open: dict[int, _Group] = {}  # thread -> the group its event loop is gathering
+        self._writing: dict[int, anyio.Event] = {}  # thread -> set when its event loop's group in flight is written
         self.transactions = 0  # group transactions written (a request alone counts too): for tests and benchmarks
 
     async def append(self, request: AppendRequest) -> list[StoredEntry]:
@@ -96,9 +102,17 @@ class GroupCommit:
                 await anyio.lowlevel.checkpoint()
                 if anyio.current_time() >= deadline:
                     break
+            # The group stays open (others keep joining) until this loop's previous group is written.
+            while (busy := self._writing.get(thread)) is not None:
+                await busy.wait()
             if self._open.get(thread) is group:
                 del self._open[thread]
-            group.results = await self._write(group.requests)
+            done = self._writing[thread] = anyio.Event()
+            try:
+                group.results = await self._write(group.requests)
+            finally:
+                del self._writing[thread]
+                done.set()
         except BaseException as exc:  # every member must hear how its append ended, whatever it was
             group.failure = exc
         finally:
@@ -118,7 +132,5 @@ class GroupCommit:
                 append = partial(store.append, one.board, one.entries, expected_version=one.expected_version, wait=True)
                 stored = await anyio.to_thread.run_sync(append)
             return [stored]
-        try:
-            return store.append_group(requests, wait=False)
-        except WouldBlock:
-            return await anyio.to_thread.run_sync(partial(store.append_group, requests, wait=True))
+        # Off the event loop: the boards' next cycles run while the group commits.
+        return await anyio.to_thread.run_sync(partial(store.append_group, requests, wait=True))

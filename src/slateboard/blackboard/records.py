@@ -8,13 +8,14 @@ what every later view sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from slateboard.blackboard.kinds import registry
+from slateboard.blackboard.roundtrip import CHECKED, Plan, clone, plan
 from slateboard.errors import InvalidFindingError
 
 __all__ = (
@@ -54,11 +55,15 @@ class FrozenModel(BaseModel):
         ser_json_inf_nan="constants",  # a subclass that allows NaN must still round-trip it
     )
 
+    # Set once `__init__` validated the record; unset on a record made any other way (see `roundtrip`).
+    __slots__ = (CHECKED,)
+
     def __init__(self, /, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise InvalidFindingError(type(self).__name__, _problems(exc)) from exc
+        object.__setattr__(self, CHECKED, True)
 
     # Marks this __init__ as pydantic's own, so validation from JSON or of nested models skips it: only a
     # direct call pays for the error translation, and decoding a row validates once.
@@ -130,28 +135,69 @@ def encode(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Enc
     Raises `InvalidFindingError` naming the field for anything that could not be read back: the payload is
     validated again as stored (that validation is also what gives the reader's view), because `model_construct`
     or `model_copy(update=...)` can build a finding that never passed validation, and an entry that cannot be
-    read back would break its append-only board for good. A record encoded moments ago (an agent's output, checked
-    by the runner, then written by the controller) is not encoded twice.
+    read back would break its append-only board for good. The one exception: a record that passed validation when
+    it was built, of a class whose JSON loads back exactly (`roundtrip`), is copied instead of parsed. A record
+    encoded moments ago (an agent's output, checked by the runner, then written by the controller) is not encoded
+    twice.
     """
+    found = stored_form(record, max_bytes)
+    return found if isinstance(found, Encoded) else Encoded(*found)  # the one kept by `encode_record`, or a new one
+
+
+def stored_form(record: object, max_bytes: int) -> tuple[str, int, str, Record, int]:
+    """`encode` as a plain tuple, for the write path's loop."""
+    codec = _codecs.get(type(record)) or _codec(record)
+    if _recent:
+        recent = _recent.get(id(record))
+        if recent is not None and recent[0] is record and recent[1].size <= max_bytes:
+            return recent[1]
+    try:
+        payload = codec.to_json(record)
+    except PydanticSerializationError as exc:
+        raise InvalidFindingError(codec.kind, [_unserializable(record, exc)]) from exc  # type: ignore[arg-type]
+    if len(payload) > max_bytes:
+        raise InvalidFindingError(codec.kind, [_oversize_problem(record, len(payload), max_bytes)])  # type: ignore[arg-type]
+    # A validated record of a class whose JSON loads back exactly: the reader's record is a copy of it.
+    decoded = clone(record, codec.plan) if codec.plan is not None else None  # type: ignore[arg-type]
+    if decoded is None:
+        try:
+            decoded = codec.validate_json(payload)
+        except ValidationError as exc:
+            raise InvalidFindingError(codec.kind, _problems(exc)) from exc
+    return codec.kind, codec.version, payload.decode(), decoded, len(payload)  # type: ignore[return-value]
+
+
+class _Codec(NamedTuple):
+    kind: str
+    version: int
+    to_json: Callable[[Any], bytes]
+    validate_json: Callable[[bytes], Any]
+    plan: Plan | None
+
+
+# What `encode` needs of each record class, looked up once: pydantic's class attributes are slow to read on the
+# write path. Keyed by class, so bounded like `_recent` (classes made at run time must not pile up).
+_codecs: dict[type, _Codec] = {}
+_CODECS = 1024
+
+
+def _codec(record: object) -> _Codec:
     if not isinstance(record, Record):
         raise InvalidFindingError(
             type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
         )
-    recent = _recent.get(id(record))
-    if recent is not None and recent[0] is record and recent[1].size <= max_bytes:
-        return recent[1]
     cls = type(record)
-    try:
-        payload = cls.__pydantic_serializer__.to_json(record)
-    except PydanticSerializationError as exc:
-        raise InvalidFindingError(cls.kind_name, [_unserializable(record, exc)]) from exc
-    if len(payload) > max_bytes:
-        raise InvalidFindingError(cls.kind_name, [_oversize_problem(record, len(payload), max_bytes)])
-    try:
-        decoded = cls.__pydantic_validator__.validate_json(payload)
-    except ValidationError as exc:
-        raise InvalidFindingError(cls.kind_name, _problems(exc)) from exc
-    return Encoded(cls.kind_name, cls.schema_version, payload.decode(), decoded, len(payload))
+    codec = _Codec(
+        cls.kind_name,
+        cls.schema_version,
+        cls.__pydantic_serializer__.to_json,
+        cls.__pydantic_validator__.validate_json,
+        plan(cls),
+    )
+    if len(_codecs) >= _CODECS:
+        _codecs.clear()
+    _codecs[cls] = codec
+    return codec
 
 
 def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> tuple[str, int, str]:

@@ -1,15 +1,19 @@
-"""Snapshots: a board's decoded index (and what a layer above adds, e.g. the controller's state), persisted beside
-the log so that a cold open reads the snapshot and only the entries after it.
+"""Snapshots: a board's entries and index as columns (blackboard.columns), and what a layer above adds (the
+controller's state), persisted beside the log so that a cold open reads the snapshot and only the entries after it.
 
 A snapshot is a cache, never a source of truth. It records the version it covers and the chain hash of that
 entry, and a seal (SHA-256 over the board, the version, that hash, the format and the body). A board takes it only
 when the seal matches and the log's own entry at that version carries the same hash, so a snapshot of another
-board, of a log that was rewritten, or of a tail since truncated is refused and the log is read instead. `verify`
-goes further and compares every entry of the snapshot with the log (`check`).
+board, of a log that was rewritten, or of a tail since truncated is refused and the log is read instead; so is a
+body whose columns have the wrong shape. A restored board decodes each entry from the columns when first read: one
+that cannot be decoded, or whose subject is not the one the snapshot's index files it under, raises
+`TamperedLogError` then. `verify_snapshot` goes further and compares every entry of the snapshot with the log, and
+the snapshot's index with its entries (`check_entries`).
 
-The body is pickled, and read back by an unpickler that only builds what a board holds: classes of slateboard's
-own modules, the registered finding kinds and other pydantic models, a few value types; it imports nothing
-(a class of a module not loaded is refused) and calls no function, so a forged body cannot run code.
+The body is pickled: the columns as plain data (bytes, strings, tuples, dicts), and the layer above's part. It is
+read back by an unpickler that only builds what a board holds: classes of slateboard's own modules, the
+registered finding kinds and other pydantic models, a few value types; it imports nothing (a class of a module not
+loaded is refused) and calls no function, so a forged body cannot run code.
 
 Stores keep snapshots through `SnapshotShelf` (one per board, the newest replacing the older); a store without
 one (a third party's) simply has no snapshots, and boards read their whole log as before.
@@ -25,14 +29,14 @@ import io
 import pickle
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from slateboard.blackboard.entries import Entry, encode_field
-from slateboard.blackboard.records import encode_record
+from slateboard.blackboard.columns import ColumnsError, EntryColumns
+from slateboard.blackboard.entries import StoredEntry, encode_field
 
 __all__ = (
     "FORMAT",
@@ -51,8 +55,9 @@ __all__ = (
     "allow_in_snapshots",
 )
 
-FORMAT = 1
-"""The body's format: a pickle of (entries, extra) read by `_Unpickler`. A row of another format is ignored."""
+FORMAT = 2
+"""The body's format: a pickle of (packed columns, extra) read by `_Unpickler`. A row of another format (1 held
+decoded `Entry` objects) is ignored: the log is read instead, and the next load keeps a snapshot of this one."""
 _DOMAIN = b"slateboard/snapshot/v1\x00"
 _EXTRA: set[type] = set()
 _VALUES: frozenset[type] = frozenset(
@@ -111,12 +116,13 @@ def seal_snapshot(board: str, version: int, head_hash: str, body_format: int, bo
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
-def make_row(board: str, entries: Sequence[Entry], extra: object) -> SnapshotRow:
-    """A snapshot of `entries` (versions 1..k of `board`, in order) with `extra` beside them."""
-    if not entries:
+def make_row(columns: EntryColumns, extra: object) -> SnapshotRow:
+    """A snapshot of `columns` (entries 1..k of their board) with `extra` beside them."""
+    board, version = columns.board, columns.count
+    if not version:
         raise ValueError("a snapshot covers at least one entry")
-    version, head_hash = entries[-1].version, entries[-1].hash
-    body = pickle.dumps((list(entries), extra), protocol=5)
+    head_hash = columns.hash(version)
+    body = pickle.dumps((columns.pack(), extra), protocol=5)
     return SnapshotRow(board, version, head_hash, FORMAT, body, seal_snapshot(board, version, head_hash, FORMAT, body))
 
 
@@ -134,10 +140,10 @@ class SnapshotCheck(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A snapshot that passed the checks: its entries (1..version) and what was stored beside them."""
+    """A snapshot that passed the checks: its entries (1..version) as columns and what was stored beside them."""
 
     version: int
-    entries: list[Entry]
+    columns: EntryColumns
     extra: object
 
 
@@ -164,11 +170,18 @@ def load(row: SnapshotRow, anchor_hash: str | None) -> Loaded | Rejected:
     if reason is not None:
         return Rejected(row.version, reason)
     try:
-        entries, extra = _Unpickler(io.BytesIO(row.body)).load()
+        packed, extra = _Unpickler(io.BytesIO(row.body)).load()
     except Exception as exc:  # a forged or damaged body: any failure to read it is a refusal, never a crash
         return Rejected(row.version, f"the body cannot be read: {exc}")
-    reason = _misfit(row, entries)
-    return Rejected(row.version, reason) if reason is not None else Loaded(row.version, entries, extra)
+    try:
+        columns = EntryColumns.unpack(row.board, packed)
+    except ColumnsError as exc:
+        return Rejected(row.version, f"the body's columns are damaged: {exc}")
+    if columns.count != row.version:
+        return Rejected(row.version, f"it holds {columns.count} entries, not {row.version}")
+    if columns.hash(row.version) != row.hash:
+        return Rejected(row.version, "its last entry's hash is not the hash it records")
+    return Loaded(row.version, columns, extra)
 
 
 def _refusal(row: SnapshotRow, anchor_hash: str | None) -> str | None:
@@ -183,35 +196,25 @@ def _refusal(row: SnapshotRow, anchor_hash: str | None) -> str | None:
     return None
 
 
-def _misfit(row: SnapshotRow, entries: object) -> str | None:
-    if not isinstance(entries, list) or len(entries) != row.version:
-        return f"it holds {len(entries) if isinstance(entries, list) else 0} entries, not {row.version}"
-    for expected, entry in enumerate(entries, 1):
-        if not isinstance(entry, Entry) or entry.version != expected or entry.board != row.board:
-            return f"entry {expected} is not version {expected} of board {row.board!r}"
-    if entries[-1].hash != row.hash:
-        return "its last entry's hash is not the hash it records"
-    return None
-
-
-def check_entries(loaded: Loaded, rows: Sequence[Any]) -> str | None:
-    """Compare every entry of a loaded snapshot with the log's stored rows (1..version): None, or what differs."""
-    for entry, row in zip(loaded.entries, rows, strict=False):
-        where = f"entry {entry.version}"
-        if (entry.hash, entry.kind, entry.author, entry.schema_version) != (
-            row.hash,
-            row.kind,
-            row.author,
-            row.schema_version,
-        ):
-            return f"{where} differs from the log"
-        if entry.recorded_at != datetime.datetime.fromisoformat(row.recorded_at):
-            return f"{where}'s time differs from the log"
-        if encode_record(entry.payload)[2] != row.payload:
-            return f"{where}'s finding differs from the log"
+def check_entries(
+    loaded: Loaded, rows: Sequence[StoredEntry], subject_of: Callable[[StoredEntry], str | None]
+) -> str | None:
+    """Compare every entry of a loaded snapshot with the log's stored rows (1..version), the subject each is filed
+    under with `subject_of(row)` (the subject a reader decodes), and the snapshot's index with its entries: None,
+    or what differs."""
+    columns = loaded.columns
+    for version, row in enumerate(rows[: loaded.version], 1):
+        try:
+            ours = columns.row(version)
+        except ColumnsError as exc:
+            return f"entry {version} cannot be read: {exc}"
+        if ours != row:
+            return f"entry {version} differs from the log"
+        if columns.subject(version) != subject_of(row):
+            return f"entry {version}'s subject differs from the log's"
     if len(rows) != loaded.version:
         return f"the log holds {len(rows)} of the snapshot's {loaded.version} entries"
-    return None
+    return columns.misfit_index()
 
 
 class _Unpickler(pickle.Unpickler):

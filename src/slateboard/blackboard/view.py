@@ -1,8 +1,10 @@
 """Point-in-time views over a board, answered from an incremental index.
 
-A board keeps one `LogIndex` of its decoded entries and extends it with only the entries it has not seen,
-so reading the latest state costs the same on a board of 100 entries as on one of 100,000. A `BoardView`
-is the index cut at a version: the index only ever grows at the end, so a view never changes.
+A board keeps one `LogIndex` of its entries and extends it with only the entries it has not seen, so reading
+the latest state costs the same on a board of 100 entries as on one of 100,000. A board restored from a
+snapshot holds the snapshot's entries as columns and decodes each when first read, so opening it costs what
+reading the snapshot costs, not one object per entry. A `BoardView` is the index cut at a version: the index
+only ever grows at the end, and an entry once decoded stays the same object, so a view never changes.
 """
 
 from __future__ import annotations
@@ -10,62 +12,152 @@ from __future__ import annotations
 import heapq
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from slateboard.blackboard.entries import Entry
+from slateboard.blackboard.columns import ColumnsError, EntryColumns, Run
+from slateboard.blackboard.entries import Entry, StoredEntry
 from slateboard.blackboard.kinds import registry
 from slateboard.blackboard.records import Finding, Record
-from slateboard.errors import UnknownVersionError
+from slateboard.errors import TamperedLogError, UnknownVersionError
 
 __all__ = ("BoardView", "LogIndex", "IndexInfo")
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 _Key = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
-    """What a board's index holds: `entries` decoded so far, `rows_loaded` read from the store in all."""
+    """What a board's index holds: `entries` in all, `rows_loaded` read from the store in all, and `undecoded`:
+    entries taken from a snapshot that nothing has read yet (each is decoded when first read)."""
 
     entries: int
     rows_loaded: int
+    undecoded: int = 0
 
 
 class LogIndex:
-    """Decoded entries of one board in version order, with version lists by kind, subject and author."""
+    """One board's entries in version order, with version lists by kind, subject and author.
+
+    Entries come decoded (`extend`: written or read by this process), or column by column from a snapshot
+    (`restore`), in which case each is decoded when something first reads it (`entry`), once: every later read
+    gets the same object. Decoding one that fails raises `TamperedLogError`, as reading its row would.
+    """
 
     def __init__(self) -> None:
-        self.entries: list[Entry] = []
+        self._entries: list[Entry | None] = []  # None: a snapshot's entry not decoded yet
         self.rows_loaded = 0
-        self._by_kind: dict[str, list[int]] = {}
-        self._by_subject: dict[_Key, list[int]] = {}
-        self._by_author: dict[_Key, list[int]] = {}
+        self.undecoded = 0
+        self._cold: EntryColumns | None = None
+        self._decode: Callable[[StoredEntry], Entry] | None = None
+        self._by_kind: dict[str, Run] = {}
+        self._by_subject: dict[_Key, Run] = {}
+        self._by_author: dict[_Key, Run] = {}
         self._lock = threading.Lock()
 
     @property
     def version(self) -> int:
-        return len(self.entries)
+        return len(self._entries)
+
+    @property
+    def cold(self) -> EntryColumns | None:
+        """The snapshot's columns this index was restored from (entries 1..their count), or None."""
+        return self._cold
 
     def extend(self, entries: Iterable[Entry]) -> None:
         """Add entries that continue the index; ones already held are skipped, and a gap stops the run."""
         with self._lock:
+            held = self._entries
             for entry in entries:
-                if entry.version <= len(self.entries):
+                if entry.version <= len(held):
                     continue
-                if entry.version != len(self.entries) + 1:
+                if entry.version != len(held) + 1:
                     break
                 self._add(entry)
 
     def _add(self, entry: Entry) -> None:
         version, kind = entry.version, entry.kind
-        self.entries.append(entry)
-        self._by_kind.setdefault(kind, []).append(version)
-        self._by_author.setdefault((kind, entry.author), []).append(version)
+        self._entries.append(entry)
+        _file(self._by_kind, kind, version)
+        _file(self._by_author, (kind, entry.author), version)
         subject = getattr(entry.payload, "subject", None)
         if isinstance(subject, str):
-            self._by_subject.setdefault((kind, subject), []).append(version)
+            _file(self._by_subject, (kind, subject), version)
+
+    def restore(self, columns: EntryColumns, decode: Callable[[StoredEntry], Entry]) -> bool:
+        """Hold `columns` (entries 1..n of a snapshot) undecoded; `decode` makes an `Entry` of a stored row when one
+        is first read. False (nothing done) when the index already holds entries."""
+        runs = columns.runs.copy()
+        with self._lock:
+            if self._entries:
+                return False
+            self._cold, self._decode = columns, decode
+            self._entries = [None] * columns.count
+            self.undecoded = columns.count
+            self._by_kind, self._by_subject, self._by_author = runs.by_kind, runs.by_subject, runs.by_author
+            return True
+
+    def entry(self, version: int) -> Entry:
+        """The entry at `version` (1..version), decoded now if it is a snapshot's not read yet."""
+        found = self._entries[version - 1]
+        return found if found is not None else self._thaw(version)
+
+    def span(self, after: int, upto: int) -> tuple[Entry, ...]:
+        """The entries after `after` up to `upto`, in order."""
+        part = self._entries[after:upto]
+        cold = self._cold.count if self._cold is not None else 0
+        if after >= cold or self.undecoded == 0:
+            return tuple(part)  # type: ignore[arg-type]  # every entry past the snapshot's is decoded
+        return tuple(e if e is not None else self._thaw(v) for v, e in enumerate(part, after + 1))
+
+    def author(self, version: int) -> str:
+        found = self._entries[version - 1]
+        return found.author if found is not None else self._read(version, self._columns.author)
+
+    def hash(self, version: int) -> str:
+        found = self._entries[version - 1]
+        return found.hash if found is not None else self._columns.hash(version)
+
+    def subject(self, version: int) -> str | None:
+        """The subject entry `version` is filed under (None: its record has no string subject)."""
+        cold = self._cold
+        if cold is not None and version <= cold.count:
+            return self._read(version, cold.subject)
+        subject = getattr(self.entry(version).payload, "subject", None)
+        return subject if isinstance(subject, str) else None
+
+    def _read(self, version: int, column: Callable[[int], T]) -> T:
+        try:
+            return column(version)
+        except ColumnsError as exc:
+            problem = f"the snapshot's entry cannot be read ({exc})"
+            raise TamperedLogError(self._columns.board, version, problem) from exc
+
+    @property
+    def _columns(self) -> EntryColumns:
+        if self._cold is None:  # an entry is None only in a restored index
+            raise RuntimeError("no snapshot columns")  # pragma: no cover
+        return self._cold
+
+    def _thaw(self, version: int) -> Entry:
+        with self._lock:
+            found = self._entries[version - 1]
+            if found is None:
+                found = self._entries[version - 1] = self._decoded(version)
+                self.undecoded -= 1
+            return found
+
+    def _decoded(self, version: int) -> Entry:
+        cold, decode = self._columns, self._decode
+        entry = decode(self._read(version, cold.row))  # type: ignore[misc]  # set with the columns
+        subject = getattr(entry.payload, "subject", None)
+        if (subject if isinstance(subject, str) else None) != self._read(version, cold.subject):
+            # What a reader decodes must be what the index lists: a snapshot whose index disagrees was edited.
+            raise TamperedLogError(cold.board, version, "the snapshot's index files the entry under another subject")
+        return entry
 
     def versions(self, kind: type[Record], subject: str | None, author: str | None, upto: int) -> Iterable[int]:
         """Versions <= `upto` of entries whose record is a `kind`, matching the filters, in log order."""
@@ -83,8 +175,7 @@ class LogIndex:
             return ()
         merged: Iterable[int] = runs[0] if len(runs) == 1 else heapq.merge(*runs)
         if subject is not None and author is not None:
-            entries = self.entries
-            merged = (v for v in merged if entries[v - 1].author == author)
+            merged = (v for v in merged if self.author(v) == author)
         return merged
 
     def last_version(self, kind: type[Record], subject: str | None, author: str | None, upto: int) -> int:
@@ -93,17 +184,25 @@ class LogIndex:
         for cls in registry.subclasses_of(kind):
             key = subject if subject is not None else author
             if key is None:
-                run = self._by_kind.get(cls.kind_name, ())
+                run: Sequence[int] = self._by_kind.get(cls.kind_name, ())
             else:
                 table = self._by_subject if subject is not None else self._by_author
                 run = table.get((cls.kind_name, key), ())
             cut = bisect_right(run, upto)
             if subject is not None and author is not None:
-                while cut and self.entries[run[cut - 1] - 1].author != author:
+                while cut and self.author(run[cut - 1]) != author:
                     cut -= 1
             if cut:
                 newest = max(newest, run[cut - 1])
         return newest
+
+
+def _file(runs: dict[Any, Run], key: Any, version: int) -> None:
+    run = runs.get(key)
+    if run is None:
+        runs[key] = [version]
+    else:
+        run.append(version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,34 +225,32 @@ class BoardView:
         self, kind: type[Record] | None = None, *, subject: str | None = None, author: str | None = None
     ) -> tuple[Record, ...]:
         """Records of `kind` (and its subclasses; all findings by default) in log order, filtered."""
-        entries = self._index.entries
-        versions = self._index.versions(kind or Finding, subject, author, self.version)
-        return tuple(entries[v - 1].payload for v in versions)
+        index = self._index
+        return tuple(index.entry(v).payload for v in index.versions(kind or Finding, subject, author, self.version))
 
     def latest(self, kind: type[R], *, subject: str | None = None, author: str | None = None) -> R | None:
         """The newest record of `kind` matching the filters, or None."""
         version = self._index.last_version(kind, subject, author, self.version)
-        return self._index.entries[version - 1].payload if version else None  # type: ignore[return-value]
+        return self._index.entry(version).payload if version else None  # type: ignore[return-value]
 
     def entries(
         self, kind: type[Record] | None = None, *, subject: str | None = None, author: str | None = None
     ) -> tuple[Entry, ...]:
         """Whole entries (with author, version and time) instead of bare records; every entry by default."""
-        entries = self._index.entries
+        index = self._index
         if kind is None and subject is None and author is None:
-            return tuple(entries[: self.version])
-        versions = self._index.versions(kind or Record, subject, author, self.version)
-        return tuple(entries[v - 1] for v in versions)
+            return index.span(0, self.version)
+        return tuple(index.entry(v) for v in index.versions(kind or Record, subject, author, self.version))
 
     def since(self, version: int) -> tuple[Entry, ...]:
         """The entries after `version`, up to this view's version: what changed since then."""
-        return tuple(self._index.entries[max(version, 0) : self.version])
+        return self._index.span(max(version, 0), self.version)
 
     def entry(self, version: int) -> Entry:
         """The entry at `version` (1..view.version)."""
         if not 1 <= version <= self.version:
             raise UnknownVersionError(self.board, version, self.version)
-        return self._index.entries[version - 1]
+        return self._index.entry(version)
 
     def __len__(self) -> int:
         return self.version

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slateboard.agents.spec import Agent
@@ -27,7 +28,7 @@ from slateboard.state.projection import BoardState
 from slateboard.state.records import Decision, Reason, Settlement, Task
 from slateboard.state.rules import OfKind
 
-__all__ = ("Evaluator", "split_rules")
+__all__ = ("Evaluator", "RuleSet", "split_rules")
 
 
 def split_rules(rules: Sequence[Rule]) -> tuple[list[SufficiencyRule], list[ConflictRule], Budget]:
@@ -49,14 +50,38 @@ def split_rules(rules: Sequence[Rule]) -> tuple[list[SufficiencyRule], list[Conf
     return sufficiency, conflicts, budgets[0] if budgets else Budget()
 
 
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A controller's rules sorted once (checking a rule against the protocols costs more than a decision's
+    arithmetic): the sufficiency rules with their own subjects and kinds, the conflict rules, the budget."""
+
+    sufficiency: tuple[SufficiencyRule, ...]
+    conflicts: tuple[ConflictRule, ...]
+    budget: Budget
+    own: tuple[str | None, ...]
+    kinds: tuple[type | None, ...]
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> RuleSet:
+        """Sort `rules`; `ConfigurationError` for anything that is not a rule."""
+        sufficiency, conflicts, budget = split_rules(rules)
+        return cls(
+            sufficiency=tuple(sufficiency),
+            conflicts=tuple(conflicts),
+            budget=budget,
+            own=tuple(rule.subject if isinstance(rule, OwnSubject) else None for rule in sufficiency),
+            kinds=tuple(rule.kind if isinstance(rule, OfKind) else None for rule in sufficiency),
+        )
+
+
 class Evaluator:
     """Decides for one `BoardState`; keeps per-subject rule results between decisions."""
 
-    def __init__(self, agents: Sequence[Agent], rules: Sequence[Rule]) -> None:
+    def __init__(self, agents: Sequence[Agent], rules: Sequence[Rule] | RuleSet) -> None:
         self.agents = tuple(agents)
-        self.sufficiency, self.conflicts, self.budget = split_rules(rules)
-        self._own = [rule.subject if isinstance(rule, OwnSubject) else None for rule in self.sufficiency]
-        self._kinds = [rule.kind if isinstance(rule, OfKind) else None for rule in self.sufficiency]
+        ruleset = rules if isinstance(rules, RuleSet) else RuleSet.of(rules)
+        self.sufficiency, self.conflicts, self.budget = ruleset.sufficiency, ruleset.conflicts, ruleset.budget
+        self._own, self._kinds = ruleset.own, ruleset.kinds
         self._met: list[dict[str, Assessment]] = [{} for _ in self.sufficiency]
         self._triggered: list[dict[str, Reason]] = [{} for _ in self.conflicts]
         self._when_args = [
@@ -74,8 +99,8 @@ class Evaluator:
         conflicts = self._conflict_reasons(state) + stale_commit_reasons(state)
         if conflicts:
             return Decision(cycle=cycle, status="escalate", reasons=conflicts)
-        met, unmet = self._sufficiency_reasons(state)
-        if self.sufficiency and not unmet:
+        met, missing = self._sufficiency(state)
+        if self.sufficiency and not missing:
             return Decision(cycle=cycle, status="sufficient", reasons=met)
         agenda = self._agenda(state)
         failures = self._failure_reasons(state)
@@ -90,6 +115,7 @@ class Evaluator:
         if not self.sufficiency and not failures:
             quiet = Reason(rule="quiescent", message="no agent has work left and no rule asks for more evidence")
             return Decision(cycle=cycle, status="sufficient", reasons=(quiet,))
+        unmet = _unmet_reasons(missing)
         stall = Reason(rule="stall", message="no agent has work left, and the evidence does not suffice")
         if failures:
             return Decision(cycle=cycle, status="failed", reasons=(*failures, *unmet, stall))
@@ -121,9 +147,12 @@ class Evaluator:
                 reasons.append(Reason(rule="agent-conflict", message=message, agents=(agent,)))
         return tuple(reasons)
 
-    def _sufficiency_reasons(self, state: BoardState) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
-        """Met and unmet reasons. A rule must be met on every subject the inputs are about (or on its own subject)."""
-        met, unmet = [], []
+    def _sufficiency(self, state: BoardState) -> tuple[tuple[Reason, ...], list[Reason | tuple[str, str]]]:
+        """Met reasons, and what is unmet: a rule's own reason, or (rule id, where) for a rule with no finding yet,
+        made into a reason only when the decision names it (a run that goes on does not). A rule must be met on
+        every subject the inputs are about (or on its own subject)."""
+        met: list[Reason] = []
+        unmet: list[Reason | tuple[str, str]] = []
         for rule, own, cache in zip(self.sufficiency, self._own, self._met, strict=True):
             required = [own] if own is not None else list(state.input_subjects) or sorted(cache)[:1]
             missing = [s for s in required if s not in cache or not cache[s].met]
@@ -132,9 +161,8 @@ class Evaluator:
             elif missing and missing[0] in cache:
                 unmet.append(cache[missing[0]].reason)
             else:
-                where = f" on {missing[0]!r}" if missing else ""
-                unmet.append(Reason(rule=rule.id, message=f"no finding of this kind{where} yet"))
-        return tuple(met), tuple(unmet)
+                unmet.append((rule.id, f" on {missing[0]!r}" if missing else ""))
+        return tuple(met), unmet
 
     def _failure_reasons(self, state: BoardState) -> tuple[Reason, ...]:
         reasons = []
@@ -201,6 +229,13 @@ class Evaluator:
             return bool(agent.when(**{name: values[name] for name in self._when_args[index]}))
         except Exception:  # a precondition that cannot be evaluated does not hold; the agent does not run
             return False
+
+
+def _unmet_reasons(unmet: list[Reason | tuple[str, str]]) -> tuple[Reason, ...]:
+    return tuple(
+        item if isinstance(item, Reason) else Reason(rule=item[0], message=f"no finding of this kind{item[1]} yet")
+        for item in unmet
+    )
 
 
 def _settles(state: BoardState, settlement: Settlement, rule: str, reason: Reason) -> bool:

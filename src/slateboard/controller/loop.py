@@ -36,7 +36,7 @@ from slateboard.commit.layer import CommitLayer, CommitTarget
 from slateboard.controller.batch import BatchCase, BatchProgress, BatchResult, BoardResult, run_many, run_many_sync
 from slateboard.controller.commits import CommitSteps
 from slateboard.controller.cycle import Cycle
-from slateboard.controller.decide import Evaluator, split_rules
+from slateboard.controller.decide import Evaluator, RuleSet
 from slateboard.controller.graph import flowchart
 from slateboard.controller.outcomes import Difference, Outcome, ReplayReport, build_outcome
 from slateboard.controller.retraction import record_retractions
@@ -77,7 +77,7 @@ class Controller:
         self.registry = AgentRegistry(agents)
         self.registry.validate(inputs)
         self.rules: tuple[Rule, ...] = tuple(rules)
-        split_rules(self.rules)  # refuse what is not a rule now, not at the first run
+        self.ruleset = RuleSet.of(self.rules)  # refuses what is not a rule now, not at the first run
         if policy is not None and not isinstance(policy, Policy):
             raise ConfigurationError(f"policy must be a slateboard.policies.Policy, got {policy!r}")
         if policy is not None and sink is None:
@@ -137,7 +137,7 @@ class Controller:
             scenario=self.scenario,
         )
         while True:  # until the inputs land; another writer may move the board on first
-            fresh = await self._new_inputs(board, inputs)
+            fresh = await self._new_inputs(board, inputs, state.version)
             last = state.last_decision
             finished = last is not None and last.status != "continue"
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
@@ -320,7 +320,7 @@ class Controller:
     async def replay(self, board: Board) -> ReplayReport:
         """Re-derive every decision and verdict from the entries before it, without running anything, and compare."""
         view = await board.view()
-        state, evaluator = BoardState(self.agents), Evaluator(self.agents, self.rules)
+        state, evaluator = BoardState(self.agents), Evaluator(self.agents, self.ruleset)
         differences: list[Difference] = []
         decisions, verdicts, same = 0, 0, True
         for entry in view.entries():
@@ -379,7 +379,7 @@ class Controller:
         return await resumed_state(board, self.agents)
 
     async def _load(self, board: Board) -> tuple[BoardState, Evaluator]:
-        return await self._state(board), Evaluator(self.agents, self.rules)
+        return await self._state(board), Evaluator(self.agents, self.ruleset)
 
     async def _finish(self, board: Board, state: BoardState, decision: Decision, version: int) -> Outcome:
         if decision.status == "sufficient":
@@ -387,8 +387,10 @@ class Controller:
         return build_outcome(board.name, state, decision, version=version, policy=self.policy)
 
     @staticmethod
-    async def _new_inputs(board: Board, inputs: Sequence[Finding]) -> list[Finding]:
-        view = await board.view()
+    async def _new_inputs(board: Board, inputs: Sequence[Finding], version: int) -> list[Finding]:
+        # The state's version, which this process holds (no read): had another writer moved the board on since,
+        # the append after it fails as stale and the run loads the board again.
+        view = await board.view(at=version)
         fresh: list[Finding] = []
         for item in inputs:
             if not isinstance(item, Finding):
@@ -400,7 +402,7 @@ class Controller:
     def _left(self, state: BoardState) -> float | None:
         """Seconds before the run's deadline (`rules.budget(deadline=)`), by the log's clock; None without one. The
         runner's watchdog holds every agent to it, so a hung agent cannot keep the run past it."""
-        deadline = split_rules(self.rules)[2].deadline
+        deadline = self.ruleset.budget.deadline
         if deadline is None or state.started_at is None:
             return None
         return deadline - (datetime.now(state.started_at.tzinfo) - state.started_at).total_seconds()

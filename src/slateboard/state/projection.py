@@ -15,7 +15,7 @@ derives from it (`staleness`); a stale proposal no longer stands unless its key 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,8 +71,9 @@ class BoardState:
         self.last_decision: Decision | None = None
         self.last_decision_version = 0
         self.last_finding_version = 0
-        self.findings: dict[int, Finding] = {}
-        self.provenance: dict[int, Provenance] = {}
+        # Mappings, not necessarily dicts: a state revived from a snapshot reads these on demand (state/resume.py).
+        self.findings: MutableMapping[int, Finding] = {}
+        self.provenance: MutableMapping[int, Provenance] = {}
         self.proposals: list[int] = []
         self.keys = KeyBook()
         self.task_status: dict[TaskKey, str] = {}

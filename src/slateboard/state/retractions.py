@@ -19,7 +19,7 @@ A citation without a version is caught only by a retraction of the whole source.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -120,8 +120,9 @@ class Staleness:
     standing: list[tuple[int, SourceRef]] = field(default_factory=list)
     notices: set[int] = field(default_factory=set)
     because: dict[int, int] = field(default_factory=dict)
-    _cited: dict[int, Sequence[Cited]] = field(default_factory=dict)
-    _inputs: dict[int, frozenset[int]] = field(default_factory=dict)
+    # Mappings: a state revived from a snapshot reads these on demand (state/resume.py).
+    _cited: MutableMapping[int, Sequence[Cited]] = field(default_factory=dict)
+    _inputs: MutableMapping[int, frozenset[int]] = field(default_factory=dict)
     _findings: list[int] = field(default_factory=list)
     _pending: tuple[str, frozenset[int], int] | None = None
 

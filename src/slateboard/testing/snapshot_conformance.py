@@ -7,10 +7,12 @@ class TestSnapshots(OnRegisteredStores, SnapshotConformance):
     pass
 ```
 
-A board restored cold from its snapshot reads the same entries as one read from the log, and reads only the
-entries after the snapshot; a snapshot that does not match the log (edited, re-sealed with a forged finding,
-from a rewritten or another board's log, or a body that tries to run code) is refused or reported, never trusted
-silently. Hypothesis drives the equality over random boards and snapshot points.
+A board restored cold from its snapshot reads the same entries as one read from the log, reads only the
+entries after the snapshot, and decodes each of the snapshot's entries when first read; a snapshot that does not
+match the log (edited, re-sealed with a forged finding or index, from a rewritten or another board's log, columns
+of the wrong shape, or a body that tries to run code) is refused or reported, and a forged entry raises
+`TamperedLogError` when read, never trusted silently. Hypothesis drives the equality over random boards and
+snapshot points.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slateboard.blackboard import Blackboard, Board
+from slateboard.blackboard.columns import ColumnsBuilder, EntryColumns
 from slateboard.blackboard.snapshots import SnapshotRow, SnapshotShelf, seal_snapshot, shelf_of
+from slateboard.errors import TamperedLogError
 from slateboard.testing.conformance import Note, Vote
 from slateboard.testing.registered import OnRegisteredStores, check, check_equal
 
@@ -181,20 +185,106 @@ class SnapshotConformance(ABC):
             seal = seal_snapshot(row.board, 99, row.hash, row.format, row.body)
             await self._refused(bb, replace(row, version=99, seal=seal), "no version 99")
 
+    def _resealed(self, row: SnapshotRow, packed: object, extra: object) -> SnapshotRow:
+        """`row` with another body, sealed again (what someone who can write the store could do)."""
+        body = pickle.dumps((packed, extra), protocol=5)
+        return replace(row, body=body, seal=seal_snapshot(row.board, row.version, row.hash, row.format, body))
+
+    def _with_entry(self, row: SnapshotRow, version: int, payload: str) -> SnapshotRow:
+        """`row` re-sealed with entry `version`'s stored payload replaced, its index untouched."""
+        packed, extra = pickle.loads(row.body)  # noqa: S301 - the suite's own snapshot
+        columns = EntryColumns.unpack(row.board, packed)
+        builder = ColumnsBuilder(row.board)
+        for v in range(1, columns.count + 1):
+            stored = columns.row(v)
+            builder.add(replace(stored, payload=payload) if v == version else stored, columns.subject(v))
+        return self._resealed(row, builder.build().pack(), extra)
+
+    async def _cold_board(self, bb: Blackboard, row: SnapshotRow) -> tuple[Blackboard, Board]:
+        """`row` put as the board's snapshot, and the board restored from it on a cold handle."""
+        self.shelf(bb).put(row, wait=True)
+        cold = self.cold(bb)
+        board = cold.board("snap")
+        restored = await board.restore()
+        check_equal(restored.version if restored else None, row.version)
+        return cold, board
+
     @pytest.mark.anyio
-    async def test_a_resealed_forged_finding_is_reported_by_verify(self) -> None:
+    async def test_a_resealed_forged_finding_is_reported_by_verify_and_refused_when_read(self) -> None:
+        """A finding edited inside a re-sealed snapshot: `verify_snapshot` names it; a restored board raises
+        `TamperedLogError` when the entry is first read (its subject is not the one the index files it under),
+        while the entries around it read as the log's."""
         with self.open_blackboard() as bb:
             row = await self._kept(bb)
-            entries, extra = pickle.loads(row.body)  # noqa: S301 - the suite's own snapshot
-            first = entries[0]
-            forged = type(first).model_construct(
-                **{**dict(first), "payload": first.payload.model_copy(update={"subject": "zz"})}
-            )
-            body = pickle.dumps(([forged, *entries[1:]], extra), protocol=5)
-            sealed = replace(row, body=body, seal=seal_snapshot(row.board, row.version, row.hash, row.format, body))
-            self.shelf(bb).put(sealed, wait=True)
+            expected = await bb.board("snap").history()
+            forged = expected[0].payload.model_copy(update={"subject": "zz"})
+            sealed = self._with_entry(row, 1, type(forged).__pydantic_serializer__.to_json(forged).decode())
+            cold, board = await self._cold_board(bb, sealed)
+            try:
+                found = await board.verify_snapshot()
+                check(not found.valid and "entry 1" in found.reason, f"verify names the forged entry: {found}")
+                view = await board.view()
+                check_equal(view.entry(2), expected[1])
+                with pytest.raises(TamperedLogError, match="version 1"):
+                    view.entry(1)
+            finally:
+                if cold is not bb:
+                    cold.close()
+
+    @pytest.mark.anyio
+    async def test_a_snapshot_entry_that_cannot_be_decoded_raises_when_read(self) -> None:
+        """A payload that is no longer the finding's JSON raises the `TamperedLogError` a stored row would."""
+        with self.open_blackboard() as bb:
+            row = await self._kept(bb)
+            cold, board = await self._cold_board(bb, self._with_entry(row, 2, "not json"))
+            try:
+                view = await board.view()
+                with pytest.raises(TamperedLogError, match="version 2"):
+                    view.findings()
+                check(not (await board.verify_snapshot()).valid, "verify reports the entry")
+            finally:
+                if cold is not bb:
+                    cold.close()
+
+    @pytest.mark.anyio
+    async def test_a_resealed_forged_index_is_reported_by_verify(self) -> None:
+        """The snapshot's index moved to another subject: verify finds that it no longer lists the entries."""
+        with self.open_blackboard() as bb:
+            row = await self._kept(bb)
+            packed, extra = pickle.loads(row.body)  # noqa: S301 - the suite's own snapshot
+            (kind, subject), versions = next(iter(packed["by_subject"].items()))
+            del packed["by_subject"][(kind, subject)]
+            packed["by_subject"][(kind, "zz")] = versions
+            self.shelf(bb).put(self._resealed(row, packed, extra), wait=True)
             found = await bb.board("snap").verify_snapshot()
-            check(not found.valid and "entry 1" in found.reason, f"verify names the forged entry: {found}")
+            check(not found.valid and "by subject" in found.reason, f"verify names the index: {found}")
+
+    @pytest.mark.anyio
+    async def test_columns_of_the_wrong_shape_are_refused(self) -> None:
+        with self.open_blackboard() as bb:
+            row = await self._kept(bb)
+            packed, extra = pickle.loads(row.body)  # noqa: S301 - the suite's own snapshot
+            await self._refused(bb, self._resealed(row, {**packed, "hashes": b"short"}, extra), "columns")
+
+    @pytest.mark.anyio
+    async def test_entries_are_decoded_when_first_read_and_stay_the_same_objects(self) -> None:
+        with self.open_blackboard() as bb:
+            row = await self._kept(bb)
+            expected = await bb.board("snap").history()
+            cold = self.cold(bb)
+            try:
+                board = cold.board("snap")
+                await board.restore()
+                check_equal(board.cache_info().undecoded, row.version)  # nothing decoded by the restore
+                view = await board.view()
+                latest = view.latest(Note, subject="b")
+                check_equal(board.cache_info().undecoded, row.version - 1)  # only the entry read
+                check(latest is view.entry(2).payload, "a decoded entry is kept: the same object every read")
+                check_equal(view.entries(), tuple(expected))
+                check_equal(board.cache_info().undecoded, 0)
+            finally:
+                if cold is not bb:
+                    cold.close()
 
     @pytest.mark.anyio
     async def test_a_body_that_would_run_code_is_refused(self) -> None:

@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
-from slateboard.blackboard.stores.base import FeedRow, chain, decode_position, encode_position
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
+from slateboard.blackboard.stores.base import FeedRow, check_head, decode_position, encode_position
 from slateboard.blackboard.stores.ledger import (
     LedgerRow,
     LedgerStatus,
@@ -184,26 +184,19 @@ class MemoryStore:
         if self.read_only:
             raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
         with self._lock:
-            log = self._boards.get(board, [])
-            head = (len(log), log[-1].hash if log else GENESIS_HASH)
-            sealed = chain(board, head, entries, expected_version)
-            stored = []
-            for seq, (entry, (version, digest)) in enumerate(zip(entries, sealed, strict=True), len(self._all) + 1):
-                stored.append(
-                    StoredEntry(
-                        seq,
-                        board,
-                        version,
-                        entry.kind,
-                        entry.schema_version,
-                        entry.author,
-                        entry.recorded_at,
-                        entry.payload,
-                        digest,
-                    )
-                )
+            log = self._boards.get(board)
+            version = check_head(board, len(log) if log else 0, expected_version)
+            digests = seal_run(log[-1].hash if log else GENESIS_HASH, board, version, entries)
+            seq = len(self._all) - version  # seq and version grow together within the append
+            stored = [
+                StoredEntry(seq + v, board, v, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+                for v, (e, digest) in enumerate(zip(entries, digests, strict=True), version + 1)
+            ]
             if stored:
-                self._boards.setdefault(board, []).extend(stored)
+                if log is None:
+                    self._boards[board] = stored.copy()
+                else:
+                    log.extend(stored)
                 self._all.extend(stored)
             return stored
 

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
 from slateboard.blackboard.stores import sqlite_migrations
 from slateboard.blackboard.stores.base import (
     AppendRequest,
     AppendResult,
     FeedRow,
     WouldBlock,
-    chain,
+    check_head,
     decode_position,
     encode_position,
 )
@@ -286,10 +286,12 @@ class SQLiteStore:
 
     def _insert(self, conn: sqlite3.Connection, request: AppendRequest) -> list[StoredEntry]:
         board, entries, expected_version = request.board, request.entries, request.expected_version
-        sealed = chain(board, self._head(conn, board), entries, expected_version)
+        head, prev_hash = self._head(conn, board)
+        version = check_head(board, head, expected_version)
+        digests = seal_run(prev_hash, board, version, entries)
         rows = [
-            (board, version, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
-            for e, (version, digest) in zip(entries, sealed, strict=True)
+            (board, version + i, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
+            for i, (e, digest) in enumerate(zip(entries, digests, strict=True), 1)
         ]
         try:
             if len(rows) == 1:

@@ -1,0 +1,59 @@
+"""A write is an anyio checkpoint even when its append ran inline and skipped the scheduling round
+(`stores.base.call_append`): a cancelled writer gets its cancellation at the write, and a loop of writes still lets
+the other tasks of its event loop run."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from slateboard import Blackboard, Finding
+
+
+class Tick(Finding):
+    kind_name = "tests.append_checkpoints.Tick"
+    n: int
+
+
+def tick(n: int) -> Tick:
+    return Tick(subject="clock", confidence=1.0, n=n)
+
+
+def ungrouped(bb: Blackboard) -> Blackboard:
+    """The store's appends one by one, through `call_append` (group commit has its own scheduling: group.py)."""
+    return Blackboard(bb.store, group_commit=False)
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_writer_is_cancelled_at_its_write_which_landed(bb: Blackboard) -> None:
+    board = ungrouped(bb).board("cancelled")
+    await board.write(tick(0), author="w")
+    reached = []
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await board.write(tick(1), author="w")
+        reached.append("after the write")
+    assert scope.cancelled_caught
+    assert reached == []
+    assert [entry.payload.n for entry in await board.history()] == [0, 1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_loop_of_writes_lets_the_other_tasks_run(bb: Blackboard) -> None:
+    board = ungrouped(bb).board("loop")
+    other_ran = anyio.Event()
+    written = 0
+
+    async def other() -> None:
+        other_ran.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other)
+        # The loop never awaits anything but its writes: only their checkpoints can let the other task run. Each
+        # write takes microseconds and the writes yield at least every millisecond, so this bound is never reached.
+        while not other_ran.is_set() and written < 1_000_000:
+            await board.write(tick(written), author="w")
+            written += 1
+    assert other_ran.is_set()
+    assert written < 1_000_000
+    assert (await board.view()).version == written
