@@ -1,10 +1,12 @@
 """Every file in examples/ runs, as a user would run it, in a fresh process.
 
-A property example (any examples/*.py that defines a `test_` function) is run with `python -m pytest FILE`
-and must pass. Any other example is a script, run as `python examples/FILE --quick` (every script accepts
-`--quick`: a small run for CI), and must exit 0. Each runs from an empty directory of its own, so nothing it
-writes (a database, hypothesis's example store) lands in the repository. All of them start at once and each
-test waits for its own, so the suite takes about as long as the slowest example, not the sum of them.
+A property example (any examples/*.py that defines a `test_` function) is run with `python -m pytest FILE -n 0`
+and must pass: in one process, as a file of a few tests needs (the repository's addopts would otherwise start an
+xdist worker per core, each importing everything again, for a file xdist keeps on one worker anyway). Any other
+example is a script, run as `python examples/FILE --quick` (every script accepts `--quick`: a small run for CI),
+and must exit 0. Each runs from an empty directory of its own, so nothing it writes (a database, hypothesis's
+example store) lands in the repository. All of them start at once and each test waits for its own, so the suite
+takes about as long as the slowest example, not the sum of them.
 """
 
 import subprocess
@@ -17,6 +19,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = sorted(EXAMPLES.glob("*.py"))
 TIMEOUT = 240
+NO_LANGSMITH = ("-p", "no:langsmith_plugin")  # a second of imports per process, used by no example
 
 
 def is_property_example(path: Path) -> bool:
@@ -25,7 +28,7 @@ def is_property_example(path: Path) -> bool:
 
 def command(path: Path) -> list[str]:
     if is_property_example(path):
-        return [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider"]
+        return [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider", "-n", "0", *NO_LANGSMITH]
     return [sys.executable, str(path), "--quick"]
 
 

@@ -1,24 +1,35 @@
 """A batch of boards in its own OS process, for the group-commit crash test.
 
     python -m tests.blackboard.group_process DB BOARDS [KILL_AT [DURABILITY]]
+    python -m tests.blackboard.group_process serve
 
 Runs boards `g-0` ... `g-<BOARDS-1>` through `run_many` (all at once, so their appends share transactions) on the
 SQLite file DB, committing each board's proposal to `sinks.Table("tickets")` in the same database. Every append
 transaction prints `landed BOARD VERSION HASH` per board it wrote, once the transaction has committed and before
 any board is told (what the process reported durable). With KILL_AT = n > 0 the process SIGKILLs itself inside the
 n-th insert made in a group of two or more, after that board's rows joined the transaction and before it commits.
+
+`serve` reads one JSON request a line on stdin, `{"argv": [DB, BOARDS, ...], "stdout": PATH, "stderr": PATH}`, runs
+each in a process forked from this one (the imports done, the SQLite backend loaded, nothing opened) with its output
+in those files, and answers each with a line `{"returncode": N}` (-9 when SIGKILL ended it, as `subprocess` says).
+A fork costs the test a run instead of an interpreter start and the imports (about 1.5 s of CPU each).
 """
 
 from __future__ import annotations
 
+import faulthandler
+import json
+import os
 import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
 from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import AppendRequest, AppendResult
+from slateboard.blackboard.stores.registry import backend_for
 from slateboard.blackboard.stores.sqlite import SQLiteStore
 from slateboard.testing.faults import sigkill
 
@@ -110,5 +121,38 @@ def main(argv: list[str]) -> None:
         print("done", dict(result.counts()), flush=True)
 
 
+TIMEOUT = 120  # seconds a run may take before it is ended (the test then fails on its exit code)
+
+
+def serve() -> None:
+    """Run each request read from stdin in a forked child, one after another; answer each with its exit code."""
+    backend_for("sqlite:///warm.db")  # loads the SQLite store's modules once, for every child; opens nothing
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()  # a forked child must not print the parent's buffered lines again
+        pid = os.fork()
+        if pid == 0:  # the child: output to the request's files, and leave without the parent's atexit handlers
+            code = 0
+            try:
+                for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+                    os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+                # A hung run ends with its threads' tracebacks on stderr and exit code 1 (a thread of faulthandler's
+                # own, not SIGALRM, which the agents' watchdog arms and disarms).
+                faulthandler.dump_traceback_later(TIMEOUT, exit=True)
+                main(request["argv"])
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)  # reaped: the next run starts after this one ended, as a new process would
+        print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    else:
+        main(sys.argv[1:])

@@ -8,12 +8,13 @@ the appends' own fsync and never the ledger's.
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -209,24 +210,50 @@ def test_a_bad_durability_is_refused_naming_it(
         Blackboard.open(url_of(tmp_path, url_query), durability=option)  # type: ignore[arg-type]
 
 
-def run_batch(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.blackboard.group_process", str(db), str(BOARDS), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+class Batches:
+    """`tests.blackboard.group_process serve`: each batch runs in a process of its own, forked from this server."""
+
+    def __init__(self) -> None:
+        command = [sys.executable, "-m", "tests.blackboard.group_process", "serve"]
+        self.server = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """The batch on `db` (killed at `args`' point, if any), once its process has ended."""
+        if self.server.stdin is None or self.server.stdout is None:
+            raise RuntimeError("the batch server has no pipes")
+        runs = len(list(db.parent.glob(f"{db.name}.*.out")))
+        out, err = (db.parent / f"{db.name}.{runs}.{stream}" for stream in ("out", "err"))
+        argv = [str(db), str(BOARDS), *args]
+        self.server.stdin.write(json.dumps({"argv": argv, "stdout": str(out), "stderr": str(err)}) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the batch server ended (exit code {self.server.wait()})")
+        code = json.loads(answer)["returncode"]
+        return subprocess.CompletedProcess(argv, code, out.read_text(), err.read_text())
+
+    def close(self) -> None:
+        if self.server.stdin is not None:
+            self.server.stdin.close()
+        self.server.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def batches() -> Iterator[Batches]:
+    server = Batches()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize("durability", ["cycle", "relaxed"])
 @pytest.mark.parametrize("kill_at", [1, 5, 14])
 def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twice(
-    tmp_path: Path, kill_at: int, durability: str
+    tmp_path: Path, kill_at: int, durability: str, batches: Batches
 ) -> None:
     db = tmp_path / "crash.db"
-    killed = run_batch(db, str(kill_at), durability)
+    killed = batches.run(db, str(kill_at), durability)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     landed = [line.split()[1:] for line in killed.stdout.splitlines() if line.startswith("landed ")]
     with Blackboard.open(f"sqlite:///{db}") as bb:
@@ -239,7 +266,7 @@ def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twi
             name: [e.hash for e in bb.board(name).history_sync() if isinstance(e.payload, Decision)]
             for name in bb.boards()
         }
-    resumed = run_batch(db)  # the same batch again: every board resumes from its log
+    resumed = batches.run(db)  # the same batch again, in a new process: every board resumes from its log
     assert resumed.returncode == 0, resumed.stderr
     assert f"done {{'committed': {BOARDS}}}" in resumed.stdout
     with Blackboard.open(f"sqlite:///{db}") as bb:

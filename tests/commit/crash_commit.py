@@ -32,6 +32,7 @@ from typing import Any
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
 from slateboard.blackboard.stores.base import open_store
+from slateboard.blackboard.stores.registry import backend_for
 from slateboard.testing.faults import Faults
 
 BOARD = "case-7"
@@ -158,6 +159,9 @@ def store_url(directory: Path, point: str, server: str | None = None) -> str:
 
 def each(directory: Path, mode: str, points: list[str], server: str | None = None) -> None:
     """One forked process per kill point, one after another; prints each one's exit code."""
+    # Load the store's backend (its modules, SQLAlchemy's) here, once: each child then starts warm instead of paying
+    # the imports again (about 0.3 s of CPU a run, ten times the run itself). Nothing is opened, no thread started.
+    backend_for(store_url(directory, "warm", server))
     for point in points:
         faults = parse_point(point)
         sys.stdout.flush()  # a forked child must not print the parent's buffered lines again

@@ -87,8 +87,11 @@ def test_the_entry_point_loads_the_plugin_in_a_fresh_interpreter(pytester: pytes
     (ours,) = [ep for ep in entry_points(group="pytest11") if ep.name == "slateboard"]
     assert ours.value == "slateboard.testing.plugin"
     pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    # Without hypothesis's own plugin, whose report imports all of hypothesis: only ours matters here.
-    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    # Without hypothesis's own plugin, whose report imports all of hypothesis, nor langsmith's (the bench extra's),
+    # which imports its API client: only ours matters here.
+    result = pytester.runpytest_subprocess(
+        "--fixtures", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:langsmith_plugin"
+    )
     assert result.ret == 0
     out = result.stdout.str()
     for name in FIXTURES:

@@ -8,12 +8,14 @@ read that nobody writes and no input provides, and a cycle of agents in which no
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.records import Record
 from slateboard.errors import WorkflowError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ("AgentRegistry",)
 
@@ -58,6 +60,8 @@ class AgentRegistry:
 
     def agent_graph(self) -> nx.DiGraph[str]:
         """Agents only: an edge A -> B when A writes a kind that B reads."""
+        import networkx as nx  # noqa: PLC0415 - a tenth of a second: imported by the first graph, not by every process
+
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(a.name for a in self.agents)
         for writer in self.agents:
@@ -68,6 +72,8 @@ class AgentRegistry:
 
     def graph(self) -> nx.DiGraph[tuple[str, str]]:
         """Agents and kinds: kind -> agent for reads, agent -> kind for writes."""
+        import networkx as nx  # noqa: PLC0415 - see agent_graph
+
         graph: nx.DiGraph[tuple[str, str]] = nx.DiGraph()
         for item in self.agents:
             graph.add_node(("agent", item.name))
@@ -79,6 +85,8 @@ class AgentRegistry:
 
     def validate(self, inputs: Sequence[type[Record]] | None = None) -> None:
         """Raise `WorkflowError` for an unguarded cycle, or (with `inputs`) for a kind nobody provides."""
+        import networkx as nx  # noqa: PLC0415 - see agent_graph
+
         graph = self.agent_graph()
         for component in nx.strongly_connected_components(graph):
             members = sorted(component)
@@ -100,6 +108,8 @@ class AgentRegistry:
 
     def layers(self) -> tuple[tuple[str, ...], ...]:
         """Agents grouped into layers that can run in parallel: each layer reads only what earlier ones write."""
+        import networkx as nx  # noqa: PLC0415 - see agent_graph
+
         graph = self.agent_graph()
         condensed = nx.condensation(graph)
         order = {a.name: i for i, a in enumerate(self.agents)}
