@@ -25,8 +25,10 @@ def ungrouped(bb: Blackboard) -> Blackboard:
 
 
 @pytest.mark.anyio
-async def test_a_cancelled_writer_is_cancelled_at_its_write_which_landed(bb: Blackboard) -> None:
-    board = ungrouped(bb).board("cancelled")
+@pytest.mark.parametrize("grouped", [False, True])
+async def test_a_cancelled_writer_is_cancelled_at_its_write_which_landed(bb: Blackboard, grouped: bool) -> None:
+    """Alone (`call_append`) or through group commit (where the store groups: SQLite, PostgreSQL)."""
+    board = (bb if grouped else ungrouped(bb)).board("cancelled")
     await board.write(tick(0), author="w")
     reached = []
     with anyio.CancelScope() as scope:

@@ -85,6 +85,9 @@ class GroupCommit:
                 await self._lead(thread, group)
             else:
                 await group.done.wait()
+        # A cancellation that came while the group was written is delivered here, at the write, as `call_store`
+        # delivers one after a write it did inline: the entries landed, and the caller's state follows the log.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if group.failure is not None:
             raise group.failure
         result = group.results[position]
