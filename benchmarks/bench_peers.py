@@ -717,7 +717,7 @@ def langgraph_postgres(server: str, n: int) -> Measured:
             saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
             before = server_counters(server)
-            rate = await langgraph_all_at_once(five_nodes().compile(checkpointer=saver), n, "sync")
+            rate = await langgraph_all_at_once(five_nodes(asynchronous=True).compile(checkpointer=saver), n, "sync")
             return per_run(server, before, rate, n + 1)
 
     with fresh_schema(server) as schema:
