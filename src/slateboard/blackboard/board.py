@@ -397,7 +397,7 @@ class Blackboard:
         group_commit: bool = True,
     ) -> None:
         """`group_commit`: concurrent boards' appends (a `run_many` batch) share transactions when the store can
-        (SQLite; see slateboard.blackboard.group). Off, every append is a transaction of its own."""
+        (SQLite and PostgreSQL; see slateboard.blackboard.group). Off, every append is a transaction of its own."""
         if max_payload_bytes < 1:
             raise ConfigurationError(f"max_payload_bytes must be positive, got {max_payload_bytes}")
         self.store = store
