@@ -108,7 +108,10 @@ def test_a_stale_request_in_a_group_fails_alone(tmp_path: Path) -> None:
 
 
 class GatedStore(SQLiteStore):
-    """A real SQLite store whose group writes wait at a gate: the test holds one group's commit open."""
+    """A real SQLite store whose group writes wait at a gate: the test holds one group's commit open. Its groups
+    are written off the loop, as a server store's are (SQLite's own are written on the loop)."""
+
+    group_off_loop = True
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, url=f"sqlite:///{path}")

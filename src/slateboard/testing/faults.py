@@ -236,6 +236,10 @@ class FaultyGroupStore(FaultyStore):
     def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
         return self.faults.call("store.append_group", self.inner.append_group, requests, wait=wait)
 
+    @property
+    def group_off_loop(self) -> bool:
+        return self.inner.group_off_loop
+
 
 class FaultySink:
     """An outside sink whose `apply` is a counted boundary (async when the sink's is); other attributes pass through.

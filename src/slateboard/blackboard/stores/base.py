@@ -117,6 +117,13 @@ class GroupStore(Store, Protocol):
 
     def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]: ...
 
+    @property
+    def group_off_loop(self) -> bool:
+        """Whether a group is written from a worker thread while the event loop goes on (a database server, where
+        the commit is a round trip), rather than on the loop (an embedded database, whose one connection the
+        loop's other boards would otherwise wait for in threads while the group commits)."""
+        ...
+
 
 def chain(
     board: str, head: tuple[int, str], entries: Sequence[PendingEntry], expected_version: int | None

@@ -103,6 +103,8 @@ _OPTIONS = ("schema", "pool_size", "durability")
 class PostgresStore:
     """A store in one schema of a PostgreSQL database. Safe for many tasks, threads, processes and machines."""
 
+    group_off_loop = True  # a group's commit is a round trip to the server: the loop goes on meanwhile (group.py)
+
     def __init__(
         self,
         conninfo: str,

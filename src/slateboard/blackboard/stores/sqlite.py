@@ -87,6 +87,8 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 class SQLiteStore:
     """A store in one SQLite file (WAL). Safe for many tasks, threads and processes at once."""
 
+    group_off_loop = False  # a group's commit is one fsync; the loop's reads share the one connection (group.py)
+
     def __init__(
         self,
         path: Path,
