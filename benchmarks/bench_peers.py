@@ -380,24 +380,15 @@ def sequential_tables(report: Report, n: int, repeats: int, base: Path | None) -
                 costs.extend(cost_rows(f"{where}, LangGraph 'sync'", ours, theirs))
             elif where != "memory":
                 costs.extend(cost_rows(f"{where}, LangGraph default", ours, theirs, commits_only=True))
-    rows.append(
-        Row(
-            "SQLite file, FULL, slateboard durability='relaxed'; LangGraph SqliteSaver, durability='async'",
-            Sample.of(m.rate for m in found[("FULL", "relaxed")]),
-            "runs/s",
-            reference=Sample.of(m.rate for m in found[("FULL", "async")]),
-            n=n,
-        )
-    )
-    rows.append(
-        Row(
-            "memory, slateboard's default sync agents (a worker thread a call); LangGraph InMemorySaver, 'sync'",
-            Sample.of(m.rate for m in found[("memory", "threads")]),
-            "runs/s",
-            reference=Sample.of(m.rate for m in found[("memory", "sync")]),
-            n=n,
-        )
-    )
+    extra = (
+        ("SQLite file, FULL, slateboard durability='relaxed'; LangGraph SqliteSaver, durability='async'",
+         ("FULL", "relaxed"), ("FULL", "async")),
+        ("memory, slateboard's default sync agents (a worker thread a call); LangGraph InMemorySaver, 'sync'",
+         ("memory", "threads"), ("memory", "sync")),
+    )  # fmt: skip
+    for label, ours_key, theirs_key in extra:
+        ours_rates = Sample.of(m.rate for m in found[ours_key])
+        rows.append(Row(label, ours_rates, "runs/s", reference=Sample.of(m.rate for m in found[theirs_key]), n=n))
     report.table(Table("five-step sequential runs", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
     report.table(Table("what a sequential run costs the disk", tuple(costs), ratio="slateboard / LangGraph"))
 

@@ -77,34 +77,35 @@ def test_concurrent_boards_share_transactions_and_each_stays_whole(tmp_path: Pat
     anyio.run(main)
 
 
+async def stale_request_fails_alone(url: str) -> None:
+    """Three boards' writes in one group, the middle one stale: it alone is refused (also run on PostgreSQL)."""
+    with Blackboard.open(url) as bb:
+        group = bb.group
+        assert group is not None
+        await bb.board("late").write(note(0), author="a")
+        before = group.transactions
+        outcomes: dict[str, object] = {}
+
+        async def write(name: str, expected: int | None) -> None:
+            try:
+                written = await bb.board(name).write(note(1), author="a", expected_version=expected)
+                outcomes[name] = written.version
+            except StaleVersionError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write, "first", None)
+            tasks.start_soon(write, "late", 0)  # the board is at 1: refused
+            tasks.start_soon(write, "third", 0)
+        assert group.transactions == before + 1  # the three shared one transaction
+        assert outcomes["first"] == 1
+        assert outcomes["third"] == 1
+        assert isinstance(outcomes["late"], StaleVersionError)
+        assert (await bb.board("late").verify()).version == 1
+
+
 def test_a_stale_request_in_a_group_fails_alone(tmp_path: Path) -> None:
-    async def main() -> None:
-        with Blackboard.open(url_of(tmp_path)) as bb:
-            group = bb.group
-            assert group is not None
-            await bb.board("late").write(note(0), author="a")
-            before = group.transactions
-            outcomes: dict[str, object] = {}
-
-            async def write(name: str, expected: int | None) -> None:
-                try:
-                    outcomes[name] = (
-                        await bb.board(name).write(note(1), author="a", expected_version=expected)
-                    ).version
-                except StaleVersionError as exc:
-                    outcomes[name] = exc
-
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(write, "first", None)
-                tasks.start_soon(write, "late", 0)  # the board is at 1: refused
-                tasks.start_soon(write, "third", 0)
-            assert group.transactions == before + 1  # the three shared one transaction
-            assert outcomes["first"] == 1
-            assert outcomes["third"] == 1
-            assert isinstance(outcomes["late"], StaleVersionError)
-            assert (await bb.board("late").verify()).version == 1
-
-    anyio.run(main)
+    anyio.run(stale_request_fails_alone, url_of(tmp_path))
 
 
 class GatedStore(SQLiteStore):

@@ -26,7 +26,7 @@ from slateboard.blackboard.stores.registry import backend_for_tests
 from slateboard.errors import StaleVersionError
 from slateboard.state.records import Commit, Decision
 from tests.blackboard.group_process import TABLE
-from tests.blackboard.test_group_commit import BOARDS, GROUPS, note, pending
+from tests.blackboard.test_group_commit import BOARDS, GROUPS, note, pending, stale_request_fails_alone
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,32 +88,7 @@ def test_one_blackboard_groups_in_one_event_loop_after_another(url: str) -> None
 
 
 def test_a_stale_request_in_a_group_fails_alone(url: str) -> None:
-    async def main() -> None:
-        with Blackboard.open(url) as bb:
-            group = bb.group
-            assert group is not None
-            await bb.board("late").write(note(0), author="a")
-            before = group.transactions
-            outcomes: dict[str, object] = {}
-
-            async def write(name: str, expected: int | None) -> None:
-                try:
-                    written = await bb.board(name).write(note(1), author="a", expected_version=expected)
-                    outcomes[name] = written.version
-                except StaleVersionError as exc:
-                    outcomes[name] = exc
-
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(write, "first", None)
-                tasks.start_soon(write, "late", 0)  # the board is at 1: refused
-                tasks.start_soon(write, "third", 0)
-            assert group.transactions == before + 1  # the three shared one transaction
-            assert outcomes["first"] == 1
-            assert outcomes["third"] == 1
-            assert isinstance(outcomes["late"], StaleVersionError)
-            assert (await bb.board("late").verify()).version == 1
-
-    anyio.run(main)
+    anyio.run(stale_request_fails_alone, url)
 
 
 def test_group_commit_can_be_turned_off(url: str) -> None:
