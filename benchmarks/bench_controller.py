@@ -462,7 +462,7 @@ def parts_table(templates: dict[int, Path], workdir: Path, sizes: Sizes, report:
 PROFILED: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("decide: rules, agenda (Evaluator.decide)", Evaluator.decide),
     ("  refresh rules on changed subjects", Evaluator._refresh),
-    ("  sufficiency reasons", Evaluator._sufficiency_reasons),
+    ("  sufficiency", Evaluator._sufficiency),
     ("  agenda (inputs, precondition)", Evaluator._agenda),
     ("write + ingest (Controller._advance, 1 a cycle)", Controller._advance),
     ("  Board.write_draft", Board.write_draft),
