@@ -24,9 +24,15 @@ from slateboard.blackboard.stores.memory import MemoryStore
 from slateboard.blackboard.stores.postgres import PostgresStore
 from slateboard.blackboard.stores.registry import backend_for_tests
 from slateboard.errors import StaleVersionError
-from slateboard.state.records import Commit, Decision
-from tests.blackboard.group_process import TABLE
-from tests.blackboard.test_group_commit import BOARDS, GROUPS, note, pending, stale_request_fails_alone
+from slateboard.state.records import Decision
+from tests.blackboard.test_group_commit import (
+    BOARDS,
+    GROUPS,
+    check_resumed,
+    note,
+    pending,
+    stale_request_fails_alone,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,16 +215,7 @@ def test_a_sigkill_inside_a_group_loses_no_committed_decision_and_applies_no_key
     assert resumed.returncode == 0, resumed.stderr
     assert f"done {{'committed': {BOARDS}}}" in resumed.stdout
     with Blackboard.open(url) as bb:
-        rows = TABLE.rows(bb)
-        assert sorted(rows) == [f"Ticket/{n}" for n in range(BOARDS)]
-        assert {row["revision"] for row in rows.values()} == {1}  # each applied exactly once
-        for n in range(BOARDS):
-            history = bb.board(f"g-{n}").history_sync()
-            bb.board(f"g-{n}").verify_sync()
-            assert sum(isinstance(e.payload, Commit) for e in history) == 1
-            decided = [e.hash for e in history if isinstance(e.payload, Decision)]
-            before = decisions_before.get(f"g-{n}", [])
-            assert decided[: len(before)] == before  # no committed decision lost or changed
+        check_resumed(bb, decisions_before)
     store = PostgresStore.from_url(url)
     try:
         count = store.query(
