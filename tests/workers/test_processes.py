@@ -61,6 +61,14 @@ class Worker:
         return code, self.process.stderr.read() if self.process.stderr else ""
 
 
+def holds_boards(bb: Blackboard, pid: int, timeout: float = 600.0) -> None:
+    """Return as soon as the worker process `pid` holds a lease on some board (read from the queue itself)."""
+    deadline = time.monotonic() + timeout
+    while not any(i.state == "leased" and f":{pid}:" in (i.owner or "") for i in queue_of(bb).items()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"worker {pid} held no board for {timeout:g} s")
+
+
 def sql(url: str, statement: str) -> list[tuple[object, ...]]:
     libpq, schema = url.split("?", 1)[0], url.rsplit("schema=", 1)[1]
     with psycopg.connect(libpq, options=f"-c search_path={schema}") as conn:
@@ -74,6 +82,7 @@ def test_three_workers_run_every_board_once_though_one_is_killed_mid_way(url: st
     doomed = Worker(url, "--scenario", "support-case", "--lease", "2", "--concurrency", "4")
     survivors = [Worker(url, "--scenario", "support-case", "--lease", "2", "--until-idle") for _ in range(2)]
     doomed.wait_for_boards(KILL_AFTER)
+    holds_boards(bb, doomed.process.pid)  # the kill must land while it holds some (it may be between claims)
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait(timeout=30)
     for worker in survivors:
