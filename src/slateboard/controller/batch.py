@@ -8,9 +8,10 @@ pandas.DataFrame(result.records())       # one flat row per board, in input orde
 
 One feeder pulls `(board_name, inputs)` pairs from `cases` and hands each, through an unbuffered memory object
 stream, to the first of `concurrency` workers that is free; so at most `concurrency` boards run at once and a lazy
-generator is read only as fast as boards finish (never materialized). Each board is one `controller.run`, which
-resumes a board that already has entries: running the same batch again on the same store re-runs nothing finished
-and applies no proposal twice.
+generator is read only as fast as boards finish (never materialized). Idle workers take their cases in one go, so
+`concurrency` boards do run at once (and their appends share transactions: blackboard/group.py). Each board is one
+`controller.run`, which resumes a board that already has entries: running the same batch again on the same store
+re-runs nothing finished and applies no proposal twice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from slateboard._internal.progress import RichProgress
 from slateboard._internal.sync import run_sync
@@ -258,17 +260,17 @@ async def _execute(
                         failure.append(exc)
                         group.cancel_scope.cancel()
 
-    async def feed(send: ObjectSendStream[tuple[int, Any]]) -> None:
+    async def feed(send: MemoryObjectSendStream[tuple[int, Any]]) -> None:
         async with send:
             try:
                 if isinstance(cases, AsyncIterable):
                     index = 0
                     async for case in cases:
-                        await send.send((index, case))
+                        await _hand(send, (index, case))
                         index += 1
                 else:
                     for index, case in enumerate(cases):
-                        await send.send((index, case))
+                        await _hand(send, (index, case))
             except Exception as exc:  # the source failed, not a board: let the running boards finish first
                 failure.append(exc)
 
@@ -293,6 +295,19 @@ async def _execute(
     return batch.result(interrupted=interrupted)
 
 
+async def _hand(send: MemoryObjectSendStream[tuple[int, Any]], item: tuple[int, Any]) -> None:
+    """Give `item` to an idle worker at once, or wait for one to be free.
+
+    Not a scheduling round per case: `send` alone yields before every item, so a batch would start one board per
+    round of the event loop, and its boards, each needing a dozen rounds, would never be more than a dozen at once
+    whatever `concurrency` says. Idle workers take their cases here in one go; only waiting for a busy worker yields.
+    """
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
+
+
 async def _run_board(
     controller: Controller, blackboard: Blackboard, case: Any, *, index: int, name: str, limit: float | None
 ) -> BoardResult:
@@ -303,8 +318,11 @@ async def _run_board(
         several = isinstance(inputs, Sequence) and not isinstance(inputs, str | Finding)
         findings = tuple(inputs) if several else (inputs,)  # anything else is refused by the controller, by type
         board = blackboard.board(board_name)  # not `name`: a name that is not a string is refused here
-        with anyio.move_on_after(limit):
+        if limit is None:  # no cancel scope a board when there is no limit to keep
             outcome = await controller.run(board, *findings)
+        else:
+            with anyio.move_on_after(limit):
+                outcome = await controller.run(board, *findings)
     except Exception as exc:  # one board's failure is its own result, never the batch's end
         return _error(index, name, started, type(exc).__name__, str(exc) or repr(exc))
     if outcome is None:
