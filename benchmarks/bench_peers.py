@@ -21,7 +21,9 @@ What runs (the peers come from the ``bench`` extra: ``pip install -e '.[bench]'`
   ``ainvoke`` in one task group on ``AsyncSqliteSaver`` (one ``aiosqlite`` connection, the same pragmas) or
   ``InMemorySaver``; and on PostgreSQL (a throwaway durable server, or ``--url``): slateboard's ``postgresql://``
   store (its pool of 8), with its group commit on (the default) and off, against ``AsyncPostgresSaver``
-  (``durability="sync"``) on a ``psycopg_pool`` pool of 8.
+  (``durability="sync"``) on a ``psycopg_pool`` pool of 8. Beside the runs a second, the CPU a run costs each side
+  over the same span (the process's ``time.process_time`` / runs: the collector, the event loop and, for
+  LangGraph, aiosqlite's thread included), which a loaded machine's wall clock blurs less.
 * Appends: slateboard's ``board.write`` / ``write_many`` (100 a batch) on ``memory://`` against the eventsourcing
   library's plain-Python recorder (``POPOApplicationRecorder.insert_events``), the event's state being the same
   finding serialized to JSON by pydantic, as an application's mapper would; and batches of 100 on a SQLite file
@@ -54,6 +56,7 @@ Run it from the repository root::
     python benchmarks/bench_peers.py --quick         # CI's smoke test
     python benchmarks/bench_peers.py --sequential 100 --concurrent 1000 --no-postgres --json peers.json
     python benchmarks/bench_peers.py --postgres-only --concurrent 1000   # PostgreSQL's part alone
+    python benchmarks/bench_peers.py --only concurrent --no-postgres --concurrent 1000   # the runs at once alone
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ import contextlib
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,6 +84,7 @@ from harness import (
     Table,
     freeze,
     in_fresh_dir,
+    names,
     now,
     parser,
     quiet_gc,
@@ -476,85 +481,125 @@ def cost_rows(label: str, ours: list[Measured], theirs: list[Measured], *, commi
 # --- many runs at once -------------------------------------------------------------------------------------------
 
 
-def slateboard_concurrent(url: str, n: int, *, group_commit: bool = True) -> float:
-    """`n` runs at once through `run_many(concurrency=n)`, on a store already open at `url`: runs a second."""
+@dataclass(frozen=True)
+class Burst:
+    """One measurement of many runs at once: runs a second, and the process's CPU time a run (ms) over the span."""
+
+    rate: float
+    cpu_ms: float
+
+
+@contextlib.contextmanager
+def burst(n: int) -> Iterator[list[Burst]]:
+    """Time the block (wall clock and `time.process_time`, the collector on): its `Burst` lands in the list."""
+    found: list[Burst] = []
+    with quiet_gc(keep_gc=True):
+        start, cpu = now(), time.process_time()
+        yield found
+        seconds, cpu_seconds = since(start), time.process_time() - cpu
+    found.append(Burst(n / seconds, cpu_seconds / n * 1e3))
+
+
+def slateboard_at_once(url: str, n: int, *, group_commit: bool = True) -> Burst:
+    """`n` runs at once through `run_many(concurrency=n)`, on a store already open at `url`."""
     with Blackboard.open(url, group_commit=group_commit) as bb:
         controller = five_steps()
 
-        async def runs() -> float:
+        async def runs() -> Burst:
             await controller.run(bb.board("warm-up"), ask("warm-up"))
             cases = [(f"run-{i}", ask(i)) for i in range(n)]
-            with quiet_gc(keep_gc=True):
-                start = now()
+            with burst(n) as found:
                 batch = await controller.run_many(bb, cases, concurrency=n)
-                seconds = since(start)
             for result in batch.results:
                 check_slateboard(result.status, result.reasons)
             if len(batch.results) != n:
                 raise AssertionError(f"run_many finished {len(batch.results)} of {n} runs")
-            return n / seconds
+            return found[0]
 
         return anyio.run(runs)
 
 
-async def langgraph_all_at_once(app: Any, n: int, durability: str) -> float:
-    """`n` `ainvoke`s in one task group: runs a second."""
+def slateboard_concurrent(url: str, n: int, *, group_commit: bool = True) -> float:
+    """`slateboard_at_once`'s runs a second."""
+    return slateboard_at_once(url, n, group_commit=group_commit).rate
+
+
+async def langgraph_at_once(app: Any, n: int, durability: str) -> Burst:
+    """`n` `ainvoke`s in one task group."""
 
     async def one(i: int) -> None:
         check_langgraph(await app.ainvoke({"text": "five trivial steps"}, thread(i), durability=durability))
 
     await app.ainvoke({"text": "warm-up"}, thread("warm-up"), durability=durability)
-    with quiet_gc(keep_gc=True):
-        start = now()
+    with burst(n) as found:
         async with anyio.create_task_group() as group:
             for i in range(n):
                 group.start_soon(one, i)
-        return n / since(start)
+    return found[0]
 
 
-def langgraph_concurrent(where: str, durability: str, n: int, base: Path | None) -> float:
+async def langgraph_all_at_once(app: Any, n: int, durability: str) -> float:
+    """`langgraph_at_once`'s runs a second."""
+    return (await langgraph_at_once(app, n, durability)).rate
+
+
+def langgraph_concurrent(where: str, durability: str, n: int, base: Path | None) -> Burst:
     """The same with LangGraph: `AsyncSqliteSaver` on one aiosqlite connection, or `InMemorySaver`."""
 
-    async def runs(tmp: Path) -> float:
+    async def runs(tmp: Path) -> Burst:
         nodes = five_nodes(asynchronous=True)  # no executor thread a node: slateboard's agents run on the loop too
         if where == "memory":
-            return await langgraph_all_at_once(nodes.compile(checkpointer=InMemorySaver()), n, durability)
+            return await langgraph_at_once(nodes.compile(checkpointer=InMemorySaver()), n, durability)
         async with aiosqlite.connect(tmp / "langgraph.db") as conn:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             await conn.execute(f"PRAGMA synchronous = {where}")
-            return await langgraph_all_at_once(nodes.compile(checkpointer=saver), n, durability)
+            return await langgraph_at_once(nodes.compile(checkpointer=saver), n, durability)
 
     return in_fresh_dir(base, lambda tmp: anyio.run(runs, tmp))
 
 
 def concurrent_table(report: Report, n: int, repeats: int, base: Path | None) -> None:
+    """Runs a second with `n` at once, slateboard against LangGraph per place and durability; then the CPU a run
+    costs each side over the same spans (the process's CPU time / runs: the collector and the event loop included)."""
     places = (*SYNCHRONOUS, "memory")
-    measurements: dict[tuple[str, str], Callable[[], float]] = {}
+    measurements: dict[tuple[str, str], Callable[[], Burst]] = {}
     for where in places:
         measurements[(where, "slateboard")] = lambda w=where: in_fresh_dir(  # type: ignore[misc]
-            base, lambda tmp: slateboard_concurrent(slateboard_url(w, tmp), n)
+            base, lambda tmp: slateboard_at_once(slateboard_url(w, tmp), n)
         )
         for durability in DURABILITIES:
             measurements[(where, durability)] = (
                 lambda w=where, d=durability: langgraph_concurrent(w, d, n, base)  # type: ignore[misc]
             )
     found = rounds(repeats, measurements)
-    rows = []
+    rows, cpu = [], []
     for where in places:
         peer = "InMemorySaver" if where == "memory" else "AsyncSqliteSaver"
         label = "memory" if where == "memory" else f"SQLite file, synchronous={where}"
+        ours = found[(where, "slateboard")]
         for durability in DURABILITIES:
+            theirs = found[(where, durability)]
             rows.append(
                 Row(
                     f"{label}; LangGraph {peer}, durability={durability!r}",
-                    Sample.of(found[(where, "slateboard")]),
+                    Sample.of(m.rate for m in ours),
                     "runs/s",
-                    reference=Sample.of(found[(where, durability)]),
+                    reference=Sample.of(m.rate for m in theirs),
+                    n=n,
+                )
+            )
+            cpu.append(
+                Row(
+                    f"{label}; LangGraph {peer}, durability={durability!r}",
+                    Sample.of(m.cpu_ms for m in ours),
+                    "ms",
+                    reference=Sample.of(m.cpu_ms for m in theirs),
                     n=n,
                 )
             )
     report.table(Table(f"{n:,} runs at once", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
+    report.table(Table(f"CPU a run, {n:,} at once", tuple(cpu), ratio="slateboard CPU / LangGraph CPU"))
 
 
 # --- appends -------------------------------------------------------------------------------------------------
@@ -796,6 +841,7 @@ class Sizes:
 
 FULL_SIZES = Sizes(sequential=200, concurrent=1000, appends=10_000, repeats=3)
 QUICK_SIZES = Sizes(sequential=5, concurrent=20, appends=500, repeats=1)
+PARTS = ("sequential", "concurrent", "appends")  # `--only`: the parts on SQLite and in memory (PostgreSQL's: flags)
 
 GUARANTEES = """\
 What each side guarantees (the figures compare different promises):
@@ -815,7 +861,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.add_argument("--url", default=os.environ.get("SLATEBOARD_BENCH_POSTGRES"), help="a PostgreSQL server")
     options.add_argument("--no-postgres", action="store_true", help="skip the runs on PostgreSQL")
     options.add_argument("--postgres-only", action="store_true", help="only the runs at once on PostgreSQL")
+    options.add_argument(
+        "--only", metavar="PARTS", help=f"only these parts, comma-separated, of {', '.join(PARTS)} (default: all)"
+    )
     args = options.parse_args(argv)
+    parts = names(args.only, PARTS, "--only") if args.only else list(PARTS)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     sizes = replace(
         sizes,
@@ -828,10 +878,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(GUARANTEES, flush=True)
     freeze()
     if not args.postgres_only:
-        sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
-        breakdown_table(report, sizes.sequential, args.dir)
-        concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
-        appends_table(report, sizes.appends, sizes.repeats, args.dir)
+        if "sequential" in parts:
+            sequential_tables(report, sizes.sequential, sizes.repeats, args.dir)
+            breakdown_table(report, sizes.sequential, args.dir)
+        if "concurrent" in parts:
+            concurrent_table(report, sizes.concurrent, sizes.repeats, args.dir)
+        if "appends" in parts:
+            appends_table(report, sizes.appends, sizes.repeats, args.dir)
     if not args.no_postgres:
         status = postgres_table(report, sizes.concurrent, sizes.repeats, args.url)
         if status:
