@@ -230,6 +230,28 @@ class _Batch:
             self.progress.stop()
 
 
+class _Running:
+    """The boards running, by name: a name that comes again while its board runs waits for it (one run at a time).
+
+    The event a waiting case needs is made only when one waits: most batches never name a board twice."""
+
+    def __init__(self) -> None:
+        self._boards: dict[str, anyio.Event | None] = {}
+
+    async def claim(self, name: str) -> None:
+        while name in self._boards:
+            busy = self._boards[name]
+            if busy is None:
+                busy = self._boards[name] = anyio.Event()
+            await busy.wait()
+        self._boards[name] = None
+
+    def release(self, name: str) -> None:
+        finished = self._boards.pop(name)
+        if finished is not None:
+            finished.set()
+
+
 async def _execute(
     batch: _Batch,
     controller: Controller,
@@ -237,21 +259,18 @@ async def _execute(
     cases: Iterable[BatchCase] | AsyncIterable[BatchCase],
     options: _Options,
 ) -> BatchResult:
-    running: dict[str, anyio.Event] = {}
+    running = _Running()
     failure: list[Exception] = []
 
     async def work(receive: ObjectReceiveStream[tuple[int, Any]]) -> None:
         async with receive:
             async for index, case in receive:
                 name = _name_of(case, index)
-                while (busy := running.get(name)) is not None:  # the same board twice: one run at a time
-                    await busy.wait()
-                running[name] = finished = anyio.Event()
+                await running.claim(name)
                 try:
                     result = await _run_board(controller, blackboard, case, index=index, name=name, limit=options.limit)
                 finally:
-                    del running[name]
-                    finished.set()
+                    running.release(name)
                 batch.add(result)
                 if options.on_result is not None:
                     try:

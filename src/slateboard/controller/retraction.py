@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import weakref
+from collections.abc import Sequence
 
 from slateboard._internal.sync import sync_function
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record
-from slateboard.blackboard.stores.base import call_store
+from slateboard.blackboard.stores.base import Store, call_store
 from slateboard.errors import ConfigurationError, SlateboardError, StaleVersionError
 from slateboard.state.impact import BoardImpact, impact
 from slateboard.state.projection import BoardState, append
@@ -131,7 +134,7 @@ async def record_retractions(board: Board, state: BoardState) -> None:
     those written later included, are judged against every retraction made so far."""
     if board.name == RETRACTIONS_BOARD:
         return
-    notices = await call_store(board.store.read, RETRACTIONS_BOARD, after=0, upto=None)
+    notices = await _notices(board.store)
     while True:
         missing = [row for row in notices if row.version not in state.staleness.notices]
         if not missing:
@@ -146,6 +149,39 @@ async def record_retractions(board: Board, state: BoardState) -> None:
             records.append((notice.model_copy(update=update), notice.by))
         if await append(board, state, records):
             return
+
+
+class _Notices:
+    """The store-wide notices this process has read from one store, in version order. The board is append-only and
+    hash-chained like any other, so a run start reads only the notices after the last one known (the head moves
+    only when someone retracts), not the whole board again."""
+
+    def __init__(self) -> None:
+        self._rows: list[StoredEntry] = []
+        self.version = 0  # the last notice known
+        self._lock = threading.Lock()  # a store may serve several threads' event loops
+
+    def add(self, rows: Sequence[StoredEntry]) -> tuple[StoredEntry, ...]:
+        """Every notice known, with `rows` (read after a version already known, perhaps by another thread) added."""
+        with self._lock:
+            for row in rows:
+                if row.version > self.version:
+                    self._rows.append(row)
+                    self.version = row.version
+            return tuple(self._rows)
+
+
+_read: weakref.WeakKeyDictionary[Store, _Notices] = weakref.WeakKeyDictionary()
+
+
+async def _notices(store: Store) -> Sequence[StoredEntry]:
+    """Every notice on `store`'s retraction board: one read of those after the ones this process knows."""
+    try:
+        known = _read.setdefault(store, _Notices())
+    except TypeError:  # a store that cannot be a weak key (unhashable): read the whole board, as each run did
+        return await call_store(store.read, RETRACTIONS_BOARD, after=0, upto=None)
+    rows = await call_store(store.read, RETRACTIONS_BOARD, after=known.version, upto=None)
+    return known.add(rows)
 
 
 def _committed_on(state: BoardState, stale: frozenset[int]) -> tuple[str, ...]:
