@@ -85,11 +85,11 @@ class GroupCommit:
         group.entries += len(request.entries)
         if group.entries >= self._max_entries and self._open.get(thread) is group:
             del self._open[thread]  # full: the next append starts a new group
-        with anyio.CancelScope(shield=True):
-            if leader:
+        if leader:
+            with anyio.CancelScope(shield=True):
                 await self._lead(thread, group)
-            else:
-                await group.done.wait()
+        else:
+            await _settled(group)
         # A cancellation that came while the group was written is delivered here, at the write, as `call_store`
         # delivers one after a write it did inline: the entries landed, and the caller's state follows the log.
         await anyio.lowlevel.checkpoint_if_cancelled()
@@ -147,3 +147,18 @@ class GroupCommit:
                 pass  # another thread holds the store: wait for it in a worker thread, as below
         # Off the event loop: the boards' next cycles run while the group commits.
         return await anyio.to_thread.run_sync(partial(store.append_group, requests, wait=True))
+
+
+async def _settled(group: _Group) -> None:
+    """Wait until `group` is written, whatever cancellation comes meanwhile (a member's request may land: it is
+    never abandoned halfway); one that came is raised once the group is settled.
+
+    A member waits unshielded and shields itself only if cancelled: a group holds hundreds of members when
+    `run_many` runs a thousand boards, and a cancel scope for each wait cost more than the wait.
+    """
+    try:
+        await group.done.wait()
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):
+            await group.done.wait()
+        raise
