@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-from anyio.abc import ObjectReceiveStream
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from slateboard._internal.progress import RichProgress
 from slateboard._internal.sync import run_sync
@@ -262,9 +261,10 @@ async def _execute(
     running = _Running()
     failure: list[Exception] = []
 
-    async def work(receive: ObjectReceiveStream[tuple[int, Any]]) -> None:
+    async def work(receive: MemoryObjectReceiveStream[tuple[int, Any]]) -> None:
         async with receive:
-            async for index, case in receive:
+            while (taken := await _take(receive)) is not None:
+                index, case = taken
                 name = _name_of(case, index)
                 await running.claim(name)
                 try:
@@ -312,6 +312,20 @@ async def _execute(
     if failure:
         raise failure[0]
     return batch.result(interrupted=interrupted)
+
+
+async def _take(receive: MemoryObjectReceiveStream[tuple[int, Any]]) -> tuple[int, Any] | None:
+    """The next case, or None once the feeder is done: at once when the feeder is waiting with one or has finished
+    (a board's run has yielded often enough), else after waiting for it."""
+    try:
+        return receive.receive_nowait()
+    except anyio.WouldBlock:
+        try:
+            return await receive.receive()
+        except anyio.EndOfStream:
+            return None
+    except anyio.EndOfStream:
+        return None
 
 
 async def _hand(send: MemoryObjectSendStream[tuple[int, Any]], item: tuple[int, Any]) -> None:
