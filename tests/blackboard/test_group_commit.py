@@ -251,6 +251,7 @@ def batches() -> Iterator[Batches]:
         server.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("durability", ["cycle", "relaxed"])
 @pytest.mark.parametrize("kill_at", [1, 5, 14])
 def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twice(

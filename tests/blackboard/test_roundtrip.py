@@ -127,6 +127,7 @@ def path(record: Finding) -> str:
     return "copied" if clone(record, EXACT_PLAN) is not None else "validated"
 
 
+@pytest.mark.slow
 def test_the_strategies_reach_every_path() -> None:
     for outcome in ("copied", "validated", "refused"):
         find(RECORDS, lambda record, outcome=outcome: path(record) == outcome)  # type: ignore[misc]
