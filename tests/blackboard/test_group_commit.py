@@ -77,6 +77,39 @@ def test_concurrent_boards_share_transactions_and_each_stays_whole(tmp_path: Pat
     anyio.run(main)
 
 
+def test_a_board_appending_again_alone_is_written_at_once_and_a_crowd_still_gathers(tmp_path: Path) -> None:
+    """Boards one after another: each board's first append gathers (another board appended last), the ones after
+    it are written at once. Boards at once: their appends still share transactions."""
+
+    async def main() -> None:
+        with Blackboard.open(url_of(tmp_path)) as bb:
+            group = bb.group
+            assert group is not None
+            for n in range(BOARDS):  # one after another, three appends each
+                board = bb.board(f"alone-{n}")
+                for round_ in range(3):
+                    await board.write(note(round_), author="w", expected_version=round_)
+            assert group.transactions == 3 * BOARDS
+            assert group.at_once == 2 * BOARDS
+            before, at_once = group.transactions, group.at_once
+
+            async def write(n: int) -> None:
+                board = bb.board(f"crowd-{n}")
+                for round_ in range(3):
+                    await board.write(note(round_), author="w", expected_version=round_)
+
+            async with anyio.create_task_group() as tasks:
+                for n in range(BOARDS):
+                    tasks.start_soon(write, n)
+            assert group.transactions - before < 3 * BOARDS  # grouped
+            assert group.at_once == at_once  # every board appended after another: none alone
+            for n in range(BOARDS):
+                assert (await bb.board(f"crowd-{n}").verify()).version == 3
+                assert (await bb.board(f"alone-{n}").verify()).version == 3
+
+    anyio.run(main)
+
+
 async def stale_request_fails_alone(url: str) -> None:
     """Three boards' writes in one group, the middle one stale: it alone is refused (also run on PostgreSQL)."""
     with Blackboard.open(url) as bb:
