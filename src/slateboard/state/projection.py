@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from slateboard.agents.spec import Agent
 from slateboard.blackboard.board import Board
@@ -27,7 +28,7 @@ from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.view import BoardView
 from slateboard.errors import StaleVersionError
 from slateboard.state.events import log_entries
-from slateboard.state.keys import KeyBook
+from slateboard.state.keys import KEYED, KeyBook
 from slateboard.state.proposal import Proposal
 from slateboard.state.records import INPUT_AUTHOR, AgentRun, Compensation, Decision, RunStarted, Settlement
 from slateboard.state.retractions import Retraction, Staleness
@@ -104,24 +105,27 @@ class BoardState:
         """Take in the next entry of the log (entries must arrive in version order)."""
         self.version, self.now = entry.version, entry.recorded_at
         record = entry.payload
-        if isinstance(record, Finding):
+        role = _roles.get(type(record)) or _role_of(type(record))
+        if role.finding:
             self.last_finding_version = entry.version
-            self._ingest_finding(entry.version, entry.author, record)
-        elif isinstance(record, AgentRun):
-            self._ingest_run(entry.version, record)
-        elif isinstance(record, Decision):
+            self._ingest_finding(entry.version, entry.author, cast(Finding, record))
+        elif role.run:
+            self._ingest_run(entry.version, cast(AgentRun, record))
+        elif role.decision:
+            decision = cast(Decision, record)
             self.decisions += 1
-            self.cycles += record.status == "continue"
-            self.last_decision, self.last_decision_version = record, entry.version
-        elif isinstance(record, RunStarted):
+            self.cycles += decision.status == "continue"
+            self.last_decision, self.last_decision_version = decision, entry.version
+        elif role.started:
             self.started_at = entry.recorded_at
-        elif isinstance(record, Settlement):
-            self._ingest_settlement(entry.version, record)
-        self.keys.ingest(entry.board, entry.version, entry.author, record)
-        stale = self.staleness.record(entry.version, entry.author, record)
-        if stale or isinstance(record, Retraction):
-            self._retire(entry.version, stale, news=isinstance(record, Retraction))
-        elif isinstance(record, Compensation) and self.staleness.stale:
+        elif role.settlement:
+            self._ingest_settlement(entry.version, cast(Settlement, record))
+        if role.keyed:
+            self.keys.ingest(entry.board, entry.version, entry.author, record)
+        stale = self.staleness.record(entry.version, entry.author, record) if role.staling else _NOTHING
+        if stale or role.retraction:
+            self._retire(entry.version, stale, news=role.retraction)
+        elif role.compensation and self.staleness.stale:
             self.last_answer_version = entry.version  # a person undid a commit that rested on stale findings: go on
 
     def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
@@ -241,8 +245,7 @@ class BoardState:
     def _readers_of(self, kind: type[Record]) -> tuple[int, ...]:
         readers = self._readers.get(kind)
         if readers is None:
-            readers = tuple(i for i, a in enumerate(self.agents) if any(issubclass(kind, k) for k in a.inputs))
-            self._readers[kind] = readers
+            readers = self._readers[kind] = _readers(kind, self.agents)
         return readers
 
     # Lookups used by rules and the agenda -------------------------------------------------------------
@@ -314,3 +317,59 @@ def live_proposals(state: BoardState) -> tuple[int, ...]:
     An agent that runs again on newer evidence supersedes its earlier proposal for the same action and target.
     """
     return state.keys.live_versions()
+
+
+@dataclass(frozen=True, slots=True)
+class _Role:
+    """What `ingest` does with a record of one class, worked out once per class (`isinstance` on a pydantic model
+    class costs a Python call; an entry would otherwise take nine)."""
+
+    finding: bool
+    run: bool
+    decision: bool
+    started: bool
+    settlement: bool
+    keyed: bool  # the key book takes it in (a proposal, or a record that names a key)
+    staling: bool  # it may make findings stale, or be made stale (a finding, an agent run, a retraction)
+    retraction: bool
+    compensation: bool
+
+
+_roles: dict[type, _Role] = {}
+_ROLES = 1024  # bounded: classes made at run time must not pile up
+_NOTHING: frozenset[int] = frozenset()
+
+
+def _role_of(cls: type) -> _Role:
+    role = _Role(
+        finding=issubclass(cls, Finding),
+        run=issubclass(cls, AgentRun),
+        decision=issubclass(cls, Decision),
+        started=issubclass(cls, RunStarted),
+        settlement=issubclass(cls, Settlement),
+        keyed=issubclass(cls, (Proposal, *KEYED)),
+        staling=issubclass(cls, (Finding, AgentRun, Retraction)),
+        retraction=issubclass(cls, Retraction),
+        compensation=issubclass(cls, Compensation),
+    )
+    if len(_roles) >= _ROLES:
+        _roles.clear()
+    _roles[cls] = role
+    return role
+
+
+# The agents (by index) that read a kind, per agent tuple: the same for every board a controller runs. Keyed by the
+# tuple's id, and holding the tuple, so an id reused by another tuple is told apart; bounded.
+_readers_by_agents: dict[tuple[type, int], tuple[tuple[Agent, ...], tuple[int, ...]]] = {}
+_READERS = 4096
+
+
+def _readers(kind: type[Record], agents: tuple[Agent, ...]) -> tuple[int, ...]:
+    found = _readers_by_agents.get((kind, id(agents)))
+    if found is not None and found[0] is agents:
+        return found[1]
+    readers = tuple(i for i, a in enumerate(agents) if any(issubclass(kind, k) for k in a.inputs))
+    if len(_readers_by_agents) >= _READERS:
+        _readers_by_agents.clear()
+    _readers_by_agents[(kind, id(agents))] = (agents, readers)
+    return readers
