@@ -189,14 +189,18 @@ class BoardState:
             self._pending = (author, upstream, pending[2] - 1) if pending[2] > 1 else None
         elif author == INPUT_AUTHOR:
             self.input_subjects[finding.subject] = None
-        sources = frozenset(c.source for c in finding.citations)
+        citations = finding.citations
+        sources = frozenset(c.source for c in citations) if citations else _NO_SOURCES
         self.provenance[version] = Provenance(author, produced, upstream, sources)
         self.findings[version] = finding
         key = (finding.kind_name, finding.subject)
         self._reopen(finding)
         self._newest[key] = version
-        self._per_author.setdefault(key, {})[author] = version
-        self._all.setdefault(key, []).append(version)
+        per_author, every = self._per_author.get(key), self._all.get(key)
+        if per_author is None or every is None:  # the first of its kind on its subject
+            per_author, every = self._per_author.setdefault(key, {}), self._all.setdefault(key, [])
+        per_author[author] = version
+        every.append(version)
         if isinstance(finding, Proposal):
             self.proposals.append(version)
         self.touched.add(finding.subject)
@@ -338,6 +342,7 @@ class _Role:
 _roles: dict[type, _Role] = {}
 _ROLES = 1024  # bounded: classes made at run time must not pile up
 _NOTHING: frozenset[int] = frozenset()
+_NO_SOURCES: frozenset[str] = frozenset()
 
 
 def _role_of(cls: type) -> _Role:
