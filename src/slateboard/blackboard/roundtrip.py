@@ -82,7 +82,13 @@ def clone(record: BaseModel, how: Plan) -> BaseModel | None:
             if value is _NO:  # a nested model built without validation, or of another class than declared
                 return None
             values[name] = value
-    return assemble(how.cls, values, set(how.names))
+    # `assemble`, inline: this runs for every entry written.
+    new = _new(how.cls)
+    _set_dict(new, values)
+    _set_fields_set(new, set(how.names))
+    _set_extra(new, None)
+    _set_private(new, None)
+    return new
 
 
 def assemble(cls: type[M], values: dict[str, Any], fields_set: set[str] | frozenset[str]) -> M:
