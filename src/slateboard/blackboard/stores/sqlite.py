@@ -295,11 +295,11 @@ class SQLiteStore:
         version = check_head(board, head or 0, expected_version)
         digests = seal_run(prev_hash or GENESIS_HASH, board, version, entries)
         # The write lock is held (BEGIN IMMEDIATE), so the seqs SQLite would give are known: each row is inserted
-        # as the entry the append returns, one tuple an entry.
+        # with its seq, in the order of `StoredEntry`'s fields. (Plain tuples: sqlite3 binds a tuple subclass's
+        # items through the sequence protocol, which cost more than making the named tuples afterwards.)
         first = (last_seq or 0) - version
-        make = make_stored
         rows = [
-            make((first + v, board, v, kind, schema_version, author, recorded_at, payload, digest))
+            (first + v, board, v, kind, schema_version, author, recorded_at, payload, digest)
             for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
                 count(version + 1), entries, digests
             )
@@ -313,7 +313,7 @@ class SQLiteStore:
             # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
             actual = self._head(conn, board)[0]
             raise StaleVersionError(board, expected_version or actual, actual) from exc
-        return rows
+        return list(map(make_stored, rows))
 
     @staticmethod
     def _head(conn: sqlite3.Connection, board: str) -> tuple[int, str]:
