@@ -49,7 +49,13 @@ from slateboard.blackboard.snapshots import (
 from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
-from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
+from slateboard.errors import (
+    ConfigurationError,
+    InvalidFindingError,
+    StoreError,
+    TamperedLogError,
+    UnknownVersionError,
+)
 
 __all__ = ("Blackboard", "Board", "DEFAULT_URL")
 
@@ -188,8 +194,10 @@ class Board:
             stored = await call_append(self._store.append, self._name, pending, expected_version=after)
         else:
             stored = await self._group.append(AppendRequest(self._name, pending, after))
-        make = Entry.from_stored
-        entries = tuple([make(row, record, at) for row, record in zip(stored, records, strict=True)])
+        if len(stored) != len(records):
+            problem = f"board {self._name!r}: the store returned {len(stored)} entries for an append of {len(records)}"
+            raise StoreError(problem, url=self._store.url)
+        entries = tuple(map(Entry.from_stored, stored, records, repeat(at)))
         self._index.extend(entries)
         self._changes.notify()
         if self._on_write is not None:

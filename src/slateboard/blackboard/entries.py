@@ -15,7 +15,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from slateboard.blackboard.records import Record
-from slateboard.blackboard.roundtrip import assemble
+from slateboard.blackboard.roundtrip import assemble_parts
 
 __all__ = (
     "Entry", "Head", "PendingEntry", "StoredEntry", "GENESIS_HASH", "row_problem", "seal", "sealed", "seal_run",
@@ -187,11 +187,12 @@ class Entry(BaseModel):
     def from_stored(cls, row: StoredEntry, payload: Record, recorded_at: datetime | None = None) -> Entry:
         """An entry for a row of our own store, which was checked when written.
 
-        This is pydantic's `model_construct` without its per-field bookkeeping: it is on the write path
-        of every finding, where `model_construct` alone cost more than the SQLite insert.
+        This is pydantic's `model_construct` without its per-field bookkeeping (`roundtrip.assemble`, inline): it
+        is on the write path of every finding, where `model_construct` alone cost more than the SQLite insert.
         """
         seq, board, version, kind, schema_version, author, stamp, _, digest = row
-        values = {
+        entry: Entry = _new(cls)
+        _set_dict(entry, {
             "board": board,
             "version": version,
             "seq": seq,
@@ -201,8 +202,12 @@ class Entry(BaseModel):
             "recorded_at": recorded_at or datetime.fromisoformat(stamp),
             "payload": payload,
             "hash": digest,
-        }
-        return assemble(cls, values, _ENTRY_FIELDS)
+        })  # fmt: skip
+        _set_fields_set(entry, _ENTRY_FIELDS)
+        _set_extra(entry, None)
+        _set_private(entry, None)
+        return entry
 
 
 _ENTRY_FIELDS = frozenset(Entry.model_fields)
+_new, _set_dict, _set_fields_set, _set_extra, _set_private = assemble_parts

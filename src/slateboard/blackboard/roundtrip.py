@@ -31,7 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic.types import Strict
 from pydantic_core import PydanticUndefined
 
-__all__ = ("CHECKED", "Plan", "plan", "clone", "assemble")
+__all__ = ("CHECKED", "Plan", "plan", "clone", "assemble", "assemble_parts")
 
 M = TypeVar("M", bound=BaseModel)
 CHECKED = "_slateboard_checked"
@@ -107,6 +107,8 @@ _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+assemble_parts = (_new, _set_dict, _set_fields_set, _set_extra, _set_private)
+"""What `assemble` calls, for a hot loop that inlines it: `object.__new__` and the four slots' setters."""
 
 
 def _build(cls: type[BaseModel], seen: set[type]) -> Plan | None:

@@ -13,7 +13,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, make_stored, seal_run
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
 from slateboard.blackboard.stores.base import FeedRow, check_head, decode_position, encode_position
 from slateboard.blackboard.stores.ledger import (
     LedgerRow,
@@ -189,9 +189,9 @@ class MemoryStore:
             version = check_head(board, len(log) if log else 0, expected_version)
             digests = seal_run(log[-1].hash if log else GENESIS_HASH, board, version, entries)
             seq = len(self._all) - version  # seq and version grow together within the append
-            make = make_stored
+            new, row = tuple.__new__, StoredEntry  # `make_stored`, inline
             stored = [
-                make((seq + v, board, v, kind, schema_version, author, recorded_at, payload, digest))
+                new(row, (seq + v, board, v, kind, schema_version, author, recorded_at, payload, digest))
                 for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
                     count(version + 1), entries, digests
                 )

@@ -20,12 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import count
+from itertools import count, repeat
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, make_stored, seal_run
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
 from slateboard.blackboard.stores import sqlite_migrations
 from slateboard.blackboard.stores.base import (
     AppendRequest,
@@ -313,7 +313,7 @@ class SQLiteStore:
             # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
             actual = self._head(conn, board)[0]
             raise StaleVersionError(board, expected_version or actual, actual) from exc
-        return list(map(make_stored, rows))
+        return list(map(tuple.__new__, repeat(StoredEntry), rows))  # `make_stored` of each
 
     @staticmethod
     def _head(conn: sqlite3.Connection, board: str) -> tuple[int, str]:
