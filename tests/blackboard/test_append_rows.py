@@ -1,0 +1,135 @@
+"""What a store's append returns is what every reader reads: the same rows, seqs included, in commit order.
+
+The SQLite store gives each row its seq itself (the largest seq so far plus one, read while it holds the write
+lock) and inserts the rows it returns; the memory store keeps the rows it returns. Either way a writer's rows must
+be a reader's exactly, and seqs must count 1, 2, 3 ... in the order appends landed, across boards, through a
+group's refused requests (rolled back to their savepoint) and the ones after them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+
+from slateboard.blackboard.entries import (
+    GENESIS_HASH,
+    PendingEntry,
+    StoredEntry,
+    make_pending,
+    make_stored,
+    seal,
+    seal_run,
+)
+from slateboard.blackboard.stores.base import AppendRequest, Store
+from slateboard.blackboard.stores.memory import MemoryStore
+from slateboard.blackboard.stores.sqlite import SQLiteStore
+from slateboard.errors import SlateboardError, StaleVersionError
+
+STAMP = "2026-01-01T00:00:00.000001+00:00"
+# Requests: (board, entries, expected version); a step is one request (`append`) or several (`append_group`).
+REQUESTS = st.tuples(st.sampled_from(["x", "y"]), st.integers(1, 3), st.one_of(st.none(), st.integers(0, 4)))
+STEPS = st.lists(st.lists(REQUESTS, min_size=1, max_size=4), min_size=1, max_size=6)
+
+
+def pending(n: int, tag: str) -> list[PendingEntry]:
+    kinds = ("tests.Row", "tests.Other")
+    return [PendingEntry(kinds[i % 2], 1, f"author-{i % 2}", STAMP, f'{{"tag": "{tag}-{i}"}}') for i in range(n)]
+
+
+def refused_then_landed(steps: list[list[tuple[str, int, int | None]]]) -> bool:
+    """A group where a request is refused (its rows rolled back) and a later one lands."""
+    for step in steps:
+        heads = {"x": 0, "y": 0}
+        outcomes = []
+        for board, n, expected in step:
+            landed = expected is None or expected == heads[board]
+            outcomes.append(landed)
+            heads[board] += n if landed else 0
+        if len(step) > 1 and False in outcomes and True in outcomes[outcomes.index(False) :]:
+            return True
+    return False
+
+
+def test_the_steps_reach_every_outcome() -> None:
+    find(STEPS, lambda steps: any(len(step) == 1 for step in steps) and any(len(step) > 1 for step in steps))
+    find(STEPS, refused_then_landed)
+    find(STEPS, lambda steps: all(e is None for step in steps for _, _, e in step) and len(steps) > 2)
+
+
+def land(store: Store, step: list[AppendRequest]) -> list[list[StoredEntry] | SlateboardError]:
+    if len(step) > 1 and isinstance(store, SQLiteStore):
+        return list(store.append_group(step, wait=True))
+    results: list[list[StoredEntry] | SlateboardError] = []
+    for request in step:
+        try:
+            results.append(
+                store.append(request.board, request.entries, expected_version=request.expected_version, wait=True)
+            )
+        except StaleVersionError as exc:
+            results.append(exc)
+    return results
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_an_appends_rows_are_a_readers_rows_and_seqs_count_in_commit_order(
+    tmp_path_factory: pytest.TempPathFactory, kind: str, steps: list[list[tuple[str, int, int | None]]]
+) -> None:
+    directory: Path = tmp_path_factory.mktemp("rows")
+    store: Store = SQLiteStore(directory / "r.db", url="sqlite:///r.db") if kind == "sqlite" else MemoryStore()
+    landed: list[StoredEntry] = []
+    try:
+        for number, step in enumerate(steps):
+            requests = [AppendRequest(b, pending(n, f"{number}.{k}"), e) for k, (b, n, e) in enumerate(step)]
+            for request, result in zip(requests, land(store, requests), strict=True):
+                head = landed_head(landed, request.board)
+                if request.expected_version is not None and request.expected_version != head:
+                    assert isinstance(result, StaleVersionError), result
+                    continue
+                assert isinstance(result, list), result
+                assert [row.version for row in result] == list(range(head + 1, head + len(request.entries) + 1))
+                assert [row[3:8] for row in result] == [(*e,) for e in request.entries]  # kind ... payload, as given
+                first, last = result[0].version, result[-1].version
+                assert store.read(request.board, after=first - 1, upto=last, wait=True) == result
+                landed.extend(result)
+        assert [row.seq for row in landed] == list(range(1, len(landed) + 1))  # no gap, in commit order
+        assert [row for _, row in store.feed(None, 1000, wait=True)] == landed
+        for board in ("x", "y"):
+            chain = [row for row in landed if row.board == board]
+            prev = GENESIS_HASH
+            for row in chain:
+                assert seal(prev, board, row.version, row) == row.hash
+                prev = row.hash
+    finally:
+        store.close()
+
+
+def landed_head(landed: list[StoredEntry], board: str) -> int:
+    return max((row.version for row in landed if row.board == board), default=0)
+
+
+def test_rows_are_named_tuples_made_alike_either_way() -> None:
+    assert make_pending(("k", 1, "a", STAMP, "{}")) == PendingEntry("k", 1, "a", STAMP, "{}")
+    row = make_stored((7, "b", 1, "k", 1, "a", STAMP, "{}", "f" * 64))
+    assert row == StoredEntry(7, "b", 1, "k", 1, "a", STAMP, "{}", "f" * 64)
+    assert (type(row), row.seq, row.hash) == (StoredEntry, 7, "f" * 64)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["k.A", "k.B"]), st.sampled_from([1, 2]), st.sampled_from(["a", "b"])), max_size=6
+    )
+)
+def test_sealing_a_run_equals_sealing_each_entry_in_turn(heads: list[tuple[str, int, str]]) -> None:
+    """`seal_run` (which reuses a run's encoded kind, author and time) gives what `seal` gives entry by entry."""
+    entries = [PendingEntry(kind, sv, author, STAMP if i % 3 else "2026-01-02T00:00:00+00:00", f'"{i}"')
+               for i, (kind, sv, author) in enumerate(heads)]  # fmt: skip
+    prev, expected = "ab" * 32, []
+    for version, entry in enumerate(entries, 5):
+        prev = seal(prev, "board", version, entry)
+        expected.append(prev)
+    assert seal_run("ab" * 32, "board", 4, entries) == expected
