@@ -433,12 +433,30 @@ async def test_two_people_resolving_one_doubt_at_once_record_it_once(blackboard:
         lambda: controller.resolve(board, key, reviewer="ben", applied=applied, receipt={"ticket": "T-1"}),
     )
     for result in results:  # the later one either joins the first or is told the key is no longer in doubt
-        # (committed; or, under another interleaving, authorized: the first answer is being committed)
-        assert isinstance(result, Outcome) or re.search(r"is (committed|authorized), not in doubt", str(result)), result
+        # (committed; or, under another interleaving, authorized: the first answer, named, is being committed)
+        said = str(result)
+        assert isinstance(result, Outcome) or re.search(r"is (committed|authorized), not in doubt", said), said
+        if "is authorized" in said:
+            assert re.search(r"\((ana|ben) answered first that it was not applied; the commit layer", said), said
     history = await board.history()
     assert len(of(history, DoubtResolved)) == 1
     assert [c.key for c in of(history, Commit)] == [key]
     assert tool.calls == ([key] if applied else [key, key])
+
+
+@pytest.mark.anyio
+async def test_a_doubt_answered_meanwhile_is_refused_naming_who_answered_first(blackboard: Blackboard) -> None:
+    controller, board, key, tool = await in_doubt(blackboard)
+    # The first answer is on the board; its commit has not landed yet (the first person's process is committing).
+    await board.write(DoubtResolved(key=key, applied=False, reviewer="ana"), author="ana")
+    with pytest.raises(ApprovalError) as refused:
+        await controller.resolve(board, key, reviewer="ben", applied=True, receipt={"ticket": "T-1"})
+    assert str(refused.value).endswith(
+        "is authorized, not in doubt: there is nothing to resolve "
+        "(ana answered first that it was not applied; the commit layer is committing it now)"
+    )
+    assert len(of(await board.history(), DoubtResolved)) == 1
+    assert tool.calls == [key]
 
 
 @pytest.mark.anyio

@@ -94,11 +94,15 @@ async def _try(agent: Agent, arguments: Mapping[str, Any], number: int, left: fl
     if left is not None and (timeout is None or left < timeout):
         timeout, by_deadline = left, True
     try:
-        with anyio.move_on_after(timeout) as scope:
+        if agent.is_async or agent.blocking:
+            with anyio.move_on_after(timeout) as scope:
+                result = await _call(agent, arguments, timeout)
+            if scope.cancelled_caught:
+                late = f"the run's deadline came while agent {agent.name!r} ran" if by_deadline else ""
+                return Attempt(number, "timeout", late or f"no answer within {timeout:g} s")
+        else:
+            # Inline and never awaiting, it has no point a cancel scope could cut: the watchdog holds it to the limit.
             result = await _call(agent, arguments, timeout)
-        if scope.cancelled_caught:
-            late = f"the run's deadline came while agent {agent.name!r} ran" if by_deadline else ""
-            return Attempt(number, "timeout", late or f"no answer within {timeout:g} s")
         return Attempt(number, "ok", outputs=collect_outputs(agent, result))
     except (AgentTimeoutError, ConflictError) as exc:  # the watchdog cut an agent that blocked the loop; a conflict
         return Attempt(number, "timeout" if isinstance(exc, AgentTimeoutError) else "conflict", _describe(exc))

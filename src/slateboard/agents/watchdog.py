@@ -32,6 +32,13 @@ from slateboard.errors import AgentTimeoutError
 __all__ = ("guarded", "can_guard", "in_daemon_thread")
 
 _ALARM = getattr(signal, "SIGALRM", None)
+try:
+    # The handler as set: `signal.getsignal` turns it into an enum member first, which for a function handler means
+    # raising and catching a ValueError (microseconds, at every agent call).
+    from _signal import getsignal as _raw_handler  # type: ignore[import-not-found]  # typeshed has no stub
+except ImportError:  # pragma: no cover - an interpreter without CPython's `_signal`
+    _raw_handler = signal.getsignal
+_handler_of: Callable[[int], object] = _raw_handler
 _LAST_STEP = 0.05  # seconds a step may take once the limit has passed
 
 
@@ -114,9 +121,9 @@ async def guarded(coro: Coroutine[Any, Any, Any], seconds: float | None, agent: 
     than the `seconds` left; as a plain await when `seconds` is None or the guard cannot work here."""
     if seconds is None or _ALARM is None or threading.current_thread() is not threading.main_thread():
         return await coro
-    handler = signal.getsignal(_ALARM)  # one look (it costs microseconds): is it ours, the default, or another?
+    handler = _handler_of(_ALARM)  # is it ours, the default, or another?
     if handler is not _on_alarm:
-        if handler is not signal.SIG_DFL:
+        if handler != signal.SIG_DFL:  # the raw handler: the default is the number 0, equal to the enum member
             return await coro  # the program's own handler stays
         # Installed once and left in place (it acts as the default does on any SIGALRM not its own): setting a
         # handler costs more than a trivial agent's whole step, and agents run one after another all day.

@@ -162,7 +162,7 @@ class CommitSteps:
         _check_person(board, key, "reviewer", reviewer)
         state, _, found = await self._key(board, key)
         if found.status != "in_doubt" or self.committer is None:
-            raise ApprovalError(board.name, key, f"is {found.status}, not in doubt: there is nothing to resolve")
+            raise ApprovalError(board.name, key, _not_in_doubt(found))
         row = await _ledger_row(board, key)
         if row is not None and row.status == "in_doubt":
             try:
@@ -279,3 +279,11 @@ def approval_request(view: BoardView, verdict: Verdict) -> ApprovalRequest:
         citations=proposal.citations,
         reason="; ".join(map(str, verdict.reasons)),
     )
+
+
+def _not_in_doubt(found: KeyState) -> str:
+    said = f"is {found.status}, not in doubt: there is nothing to resolve"
+    last = found.last
+    if isinstance(last, DoubtResolved) and not last.applied:  # a rival's answer, its commit still to come
+        said += f" ({last.reviewer} answered first that it was not applied; the commit layer is committing it now)"
+    return said

@@ -14,7 +14,7 @@ from __future__ import annotations
 from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.records import FrozenModel
 from slateboard.controller.outcomes import Outcome
-from slateboard.state.records import AgentRun, Decision
+from slateboard.state.records import AgentRun, Decision, built
 
 __all__ = ("Cycle",)
 
@@ -42,6 +42,24 @@ class Cycle(FrozenModel):
     discarded: bool = False
     resumed: bool = False
     outcome: Outcome | None = None
+
+    @classmethod
+    def trusted(  # noqa: PLR0917 - a cycle that goes on: its fields but the outcome's
+        cls,
+        board: str,
+        decision: Decision,
+        version: int,
+        runs: tuple[AgentRun, ...],
+        findings: tuple[Entry, ...],
+        board_version: int,
+        *,
+        discarded: bool,
+    ) -> Cycle:
+        """A cycle that goes on (no outcome), of values of the declared types, not validated again (see `built`)."""
+        values = {"board": board, "number": decision.cycle, "decision": decision, "version": version, "runs": runs,
+                  "findings": findings, "board_version": board_version, "discarded": discarded, "resumed": False,
+                  "outcome": None}  # fmt: skip
+        return built(cls, values)
 
     @property
     def final(self) -> bool:

@@ -109,9 +109,7 @@ class Evaluator:
             if spent is not None:
                 return Decision(cycle=cycle, status="failed", reasons=(spent, *failures))
             names = ", ".join(f"{t.agent} on {t.subject!r}" for t in agenda)
-            return Decision(
-                cycle=cycle, status="continue", reasons=(Reason(rule="agenda", message=names),), agenda=agenda
-            )
+            return Decision.trusted(cycle, "continue", (Reason.trusted("agenda", names),), agenda)
         if not self.sufficiency and not failures:
             quiet = Reason(rule="quiescent", message="no agent has work left and no rule asks for more evidence")
             return Decision(cycle=cycle, status="sufficient", reasons=(quiet,))
@@ -201,7 +199,7 @@ class Evaluator:
                 # Not runnable until one of its inputs changes, which makes it a candidate again.
                 state.candidates.discard((index, subject))
                 continue
-            tasks.append((-agent.rating, index, Task(agent=agent.name, subject=subject, inputs=inputs)))
+            tasks.append((-agent.rating, index, Task.trusted(agent.name, subject, inputs)))
         return tuple(task for _, _, task in sorted(tasks, key=lambda t: (t[0], t[1], t[2].subject)))
 
     @staticmethod

@@ -199,14 +199,13 @@ class Controller:
     @staticmethod
     def _cycle(board: Board, decision: Decision, version: int, view: BoardView, *, landed: bool) -> Cycle:
         written = view.since(version) if landed else ()
-        return Cycle(
-            board=board.name,
-            number=decision.cycle,
-            decision=decision,
-            version=version,
-            runs=tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
-            findings=tuple(e for e in written if not isinstance(e.payload, AgentRun)),
-            board_version=view.version,
+        return Cycle.trusted(
+            board.name,
+            decision,
+            version,
+            tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
+            tuple(e for e in written if not isinstance(e.payload, AgentRun)),
+            view.version,
             discarded=not landed,
         )
 
@@ -425,15 +424,15 @@ class Controller:
         records: list[tuple[Record, str]] = []
         for task, attempts in zip(agenda, results, strict=True):  # the agenda's order, not completion order
             for attempt in attempts:
-                run = AgentRun(
-                    agent=task.agent,
-                    subject=task.subject,
-                    inputs=task.inputs,
-                    attempt=attempt.number,
-                    status=attempt.status,
-                    error=attempt.error,
-                    outputs=len(attempt.outputs),
-                    usage=attempt.usage,
+                run = AgentRun.trusted(
+                    task.agent,
+                    task.subject,
+                    task.inputs,
+                    attempt.number,
+                    attempt.status,
+                    attempt.error,
+                    len(attempt.outputs),
+                    attempt.usage,
                 )
                 records.append((run, CONTROLLER))
                 records += [(finding, task.agent) for finding in attempt.outputs]

@@ -7,10 +7,13 @@ proposal is named by its idempotency `key` throughout; `proposal` is the version
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from pydantic import Field, JsonValue
 
 from slateboard.agents.usage import ModelUsage
 from slateboard.blackboard.records import Citation, FrozenModel, Record
+from slateboard.blackboard.roundtrip import CHECKED, assemble
 from slateboard.state.vocabulary import (
     AgentRunStatus,
     ApprovalAnswer,
@@ -47,6 +50,22 @@ COMMIT_LAYER = "slateboard.commit"
 INPUT_AUTHOR = "input"
 """The author of a run's inputs."""
 
+M = TypeVar("M", bound=FrozenModel)
+_mark_checked = FrozenModel.__dict__[CHECKED].__set__
+
+
+def built(cls: type[M], values: dict[str, Any]) -> M:
+    """The record `cls(**values)` gives, for `values` that already have the validated form (every field, of
+    exactly its declared type: tuples, not lists), without validating them again.
+
+    For the records the controller makes on every cycle (decisions, their reasons and tasks, agent runs), through
+    the typed `trusted` constructors below, so the type checker holds each call to the declared types. Marked
+    checked, as a validated record is (`roundtrip`). A property test checks each equals its validated twin.
+    """
+    record = assemble(cls, values, set(values))
+    _mark_checked(record, True)
+    return record
+
 
 class Reason(FrozenModel):
     """Why a decision was taken: the rule, a sentence, and the finding versions and agents behind it."""
@@ -59,6 +78,11 @@ class Reason(FrozenModel):
     def __str__(self) -> str:
         return f"{self.rule}: {self.message}"
 
+    @classmethod
+    def trusted(cls, rule: str, message: str, findings: tuple[int, ...] = (), agents: tuple[str, ...] = ()) -> Reason:
+        """`Reason(...)` of values of the declared types, not validated again (see `built`)."""
+        return built(cls, {"rule": rule, "message": message, "findings": findings, "agents": agents})
+
 
 class Task(FrozenModel):
     """An agent to run on a subject, with the versions of the findings it will read (one tuple per parameter)."""
@@ -66,6 +90,11 @@ class Task(FrozenModel):
     agent: str
     subject: str
     inputs: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def trusted(cls, agent: str, subject: str, inputs: tuple[tuple[int, ...], ...]) -> Task:
+        """`Task(...)` of values of the declared types, not validated again (see `built`)."""
+        return built(cls, {"agent": agent, "subject": subject, "inputs": inputs})
 
 
 class RunStarted(Record):
@@ -102,6 +131,23 @@ class AgentRun(Record):
     outputs: int = 0
     usage: ModelUsage | None = Field(default=None, exclude_if=lambda usage: usage is None)
 
+    @classmethod
+    def trusted(  # noqa: PLR0917 - the record's eight fields, in their order
+        cls,
+        agent: str,
+        subject: str,
+        inputs: tuple[tuple[int, ...], ...],
+        attempt: int,
+        status: AgentRunStatus,
+        error: str,
+        outputs: int,
+        usage: ModelUsage | None,
+    ) -> AgentRun:
+        """`AgentRun(...)` of values of the declared types, not validated again (see `built`)."""
+        values = {"agent": agent, "subject": subject, "inputs": inputs, "attempt": attempt, "status": status,
+                  "error": error, "outputs": outputs, "usage": usage}  # fmt: skip
+        return built(cls, values)
+
 
 class Decision(Record):
     """What the controller decided after a change, and why; `agenda` lists the tasks a "continue" runs next."""
@@ -112,6 +158,14 @@ class Decision(Record):
     status: DecisionStatus
     reasons: tuple[Reason, ...]
     agenda: tuple[Task, ...] = ()
+
+    @classmethod
+    def trusted(
+        cls, cycle: int, status: DecisionStatus, reasons: tuple[Reason, ...], agenda: tuple[Task, ...] = ()
+    ) -> Decision:
+        """`Decision(...)` of values of the declared types, not validated again (see `built`): for reasons and
+        tasks the controller made itself (a rule's own reasons go through validation)."""
+        return built(cls, {"cycle": cycle, "status": status, "reasons": reasons, "agenda": agenda})
 
 
 class Vote(FrozenModel):
