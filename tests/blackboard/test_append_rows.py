@@ -8,12 +8,15 @@ group's refused requests (rolled back to their savepoint) and the ones after the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
+from slateboard import Finding
+from slateboard.blackboard.draft import Draft
 from slateboard.blackboard.entries import (
     GENESIS_HASH,
     PendingEntry,
@@ -23,10 +26,11 @@ from slateboard.blackboard.entries import (
     seal,
     seal_run,
 )
+from slateboard.blackboard.records import encode_record, stored_form
 from slateboard.blackboard.stores.base import AppendRequest, Store
 from slateboard.blackboard.stores.memory import MemoryStore
 from slateboard.blackboard.stores.sqlite import SQLiteStore
-from slateboard.errors import SlateboardError, StaleVersionError
+from slateboard.errors import InvalidFindingError, SlateboardError, StaleVersionError
 
 STAMP = "2026-01-01T00:00:00.000001+00:00"
 # Requests: (board, entries, expected version); a step is one request (`append`) or several (`append_group`).
@@ -133,3 +137,59 @@ def test_sealing_a_run_equals_sealing_each_entry_in_turn(heads: list[tuple[str, 
         prev = seal(prev, "board", version, entry)
         expected.append(prev)
     assert seal_run("ab" * 32, "board", 4, entries) == expected
+
+
+class Row(Finding):
+    kind_name = "tests.append_rows.Row"
+    value: int
+    note: str = ""
+
+
+class Loose(Finding):  # a dict field: its records are validated from their JSON, never cloned
+    kind_name = "tests.append_rows.Loose"
+    table: dict[str, int]
+
+
+LIMIT = 400
+MADE = st.sampled_from(["validated", "constructed", "encoded-before", "loose"])
+
+
+def record_of(how: str, n: int) -> Finding:
+    if how == "constructed":  # never validated: must be validated from its JSON, as a reader would
+        return Row.model_construct(subject=f"s{n}", confidence=0.5, value=n)
+    if how == "loose":
+        return Loose(subject=f"s{n}", confidence=0.5, table={"n": n})
+    row = Row(subject=f"s{n}", confidence=0.5, value=n)
+    if how == "encoded-before":
+        encode_record(row, max_bytes=LIMIT)  # as the runner checks an agent's output before the board writes it
+    return row
+
+
+@given(st.lists(MADE, max_size=6), st.sampled_from([None, 3]))
+def test_a_drafts_rows_and_records_are_each_records_stored_form(made: list[str], after: int | None) -> None:
+    """Property: the draft's batch loop (which encodes a run of one class inline) gives every record the row and
+    the reader's record `stored_form` gives it, whichever way the record was made."""
+    records = [record_of(how, n) for n, how in enumerate(made)]
+    draft = Draft("b", after, datetime(2026, 1, 1, tzinfo=UTC), max_bytes=LIMIT, authored=[(r, "a") for r in records])
+    assert len(draft) == len(records)
+    assert len(draft.entries) == (len(records) if after is not None else 0)
+    for record, row, mine in zip(records, draft.pending, draft.records, strict=True):
+        kind, schema_version, payload, theirs, _ = stored_form(record, LIMIT)
+        assert row == (kind, schema_version, "a", "2026-01-01T00:00:00+00:00", payload)
+        assert (type(mine), mine, mine.model_fields_set) == (type(theirs), theirs, theirs.model_fields_set)
+
+
+@pytest.mark.parametrize("how", ["too big", "unencodable", "invalid"])
+def test_a_draft_refuses_a_record_as_stored_form_does(how: str) -> None:
+    if how == "too big":
+        record: Finding = Row(subject="s", confidence=0.5, value=1, note="x" * LIMIT)
+    elif how == "unencodable":
+        record = Row(subject="s", confidence=0.5, value=1, note="\ud800")
+    else:
+        record = Row.model_construct(subject="", confidence=2.0, value=1)  # never validated, and not valid
+    with pytest.raises(InvalidFindingError) as direct:
+        stored_form(record, LIMIT)
+    ok = Row(subject="s", confidence=0.5, value=0)
+    with pytest.raises(InvalidFindingError) as drafted:
+        Draft("b", None, datetime(2026, 1, 1, tzinfo=UTC), max_bytes=LIMIT, authored=[(ok, "a"), (record, "a")])
+    assert str(drafted.value) == str(direct.value)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
+
+from pydantic_core import PydanticSerializationError
 
 from slateboard.blackboard.entries import Entry, PendingEntry, make_stored
-from slateboard.blackboard.records import Record, stored_form
+from slateboard.blackboard.records import RECENT, Record, codec_of, stored_form
+from slateboard.blackboard.roundtrip import clone
 from slateboard.errors import InvalidFindingError
 
 __all__ = ("Draft", "check_author", "known_author", "MAX_NAME")
@@ -87,24 +91,51 @@ class Draft:
         return self.entries[-1] if self.after is not None else None
 
     def extend(self, authored: Iterable[tuple[Record, str]]) -> None:
-        """Encode and check more records (a batch's hot loop: one pass, no per-record call but `encode`)."""
+        """Encode and check more records (a batch's hot loop: one pass, each class's codec looked up once a run)."""
         pending, records = self.pending, self.records
         stamp, max_bytes, after = self._stamp, self._max_bytes, self.after
-        good, last_author, new_pending = _good_authors, _UNCHECKED, tuple.__new__
+        good, last_author, new_pending, recent = _good_authors, _UNCHECKED, tuple.__new__, RECENT
+        last_type: type | None = None
+        plan = to_json = None
+        kind, schema_version = "", 0
         for record, author in authored:
             if author is not last_author:
                 if type(author) is not str or author not in good:
                     known_author(author)
                 last_author = author
-            kind, schema_version, payload, decoded, _ = stored_form(record, max_bytes)
-            pending.append(new_pending(PendingEntry, (kind, schema_version, author, stamp, payload)))
+            if type(record) is not last_type:
+                codec = codec_of(record)
+                last_type, kind, schema_version, to_json, plan = (
+                    type(record),
+                    codec.kind,
+                    codec.version,
+                    codec.to_json,
+                    codec.plan,
+                )
+            # `stored_form` inline for a record whose JSON loads back exactly; anything else (a record encoded
+            # moments ago, or one that fails, is too big or was not validated) takes it, with its errors.
+            decoded: Record | None = None
+            if plan is not None and id(record) not in recent:
+                try:
+                    data = to_json(record)  # type: ignore[misc]  # set with `plan`
+                except PydanticSerializationError:
+                    data = None
+                if data is not None and len(data) <= max_bytes:
+                    decoded = cast("Record | None", clone(record, plan))  # a `Record`'s clone is one
+            if decoded is None:
+                kind_of, version_of, payload, decoded, _ = stored_form(record, max_bytes)
+                pending.append(new_pending(PendingEntry, (kind_of, version_of, author, stamp, payload)))
+            else:
+                payload = data.decode()  # type: ignore[union-attr]  # set with `decoded`
+                pending.append(new_pending(PendingEntry, (kind, schema_version, author, stamp, payload)))
             records.append(decoded)
             if after is not None:
-                self._provisional(kind, schema_version, author, decoded)
+                self._provisional(decoded)
 
-    def _provisional(self, kind: str, schema_version: int, author: str, record: Record) -> None:
+    def _provisional(self, record: Record) -> None:
         version = self.after + len(self.pending)  # type: ignore[operator]  # called only with `after` known
-        row = make_stored((0, self.board, version, kind, schema_version, author, self._stamp, "", ""))
+        kind, schema_version, author, stamp, _ = self.pending[-1]
+        row = make_stored((0, self.board, version, kind, schema_version, author, stamp, "", ""))
         self.entries.append(Entry.from_stored(row, record, self.recorded_at))
 
     def __len__(self) -> int:
