@@ -1,10 +1,29 @@
 import os
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from slateboard import Blackboard
 from slateboard.testing.postgres import REQUIRE, VARIABLE, Unavailable, throwaway_server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist: the modules with a test marked `slow` first, then the others by their number of tests, most first.
+
+    `--dist loadfile` hands each worker whole modules in the collected order (`--no-loadscope-reorder` in the
+    addopts keeps it). xdist's own order, by number of tests alone, put the modules of one or two long tests (real
+    processes) last, where one of them kept a worker busy for a minute after the other had run out of work. Started
+    first, the long modules run while the many short ones wait, and those even out the end. A module's tests keep
+    their order, so its module-scoped fixtures still start once."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    module = {id(item): item.nodeid.split("::", 1)[0] for item in items}
+    sizes = Counter(module.values())
+    slow = {module[id(item)] for item in items if item.get_closest_marker("slow") is not None}
+    order = sorted(sizes, key=lambda name: (name not in slow, -sizes[name]))  # stable: ties keep collection order
+    rank = {name: place for place, name in enumerate(order)}
+    items.sort(key=lambda item: rank[module[id(item)]])
 
 
 @pytest.fixture(params=["asyncio", "trio"])

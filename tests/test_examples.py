@@ -19,6 +19,8 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = sorted(EXAMPLES.glob("*.py"))
 TIMEOUT = 240
+
+pytestmark = pytest.mark.slow
 NO_LANGSMITH = ("-p", "no:langsmith_plugin")  # a second of imports per process, used by no example
 
 

@@ -16,6 +16,8 @@ import pytest
 from slateboard import Blackboard
 from tests.blackboard.writer_process import Line
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -17,7 +17,7 @@ from slateboard import Blackboard, Citation, ToolRegistry, scenarios
 from slateboard.commit.mcp_tools import McpResult, add_mcp_tools
 from slateboard.errors import ToolDeniedError, ToolError
 
-pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"]), pytest.mark.slow]
 
 
 @pytest.fixture

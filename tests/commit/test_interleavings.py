@@ -33,7 +33,7 @@ from slateboard.commit.layer import params_hash
 from slateboard.errors import CommitError
 from tests.commit.outside import Outside
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 _OUTCOMES = st.sampled_from(["ok", "fail", "fail", "hang-before", "hang-after"])
 _COMMIT = st.tuples(st.just("commit"), st.integers(0, 3), st.booleans())

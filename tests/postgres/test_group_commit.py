@@ -194,6 +194,7 @@ def run_batch(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("durability", ["cycle", "relaxed"])
 @pytest.mark.parametrize("kill_at", [1, 2])
 def test_a_sigkill_inside_a_group_loses_no_committed_decision_and_applies_no_key_twice(

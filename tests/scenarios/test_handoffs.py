@@ -183,6 +183,7 @@ async def _boundaries(tmp_path: Path) -> list[str]:
     return faults.boundaries
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_run_killed_mid_way_resumes_instead_of_restarting_and_creates_nothing_twice(tmp_path: Path) -> None:
     boundaries = await _boundaries(tmp_path)

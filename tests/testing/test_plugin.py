@@ -83,6 +83,7 @@ STORE_PROBE = """
 """
 
 
+@pytest.mark.slow
 def test_the_entry_point_loads_the_plugin_in_a_fresh_interpreter(pytester: pytest.Pytester) -> None:
     (ours,) = [ep for ep in entry_points(group="pytest11") if ep.name == "slateboard"]
     assert ours.value == "slateboard.testing.plugin"

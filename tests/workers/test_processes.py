@@ -19,6 +19,8 @@ import pytest
 from slateboard import Blackboard, sinks
 from slateboard.workers import enqueue_sync, queue_of
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 # One SIGKILL lands while the doomed worker holds boards (up to four: its concurrency), each cut somewhere in its run
 # (claim, agents, commit, release); the survivors must resume those and run every other board once. With 240 boards

@@ -4,7 +4,8 @@
 
 runs SCENARIO (a built-in name, or any reference `scenarios.resolve` takes) once per CASE on the board "fault" of
 the SQLite file DIR/CASE.db, in a process forked from this one after the imports (a case costs a run, not an
-interpreter start). A CASE is:
+interpreter start). The cases run at once (each has its own file; a hung one spends its deadline waiting, not
+computing), and their lines come out in the order given. A CASE is:
 
 - `reference`: uninterrupted, its write boundaries counted (written to DIR/reference.json);
 - `kill-after-K` / `kill-before-K`: SIGKILLed right after (before) the K-th write boundary (`testing.faults`);
@@ -130,13 +131,15 @@ def _run(directory: Path, reference: str, case: str) -> None:
 
 
 def _fork(directory: Path, reference: str, case: str) -> int:
-    """Run `case` in a forked child; its pid. The child records what it raised in DIR/CASE.error."""
+    """Run `case` in a forked child; its pid. The child records what it raised in DIR/CASE.error; what it prints
+    goes to stderr, so that stdout holds only this process's result lines."""
     sys.stdout.flush()
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         _run(directory, reference, case)
     except BaseException as exc:
         (directory / f"{case}.error").write_text(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
@@ -150,15 +153,14 @@ def _fork(directory: Path, reference: str, case: str) -> int:
 
 def main(argv: list[str]) -> None:
     directory, reference, cases = Path(argv[0]), argv[1], argv[2:]
-    for case in cases:
-        names = [f"{case}-a", f"{case}-b"] if case == "pair" else [case]
-        pids = [_fork(directory, reference, name) for name in names]  # a pair runs at once
-        for name, pid in zip(names, pids, strict=True):
-            _, status = os.waitpid(pid, 0)
-            error_file = directory / f"{name}.error"
-            error = error_file.read_text() if error_file.exists() else ""
-            line = {"case": name, "returncode": os.waitstatus_to_exitcode(status), "error": error}
-            print(json.dumps(line), flush=True)
+    names = [name for case in cases for name in ([f"{case}-a", f"{case}-b"] if case == "pair" else [case])]
+    pids = [_fork(directory, reference, name) for name in names]
+    for name, pid in zip(names, pids, strict=True):
+        _, status = os.waitpid(pid, 0)
+        error_file = directory / f"{name}.error"
+        error = error_file.read_text() if error_file.exists() else ""
+        line = {"case": name, "returncode": os.waitstatus_to_exitcode(status), "error": error}
+        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
