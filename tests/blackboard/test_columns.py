@@ -8,7 +8,6 @@ from __future__ import annotations
 import pickle
 import zlib
 from array import array
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -119,7 +118,7 @@ def test_a_row_that_does_not_follow_is_refused() -> None:
         builder.add(second, None)
     builder.add(row, None)
     with pytest.raises(ValueError, match="does not follow"):
-        builder.add(replace(second, board="other"), None)
+        builder.add(second._replace(board="other"), None)
 
 
 def packed_of(count: int = BLOCK + 3) -> dict[str, object]:

@@ -22,11 +22,20 @@ import anyio.to_thread
 
 from slateboard._internal.sync import sync_iter_twin, sync_twin
 from slateboard.blackboard.columns import ColumnsBuilder
-from slateboard.blackboard.draft import MAX_NAME, Draft
-from slateboard.blackboard.entries import GENESIS_HASH, Entry, Head, StoredEntry, row_problem, seal
+from slateboard.blackboard.draft import MAX_NAME, Draft, known_author
+from slateboard.blackboard.entries import (
+    GENESIS_HASH,
+    Entry,
+    Head,
+    PendingEntry,
+    StoredEntry,
+    make_pending,
+    row_problem,
+    seal,
+)
 from slateboard.blackboard.feed import DEFAULT_FEED_LIMIT, FeedItem, follow_feed, read_feed
 from slateboard.blackboard.group import GroupCommit
-from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record
+from slateboard.blackboard.records import DEFAULT_MAX_PAYLOAD_BYTES, Record, decode_record, stored_form
 from slateboard.blackboard.snapshots import (
     Rejected,
     Restored,
@@ -40,7 +49,13 @@ from slateboard.blackboard.snapshots import (
 from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
-from slateboard.errors import ConfigurationError, InvalidFindingError, TamperedLogError, UnknownVersionError
+from slateboard.errors import (
+    ConfigurationError,
+    InvalidFindingError,
+    StoreError,
+    TamperedLogError,
+    UnknownVersionError,
+)
 
 __all__ = ("Blackboard", "Board", "DEFAULT_URL")
 
@@ -133,8 +148,12 @@ class Board:
 
     async def write(self, finding: Record, *, author: str, expected_version: int | None = None) -> Entry:
         """Append one finding. With `expected_version`, fail with `StaleVersionError` if the board moved on."""
-        # The hot path of every single write: straight to a draft, no batch built around it.
-        (entry,) = await self.write_draft(self.draft(((finding, author),), after=expected_version))
+        # The hot path of every single write: no draft, no batch built around it.
+        at, stamp = self._stamped()
+        known_author(author)
+        kind, schema_version, payload, record, _ = stored_form(finding, self._max_payload)
+        pending = (make_pending((kind, schema_version, author, stamp, payload)),)
+        (entry,) = await self._land(pending, (record,), at, expected_version)
         return entry
 
     async def write_many(
@@ -158,23 +177,37 @@ class Board:
         Add to it with `draft.add(record, author)`; write it with `write_draft`. Its `entries` are the entries the
         append will give (the controller decides on them before writing its decision in the same append).
         """
-        return Draft(self._name, after, self._now(), max_bytes=self._max_payload, authored=authored)
+        at, stamp = self._stamped()
+        return Draft(self._name, after, at, max_bytes=self._max_payload, authored=authored, stamp=stamp)
 
     async def write_draft(self, draft: Draft) -> tuple[Entry, ...]:
         """Append `draft` as one atomic batch, with `StaleVersionError` if the board is no longer at `draft.after`."""
         if draft.board != self._name:
             raise ConfigurationError(f"a draft for board {draft.board!r} cannot be written to board {self._name!r}")
+        return await self._land(draft.pending, draft.records, draft.recorded_at, draft.after)
+
+    async def _land(
+        self, pending: Sequence[PendingEntry], records: Sequence[Record], at: datetime, after: int | None
+    ) -> tuple[Entry, ...]:
+        """Append `pending` (whose records, as every reader loads them, are `records`) and index what landed."""
         if self._group is None:
-            stored = await call_append(self._store.append, self._name, draft.pending, expected_version=draft.after)
+            stored = await call_append(self._store.append, self._name, pending, expected_version=after)
         else:
-            stored = await self._group.append(AppendRequest(self._name, draft.pending, draft.after))
-        at, make = draft.recorded_at, Entry.from_stored
-        entries = tuple([make(row, record, at) for row, record in zip(stored, draft.records, strict=True)])
+            stored = await self._group.append(AppendRequest(self._name, pending, after))
+        if len(stored) != len(records):
+            problem = f"board {self._name!r}: the store returned {len(stored)} entries for an append of {len(records)}"
+            raise StoreError(problem, url=self._store.url)
+        entries = tuple(map(Entry.from_stored, stored, records, repeat(at)))
         self._index.extend(entries)
         self._changes.notify()
         if self._on_write is not None:
             self._on_write()
         return entries
+
+    def _stamped(self) -> tuple[datetime, str]:
+        """The clock's time now, and as stored."""
+        now = self._now()
+        return now, now.isoformat()
 
     def _now(self) -> datetime:
         now = self._clock()

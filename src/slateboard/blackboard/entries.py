@@ -8,30 +8,31 @@ and the version, an entry edited, moved to another position or copied to another
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from slateboard.blackboard.records import Record
-from slateboard.blackboard.roundtrip import assemble
+from slateboard.blackboard.roundtrip import assemble_parts
 
 __all__ = (
     "Entry", "Head", "PendingEntry", "StoredEntry", "GENESIS_HASH", "row_problem", "seal", "sealed", "seal_run",
-    "header", "encode_field",
+    "header", "encode_field", "make_pending", "make_stored",
 )  # fmt: skip
 
 GENESIS_HASH = "0" * 64
 _DOMAIN = b"slateboard/entry/v1\x00"
 
 
-# Both row types are made once or twice per entry written: their `__init__` sets the slots through the slots' own
-# descriptors, at half the cost of the frozen dataclass's generated one (which goes through `object.__setattr__`).
+# Both row types are named tuples: a store's row is a tuple already (a driver's result row, an `executemany`
+# parameter row), and the write path makes one of each per entry, where a frozen dataclass's `__init__` cost more
+# than the SHA-256 of the entry. `make_pending` and `make_stored` build them from a tuple without the named
+# tuple's Python-level `__new__`.
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEntry:
+class PendingEntry(NamedTuple):
     """An entry ready to append, before the store gives it a version and a hash."""
 
     kind: str
@@ -40,16 +41,8 @@ class PendingEntry:
     recorded_at: str
     payload: str
 
-    def __init__(self, kind: str, schema_version: int, author: str, recorded_at: str, payload: str) -> None:
-        _pending[0](self, kind)
-        _pending[1](self, schema_version)
-        _pending[2](self, author)
-        _pending[3](self, recorded_at)
-        _pending[4](self, payload)
 
-
-@dataclass(frozen=True, slots=True)
-class StoredEntry:
+class StoredEntry(NamedTuple):
     """An entry as a store keeps it: every field in the exact form that was hashed."""
 
     seq: int
@@ -62,35 +55,18 @@ class StoredEntry:
     payload: str
     hash: str
 
-    def __init__(  # noqa: PLR0917 - a row's nine columns, in their order
-        self,
-        seq: int,
-        board: str,
-        version: int,
-        kind: str,
-        schema_version: int,
-        author: str,
-        recorded_at: str,
-        payload: str,
-        hash: str,
-    ) -> None:
-        _stored[0](self, seq)
-        _stored[1](self, board)
-        _stored[2](self, version)
-        _stored[3](self, kind)
-        _stored[4](self, schema_version)
-        _stored[5](self, author)
-        _stored[6](self, recorded_at)
-        _stored[7](self, payload)
-        _stored[8](self, hash)
+
+_tuple_new = tuple.__new__
 
 
-def _setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
-    return tuple(cls.__dict__[field.name].__set__ for field in fields(cls))
+def make_pending(fields: tuple[str, int, str, str, str]) -> PendingEntry:
+    """A `PendingEntry` of (kind, schema version, author, recorded_at, payload)."""
+    return _tuple_new(PendingEntry, fields)
 
 
-_pending = _setters(PendingEntry)
-_stored = _setters(StoredEntry)
+def make_stored(fields: tuple[int, str, int, str, int, str, str, str, str]) -> StoredEntry:
+    """A `StoredEntry` of its nine columns in order (a driver's row, with the seq first)."""
+    return _tuple_new(StoredEntry, fields)
 
 
 _ROW_TYPES = (("version", int), ("kind", str), ("schema_version", int), ("author", str), ("recorded_at", str),
@@ -131,38 +107,51 @@ def seal(prev_hash: str, board: str, version: int, entry: PendingEntry | StoredE
 def seal_run(prev_hash: str, board: str, version: int, entries: Sequence[PendingEntry]) -> list[str]:
     """The chain hashes of `entries` at the versions after `version` of `board`, following `prev_hash`: `seal`
     of each in turn, for the write path (each distinct field encoded once, the previous digest kept as bytes)."""
-    board_field = encode_field(board)
+    board_field = _board_fields.get(board) or _board_field(board)
     prev = bytes.fromhex(prev_hash)
     digests = []
     sha256, join, heads, sizes = hashlib.sha256, b"".join, _heads, _SIZES
-    stamp, stamp_field = None, b""
-    for entry in entries:
+    stamp: str | None = None
+    stamp_field = head = b""
+    last_kind = last_author = None
+    last_schema = 0
+    for kind, schema_version, author, recorded_at, payload in entries:
         version += 1
         # A batch shares its author and time, usually its kind; a board, its few kinds and authors.
-        head = heads.get((entry.kind, entry.schema_version, entry.author)) or _head(entry)
-        if entry.recorded_at is not stamp:
-            stamp = entry.recorded_at
-            stamp_field = encode_field(stamp)
+        if kind is not last_kind or author is not last_author or schema_version != last_schema:
+            last_kind, last_author, last_schema = kind, author, schema_version
+            head = heads.get((kind, schema_version, author)) or _head(kind, schema_version, author)
+        if recorded_at is not stamp:
+            stamp = recorded_at
+            stamp_field = encode_field(recorded_at)
         number = b"%d" % version
-        payload = entry.payload.encode()
+        data = payload.encode()
         prev = sha256(join((_DOMAIN, prev, board_field, sizes[len(number)], number, head, stamp_field,
-                            len(payload).to_bytes(8, "big"), payload))).digest()  # fmt: skip
+                            len(data).to_bytes(8, "big"), data))).digest()  # fmt: skip
         digests.append(prev.hex())
     return digests
 
 
 _SIZES = tuple(size.to_bytes(8, "big") for size in range(32))  # the length prefix of a version's digits
-# The encoded (kind, schema version, author) of entries sealed lately; bounded, cleared when full.
+# The encoded (kind, schema version, author) of entries sealed lately, and boards' encoded names; bounded, cleared
+# when full.
 _heads: dict[tuple[str, int, str], bytes] = {}
+_board_fields: dict[str, bytes] = {}
 _HEADS = 1024
 
 
-def _head(entry: PendingEntry) -> bytes:
+def _head(kind: str, schema_version: int, author: str) -> bytes:
     if len(_heads) >= _HEADS:
         _heads.clear()
-    key = (entry.kind, entry.schema_version, entry.author)
-    head = _heads[key] = b"".join(map(encode_field, (entry.kind, str(entry.schema_version), entry.author)))
+    head = _heads[kind, schema_version, author] = b"".join(map(encode_field, (kind, str(schema_version), author)))
     return head
+
+
+def _board_field(board: str) -> bytes:
+    if len(_board_fields) >= _HEADS:
+        _board_fields.clear()
+    field = _board_fields[board] = encode_field(board)
+    return field
 
 
 class Head(BaseModel):
@@ -198,21 +187,27 @@ class Entry(BaseModel):
     def from_stored(cls, row: StoredEntry, payload: Record, recorded_at: datetime | None = None) -> Entry:
         """An entry for a row of our own store, which was checked when written.
 
-        This is pydantic's `model_construct` without its per-field bookkeeping: it is on the write path
-        of every finding, where `model_construct` alone cost more than the SQLite insert.
+        This is pydantic's `model_construct` without its per-field bookkeeping (`roundtrip.assemble`, inline): it
+        is on the write path of every finding, where `model_construct` alone cost more than the SQLite insert.
         """
-        values = {
-            "board": row.board,
-            "version": row.version,
-            "seq": row.seq,
-            "kind": row.kind,
-            "schema_version": row.schema_version,
-            "author": row.author,
-            "recorded_at": recorded_at or datetime.fromisoformat(row.recorded_at),
+        seq, board, version, kind, schema_version, author, stamp, _, digest = row
+        entry: Entry = _new(cls)
+        _set_dict(entry, {
+            "board": board,
+            "version": version,
+            "seq": seq,
+            "kind": kind,
+            "schema_version": schema_version,
+            "author": author,
+            "recorded_at": recorded_at or datetime.fromisoformat(stamp),
             "payload": payload,
-            "hash": row.hash,
-        }
-        return assemble(cls, values, _ENTRY_FIELDS)
+            "hash": digest,
+        })  # fmt: skip
+        _set_fields_set(entry, _ENTRY_FIELDS)
+        _set_extra(entry, None)
+        _set_private(entry, None)
+        return entry
 
 
 _ENTRY_FIELDS = frozenset(Entry.model_fields)
+_new, _set_dict, _set_fields_set, _set_extra, _set_private = assemble_parts

@@ -8,7 +8,8 @@ what every later view sees.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +29,10 @@ __all__ = (
     "Encoded",
     "decode_record",
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "Codec",
+    "codec_of",
+    "RECENT",
+    "stored_form",
 )
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
@@ -167,7 +172,14 @@ def stored_form(record: object, max_bytes: int) -> tuple[str, int, str, Record, 
     return codec.kind, codec.version, payload.decode(), decoded, len(payload)  # type: ignore[return-value]
 
 
-class _Codec(NamedTuple):
+def codec_of(record: object) -> Codec:
+    """What encoding a record of `record`'s class takes (`InvalidFindingError` for anything but a `Record`)."""
+    return _codecs.get(type(record)) or _codec(record)
+
+
+class Codec(NamedTuple):
+    """A record class's kind name, schema version, JSON serializer and validator, and round-trip plan."""
+
     kind: str
     version: int
     to_json: Callable[[Any], bytes]
@@ -177,17 +189,17 @@ class _Codec(NamedTuple):
 
 # What `encode` needs of each record class, looked up once: pydantic's class attributes are slow to read on the
 # write path. Keyed by class, so bounded like `_recent` (classes made at run time must not pile up).
-_codecs: dict[type, _Codec] = {}
+_codecs: dict[type, Codec] = {}
 _CODECS = 1024
 
 
-def _codec(record: object) -> _Codec:
+def _codec(record: object) -> Codec:
     if not isinstance(record, Record):
         raise InvalidFindingError(
             type(record).__name__, [("", f"expected a Finding (a slateboard Record), got {type(record).__name__}")]
         )
     cls = type(record)
-    codec = _Codec(
+    codec = Codec(
         cls.kind_name,
         cls.schema_version,
         cls.__pydantic_serializer__.to_json,
@@ -216,6 +228,8 @@ def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
 # later. Keyed by id() with the object kept alive beside it, so a reused id never matches another record; bounded
 # in count and in bytes, so a pipeline of large findings does not keep many of them alive.
 _recent: dict[int, tuple[Record, Encoded]] = {}
+RECENT: Mapping[int, tuple[Record, Encoded]] = MappingProxyType(_recent)
+"""The records encoded lately, by `id()` (read-only): a batch's loop sends those to `stored_form`."""
 _RECENT = 256
 _RECENT_BYTES = 4 << 20
 _recent_bytes = 0

@@ -70,22 +70,31 @@ class LogIndex:
     def extend(self, entries: Iterable[Entry]) -> None:
         """Add entries that continue the index; ones already held are skipped, and a gap stops the run."""
         with self._lock:
-            held = self._entries
+            held, by_kind, by_author, by_subject = self._entries, self._by_kind, self._by_author, self._by_subject
+            # A batch is mostly one kind by one author: their version lists are looked up once per run of them.
+            kind_run = author_run = _NO_RUN
+            last_kind = last_author = None
             for entry in entries:
-                if entry.version <= len(held):
-                    continue
-                if entry.version != len(held) + 1:
+                version = entry.version
+                if version != len(held) + 1:
+                    if version <= len(held):
+                        continue
                     break
-                self._add(entry)
-
-    def _add(self, entry: Entry) -> None:
-        version, kind = entry.version, entry.kind
-        self._entries.append(entry)
-        _file(self._by_kind, kind, version)
-        _file(self._by_author, (kind, entry.author), version)
-        subject = getattr(entry.payload, "subject", None)
-        if isinstance(subject, str):
-            _file(self._by_subject, (kind, subject), version)
+                held.append(entry)
+                kind, author = entry.kind, entry.author
+                if kind is not last_kind or author is not last_author:
+                    kind_run = _run(by_kind, kind)
+                    author_run = _run(by_author, (kind, author))
+                    last_kind, last_author = kind, author
+                kind_run.append(version)
+                author_run.append(version)
+                subject = getattr(entry.payload, "subject", None)
+                if type(subject) is str or isinstance(subject, str):
+                    run = by_subject.get((kind, subject))
+                    if run is None:
+                        by_subject[kind, subject] = [version]
+                    else:
+                        run.append(version)
 
     def restore(self, columns: EntryColumns, decode: Callable[[StoredEntry], Entry]) -> bool:
         """Hold `columns` (entries 1..n of a snapshot) undecoded; `decode` makes an `Entry` of a stored row when one
@@ -197,12 +206,15 @@ class LogIndex:
         return newest
 
 
-def _file(runs: dict[Any, Run], key: Any, version: int) -> None:
+def _run(runs: dict[Any, Run], key: Any) -> Run:
+    """The version list filed under `key`, new if there is none yet."""
     run = runs.get(key)
     if run is None:
-        runs[key] = [version]
-    else:
-        run.append(version)
+        run = runs[key] = []
+    return run
+
+
+_NO_RUN: Run = []  # never appended to: replaced before the first entry is filed
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,7 +197,7 @@ class SnapshotConformance(ABC):
         builder = ColumnsBuilder(row.board)
         for v in range(1, columns.count + 1):
             stored = columns.row(v)
-            builder.add(replace(stored, payload=payload) if v == version else stored, columns.subject(v))
+            builder.add(stored._replace(payload=payload) if v == version else stored, columns.subject(v))
         return self._resealed(row, builder.build().pack(), extra)
 
     async def _cold_board(self, bb: Blackboard, row: SnapshotRow) -> tuple[Blackboard, Board]:

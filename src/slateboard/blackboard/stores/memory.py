@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +189,12 @@ class MemoryStore:
             version = check_head(board, len(log) if log else 0, expected_version)
             digests = seal_run(log[-1].hash if log else GENESIS_HASH, board, version, entries)
             seq = len(self._all) - version  # seq and version grow together within the append
+            new, row = tuple.__new__, StoredEntry  # `make_stored`, inline
             stored = [
-                StoredEntry(seq + v, board, v, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
-                for v, (e, digest) in enumerate(zip(entries, digests, strict=True), version + 1)
+                new(row, (seq + v, board, v, kind, schema_version, author, recorded_at, payload, digest))
+                for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
+                    count(version + 1), entries, digests
+                )
             ]
             if stored:
                 if log is None:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import count, repeat
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -68,9 +69,11 @@ T = TypeVar("T")
 _SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 _BUSY_CODES = {getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)}
 _COLUMNS = "seq, board, version, kind, schema_version, author, recorded_at, payload, hash"
-_INSERT = (
-    f"INSERT INTO {ENTRIES} (board, version, kind, schema_version, author, recorded_at, payload, hash) "  # noqa: S608
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO {ENTRIES} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+# The board's head (NULLs for a new board) and the store's last seq, in one statement: an append's one read.
+_HEAD_AND_SEQ = (
+    f"SELECT head.version, head.hash, (SELECT max(seq) FROM {ENTRIES}) FROM (SELECT 1) LEFT JOIN "  # noqa: S608
+    f"(SELECT version, hash FROM {ENTRIES} WHERE board = ? ORDER BY version DESC LIMIT 1) AS head"
 )
 _HEAD = f"SELECT version, hash FROM {ENTRIES} WHERE board = ? ORDER BY version DESC LIMIT 1"  # noqa: S608
 _READ = (
@@ -288,25 +291,29 @@ class SQLiteStore:
 
     def _insert(self, conn: sqlite3.Connection, request: AppendRequest) -> list[StoredEntry]:
         board, entries, expected_version = request.board, request.entries, request.expected_version
-        head, prev_hash = self._head(conn, board)
-        version = check_head(board, head, expected_version)
-        digests = seal_run(prev_hash, board, version, entries)
+        head, prev_hash, last_seq = conn.execute(_HEAD_AND_SEQ, (board,)).fetchone()
+        version = check_head(board, head or 0, expected_version)
+        digests = seal_run(prev_hash or GENESIS_HASH, board, version, entries)
+        # The write lock is held (BEGIN IMMEDIATE), so the seqs SQLite would give are known: each row is inserted
+        # with its seq, in the order of `StoredEntry`'s fields. (Plain tuples: sqlite3 binds a tuple subclass's
+        # items through the sequence protocol, which cost more than making the named tuples afterwards.)
+        first = (last_seq or 0) - version
         rows = [
-            (board, version + i, e.kind, e.schema_version, e.author, e.recorded_at, e.payload, digest)
-            for i, (e, digest) in enumerate(zip(entries, digests, strict=True), 1)
+            (first + v, board, v, kind, schema_version, author, recorded_at, payload, digest)
+            for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
+                count(version + 1), entries, digests
+            )
         ]
         try:
             if len(rows) == 1:
-                last_seq = conn.execute(_INSERT, rows[0]).lastrowid or 0
+                conn.execute(_INSERT, rows[0])
             elif rows:
                 conn.executemany(_INSERT, rows)
-                last_seq = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.IntegrityError as exc:
             # Only reachable if the file was changed behind the lock's back; refuse like a stale write.
             actual = self._head(conn, board)[0]
             raise StaleVersionError(board, expected_version or actual, actual) from exc
-        first_seq = last_seq - len(rows) + 1 if rows else 0
-        return [StoredEntry(first_seq + i, *row) for i, row in enumerate(rows)]
+        return list(map(tuple.__new__, repeat(StoredEntry), rows))  # `make_stored` of each
 
     @staticmethod
     def _head(conn: sqlite3.Connection, board: str) -> tuple[int, str]:
