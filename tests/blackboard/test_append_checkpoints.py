@@ -1,4 +1,4 @@
-"""A write is an anyio checkpoint even when its append ran inline and skipped the scheduling round
+"""A write (and a run-start read) is an anyio checkpoint even when it ran inline and skipped the scheduling round
 (`stores.base.call_append`): a cancelled writer gets its cancellation at the write, and a loop of writes still lets
 the other tasks of its event loop run."""
 
@@ -59,3 +59,32 @@ async def test_a_loop_of_writes_lets_the_other_tasks_run(bb: Blackboard) -> None
     assert other_ran.is_set()
     assert written < 1_000_000
     assert (await board.view()).version == written
+
+
+@pytest.mark.anyio
+async def test_a_read_is_a_checkpoint_and_a_loop_of_reads_lets_the_other_tasks_run(bb: Blackboard) -> None:
+    """The reads a run starts with (`call_read`: here a view's catch-up read) skip the scheduling round as writes
+    do, and are still checkpoints."""
+    board = bb.board("reads")
+    await board.write(tick(0), author="w")
+    reached = []
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await board.view()
+        reached.append("after the read")
+    assert scope.cancelled_caught
+    assert reached == []
+
+    other_ran = anyio.Event()
+    reads = 0
+
+    async def other() -> None:
+        other_ran.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other)
+        while not other_ran.is_set() and reads < 1_000_000:
+            await board.view()
+            reads += 1
+    assert other_ran.is_set()
+    assert reads < 1_000_000

@@ -46,7 +46,15 @@ from slateboard.blackboard.snapshots import (
     make_row,
     shelf_of,
 )
-from slateboard.blackboard.stores.base import AppendRequest, GroupStore, Store, call_append, call_store, open_store
+from slateboard.blackboard.stores.base import (
+    AppendRequest,
+    GroupStore,
+    Store,
+    call_append,
+    call_read,
+    call_store,
+    open_store,
+)
 from slateboard.blackboard.stores.registry import Durability
 from slateboard.blackboard.view import BoardView, IndexInfo, LogIndex
 from slateboard.errors import (
@@ -246,7 +254,7 @@ class Board:
 
     async def _catch_up(self) -> None:
         index = self._index
-        rows = await call_store(self._store.read, self._name, after=index.version, upto=None)
+        rows = await call_read(self._store.read, self._name, after=index.version, upto=None)
         if rows:
             index.rows_loaded += len(rows)
             index.extend(self._decode(row) for row in rows)
@@ -340,7 +348,7 @@ class Board:
         if self._index.version:
             return None
         shelf = shelf_of(self._store)
-        row = None if shelf is None else await call_store(shelf.get, self._name)
+        row = None if shelf is None else await call_read(shelf.get, self._name)
         if row is None:
             return Restored(0, None)
         anchor = await call_store(self._store.read, self._name, after=row.version - 1, upto=row.version)

@@ -29,7 +29,7 @@ from slateboard._internal.sync import sync_function
 from slateboard.blackboard.board import Blackboard, Board
 from slateboard.blackboard.entries import StoredEntry
 from slateboard.blackboard.records import FrozenModel, Record
-from slateboard.blackboard.stores.base import Store, call_store
+from slateboard.blackboard.stores.base import Store, call_read, call_store
 from slateboard.errors import ConfigurationError, SlateboardError, StaleVersionError
 from slateboard.state.impact import BoardImpact, impact
 from slateboard.state.projection import BoardState, append
@@ -180,7 +180,7 @@ async def _notices(store: Store) -> Sequence[StoredEntry]:
         known = _read.setdefault(store, _Notices())
     except TypeError:  # a store that cannot be a weak key (unhashable): read the whole board, as each run did
         return await call_store(store.read, RETRACTIONS_BOARD, after=0, upto=None)
-    rows = await call_store(store.read, RETRACTIONS_BOARD, after=known.version, upto=None)
+    rows = await call_read(store.read, RETRACTIONS_BOARD, after=known.version, upto=None)
     return known.add(rows)
 
 

@@ -38,6 +38,7 @@ __all__ = (
     "open_store",
     "call_store",
     "call_append",
+    "call_read",
     "chain",
     "check_head",
     "encode_position",
@@ -167,12 +168,13 @@ async def call_store(operation: Callable[..., T], *args: object, **kwargs: objec
 
 
 async def call_append(operation: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """`call_store` for a board's appends, whose inline calls take microseconds (a scheduling round after each one
-    cost a fifth of a write to memory).
+    """`call_store` for the calls on every run's path, whose inline calls take microseconds: a board's appends (a
+    scheduling round after each one cost a fifth of a write to memory), and the reads a run starts with (its
+    snapshot, its entries, the retraction notices: `call_read`).
 
     Still a checkpoint, as anyio's convention asks of a library's async calls: a cancelled caller gets its
-    cancellation here (after the append, as from `call_store`). The event loop runs the other tasks here unless
-    this thread's appends let it do so less than `SLICE` seconds ago: a loop of writes yields at least every
+    cancellation here (after the call, as from `call_store`). The event loop runs the other tasks here unless
+    this thread's calls let it do so less than `SLICE` seconds ago: a loop of writes yields at least every
     `SLICE`, so no task waits longer than that on it.
     """
     try:
@@ -187,6 +189,9 @@ async def call_append(operation: Callable[..., T], *args: object, **kwargs: obje
     return result
 
 
+call_read = call_append
+"""`call_append` for the reads every run starts with (see there)."""
+
 SLICE = 0.001
-"""Seconds a thread's appends may run between scheduling points (see `call_append`)."""
+"""Seconds a thread's appends and run-start reads may run between scheduling points (see `call_append`)."""
 _last_yield = threading.local()  # per thread: each runs its own event loop
