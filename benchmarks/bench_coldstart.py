@@ -41,6 +41,7 @@ import anyio
 
 from harness import Report, Row, Sample, Table, freeze, in_fresh_dir, names, now, parser, quiet_gc, rounds, since
 from slateboard import Blackboard, Citation, Finding, agent
+from slateboard.blackboard.entries import PendingEntry
 from slateboard.blackboard.snapshots import load, seal_snapshot, shelf_of
 from slateboard.state.projection import BoardState
 from slateboard.state.resume import resumed_state, revive, save_state
@@ -198,7 +199,8 @@ def measure(store: str, sizes: Sizes, base: Path | None) -> list[Row]:
                 without = Blackboard.open("memory://")  # the same entries, no snapshot: a copy of the log
                 for start in range(0, sizes.entries, BATCH):
                     rows = bb.store.read("big", after=start, upto=start + BATCH, wait=True)
-                    without.store.append("big", rows, expected_version=start, wait=True)  # type: ignore[arg-type]
+                    pending = [PendingEntry(r.kind, r.schema_version, r.author, r.recorded_at, r.payload) for r in rows]
+                    without.store.append("big", pending, expected_version=start, wait=True)
 
                 def with_snapshot() -> Blackboard:
                     return Blackboard(bb.store)
