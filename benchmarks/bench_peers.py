@@ -579,27 +579,21 @@ def concurrent_table(report: Report, n: int, repeats: int, base: Path | None) ->
         label = "memory" if where == "memory" else f"SQLite file, synchronous={where}"
         ours = found[(where, "slateboard")]
         for durability in DURABILITIES:
-            theirs = found[(where, durability)]
-            rows.append(
-                Row(
-                    f"{label}; LangGraph {peer}, durability={durability!r}",
-                    Sample.of(m.rate for m in ours),
-                    "runs/s",
-                    reference=Sample.of(m.rate for m in theirs),
-                    n=n,
+            theirs, name = found[(where, durability)], f"{label}; LangGraph {peer}, durability={durability!r}"
+            for table, unit, figure in ((rows, "runs/s", _rate), (cpu, "ms", _cpu_ms)):
+                table.append(
+                    Row(name, Sample.of(map(figure, ours)), unit, reference=Sample.of(map(figure, theirs)), n=n)
                 )
-            )
-            cpu.append(
-                Row(
-                    f"{label}; LangGraph {peer}, durability={durability!r}",
-                    Sample.of(m.cpu_ms for m in ours),
-                    "ms",
-                    reference=Sample.of(m.cpu_ms for m in theirs),
-                    n=n,
-                )
-            )
     report.table(Table(f"{n:,} runs at once", tuple(rows), ratio="slateboard runs/s / LangGraph runs/s"))
     report.table(Table(f"CPU a run, {n:,} at once", tuple(cpu), ratio="slateboard CPU / LangGraph CPU"))
+
+
+def _rate(burst: Burst) -> float:
+    return burst.rate
+
+
+def _cpu_ms(burst: Burst) -> float:
+    return burst.cpu_ms
 
 
 # --- appends -------------------------------------------------------------------------------------------------

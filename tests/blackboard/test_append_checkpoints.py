@@ -4,6 +4,8 @@ the other tasks of its event loop run."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
 import pytest
 
@@ -43,22 +45,28 @@ async def test_a_cancelled_writer_is_cancelled_at_its_write_which_landed(bb: Bla
 @pytest.mark.anyio
 async def test_a_loop_of_writes_lets_the_other_tasks_run(bb: Blackboard) -> None:
     board = ungrouped(bb).board("loop")
+    written = await steps_until_another_task_runs(lambda n: board.write(tick(n), author="w"))
+    assert (await board.view()).version == written
+
+
+async def steps_until_another_task_runs(step: Callable[[int], Awaitable[object]]) -> int:
+    """How many `step`s a loop that awaits nothing else takes before another task of its event loop gets to run:
+    only the steps' checkpoints can let it. Each step takes microseconds and they yield at least every millisecond,
+    so the bound is never reached."""
     other_ran = anyio.Event()
-    written = 0
+    steps = 0
 
     async def other() -> None:
         other_ran.set()
 
     async with anyio.create_task_group() as group:
         group.start_soon(other)
-        # The loop never awaits anything but its writes: only their checkpoints can let the other task run. Each
-        # write takes microseconds and the writes yield at least every millisecond, so this bound is never reached.
-        while not other_ran.is_set() and written < 1_000_000:
-            await board.write(tick(written), author="w")
-            written += 1
+        while not other_ran.is_set() and steps < 1_000_000:
+            await step(steps)
+            steps += 1
     assert other_ran.is_set()
-    assert written < 1_000_000
-    assert (await board.view()).version == written
+    assert steps < 1_000_000
+    return steps
 
 
 @pytest.mark.anyio
@@ -74,17 +82,4 @@ async def test_a_read_is_a_checkpoint_and_a_loop_of_reads_lets_the_other_tasks_r
         reached.append("after the read")
     assert scope.cancelled_caught
     assert reached == []
-
-    other_ran = anyio.Event()
-    reads = 0
-
-    async def other() -> None:
-        other_ran.set()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(other)
-        while not other_ran.is_set() and reads < 1_000_000:
-            await board.view()
-            reads += 1
-    assert other_ran.is_set()
-    assert reads < 1_000_000
+    await steps_until_another_task_runs(lambda _: board.view())
