@@ -94,14 +94,13 @@ class Draft:
         """Encode and check more records (a batch's hot loop: one pass, each class's codec looked up once a run)."""
         pending, records = self.pending, self.records
         stamp, max_bytes, after = self._stamp, self._max_bytes, self.after
-        good, last_author, new_pending, recent = _good_authors, _UNCHECKED, tuple.__new__, RECENT
+        last_author, new_pending, recent = _UNCHECKED, tuple.__new__, RECENT
         last_type: type | None = None
         plan = to_json = None
         kind, schema_version = "", 0
         for record, author in authored:
-            if author is not last_author:
-                if type(author) is not str or author not in good:
-                    known_author(author)
+            if author is not last_author:  # a batch is mostly one author's
+                known_author(author)
                 last_author = author
             if type(record) is not last_type:
                 codec = codec_of(record)

@@ -177,7 +177,9 @@ _read: weakref.WeakKeyDictionary[Store, _Notices] = weakref.WeakKeyDictionary()
 async def _notices(store: Store) -> Sequence[StoredEntry]:
     """Every notice on `store`'s retraction board: one read of those after the ones this process knows."""
     try:
-        known = _read.setdefault(store, _Notices())
+        known = _read.get(store)
+        if known is None:
+            known = _read.setdefault(store, _Notices())
     except TypeError:  # a store that cannot be a weak key (unhashable): read the whole board, as each run did
         return await call_store(store.read, RETRACTIONS_BOARD, after=0, upto=None)
     rows = await call_read(store.read, RETRACTIONS_BOARD, after=known.version, upto=None)
