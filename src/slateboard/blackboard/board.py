@@ -29,6 +29,7 @@ from slateboard.blackboard.entries import (
     Head,
     PendingEntry,
     StoredEntry,
+    entries_of,
     make_pending,
     row_problem,
     seal,
@@ -205,7 +206,7 @@ class Board:
         if len(stored) != len(records):
             problem = f"board {self._name!r}: the store returned {len(stored)} entries for an append of {len(records)}"
             raise StoreError(problem, url=self._store.url)
-        entries = tuple(map(Entry.from_stored, stored, records, repeat(at)))
+        entries = entries_of(stored, records, at)
         self._index.extend(entries)
         self._changes.notify()
         if self._on_write is not None:

@@ -9,11 +9,11 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from itertools import count
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_rows
 from slateboard.blackboard.stores.base import FeedRow, check_head, decode_position, encode_position
 from slateboard.blackboard.stores.ledger import (
     LedgerRow,
@@ -32,6 +32,7 @@ __all__ = ("MemoryStore", "MemoryLedger", "MemoryTables", "backend")
 
 _Row = tuple[dict[str, Any], int, str]
 _ABSENT: Any = object()
+_new, _STORED = tuple.__new__, repeat(StoredEntry)
 
 
 class MemoryTables:
@@ -187,15 +188,8 @@ class MemoryStore:
         with self._lock:
             log = self._boards.get(board)
             version = check_head(board, len(log) if log else 0, expected_version)
-            digests = seal_run(log[-1].hash if log else GENESIS_HASH, board, version, entries)
-            seq = len(self._all) - version  # seq and version grow together within the append
-            new, row = tuple.__new__, StoredEntry  # `make_stored`, inline
-            stored = [
-                new(row, (seq + v, board, v, kind, schema_version, author, recorded_at, payload, digest))
-                for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
-                    count(version + 1), entries, digests
-                )
-            ]
+            rows = seal_rows(log[-1].hash if log else GENESIS_HASH, board, version, len(self._all), entries)
+            stored: list[StoredEntry] = list(map(_new, _STORED, rows))  # `make_stored` of each
             if stored:
                 if log is None:
                     self._boards[board] = stored.copy()

@@ -18,14 +18,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from itertools import count, repeat
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_run
+from slateboard.blackboard.entries import GENESIS_HASH, PendingEntry, StoredEntry, seal_rows
 from slateboard.blackboard.stores import sqlite_migrations
 from slateboard.blackboard.stores.base import (
     AppendRequest,
@@ -209,21 +208,26 @@ class SQLiteStore:
         if layout < newest(sqlite_migrations.STEPS):  # read at call time: tests may add steps
             sqlite_migrations.migrate(conn, where=where, url=self.url)
 
-    @contextmanager
-    def _connection(self, wait: bool) -> Iterator[sqlite3.Connection]:
+    def _locked(self, wait: bool, work: Callable[..., T], *args: object) -> T:
+        """`work(connection, *args)` holding the store's lock; SQLite's errors said as `StoreError`s (`WouldBlock`
+        when another writer holds the file and `wait` is False).
+
+        Plain calls rather than context managers: every append and every read a run makes comes through here, and
+        two generator-based context managers cost more than the statements of a small append's transaction.
+        """
         if not self._lock.acquire(blocking=wait):
             raise WouldBlock
         try:
             conn = self._conn
             if conn is None:
                 raise StoreError("the store is closed", url=self.url)
-            if wait:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            if not wait:
+                return work(conn, *args)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             try:
-                yield conn
+                return work(conn, *args)
             finally:
-                if wait:
-                    conn.execute("PRAGMA busy_timeout = 0")
+                conn.execute("PRAGMA busy_timeout = 0")
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise StoreError(f"SQLite failed: {exc}", url=self.url) from exc
@@ -236,74 +240,67 @@ class SQLiteStore:
         finally:
             self._lock.release()
 
-    @contextmanager
-    def _transaction(self, wait: bool, *, append: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._connection(wait) as conn:
-            synchronous = self._sync_append if append else self._sync_full
-            if synchronous != self._sync_now:  # a connection's setting: switched between transactions only
-                conn.execute(f"PRAGMA synchronous = {synchronous}")
-                self._sync_now = synchronous
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+    def _in_transaction(self, conn: sqlite3.Connection, synchronous: str, work: Callable[..., T], *args: object) -> T:
+        """`work(conn, *args)` in one write transaction, committed at `synchronous` (see `_locked`)."""
+        if synchronous != self._sync_now:  # a connection's setting: switched between transactions only
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._sync_now = synchronous
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn, *args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
 
     def transact(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
         """Run `work(connection)` in one write transaction (for the ledger, and sinks inside this database)."""
         if self.read_only:
             raise ReadOnlyStoreError("change the ledger", url=self.url)
-        with self._transaction(wait) as conn:
-            return work(conn)
+        done: T = self._locked(wait, self._in_transaction, self._sync_full, work)
+        return done
 
     def query(self, work: Callable[[sqlite3.Connection], T], *, wait: bool) -> T:
         """Run the read-only `work(connection)` without a write transaction."""
-        with self._connection(wait) as conn:
-            return work(conn)
+        return self._locked(wait, work)
 
     def append(
         self, board: str, entries: Sequence[PendingEntry], *, expected_version: int | None, wait: bool
     ) -> list[StoredEntry]:
         if self.read_only:
             raise ReadOnlyStoreError(f"append to board {board!r}", url=self.url)
-        with self._transaction(wait, append=True) as conn:
-            return self._insert(conn, AppendRequest(board, entries, expected_version))
+        request = AppendRequest(board, entries, expected_version)
+        return self._locked(wait, self._in_transaction, self._sync_append, self._insert, request)
 
     def append_group(self, requests: Sequence[AppendRequest], *, wait: bool) -> list[AppendResult]:
         """Several boards' appends in one transaction (one fsync), each atomic alone: a refused one is rolled back
         to its savepoint and its error returned in its place (see `GroupStore`)."""
         if self.read_only:
             raise ReadOnlyStoreError("append to boards", url=self.url)
+        return self._locked(wait, self._in_transaction, self._sync_append, self._insert_each, requests)
+
+    def _insert_each(self, conn: sqlite3.Connection, requests: Sequence[AppendRequest]) -> list[AppendResult]:
         results: list[AppendResult] = []
-        with self._transaction(wait, append=True) as conn:
-            for request in requests:
-                conn.execute("SAVEPOINT slateboard_append")
-                try:
-                    results.append(self._insert(conn, request))
-                except SlateboardError as exc:
-                    conn.execute("ROLLBACK TO slateboard_append")
-                    results.append(exc)
-                conn.execute("RELEASE slateboard_append")
+        for request in requests:
+            conn.execute("SAVEPOINT slateboard_append")
+            try:
+                results.append(self._insert(conn, request))
+            except SlateboardError as exc:
+                conn.execute("ROLLBACK TO slateboard_append")
+                results.append(exc)
+            conn.execute("RELEASE slateboard_append")
         return results
 
     def _insert(self, conn: sqlite3.Connection, request: AppendRequest) -> list[StoredEntry]:
         board, entries, expected_version = request.board, request.entries, request.expected_version
         head, prev_hash, last_seq = conn.execute(_HEAD_AND_SEQ, (board,)).fetchone()
         version = check_head(board, head or 0, expected_version)
-        digests = seal_run(prev_hash or GENESIS_HASH, board, version, entries)
         # The write lock is held (BEGIN IMMEDIATE), so the seqs SQLite would give are known: each row is inserted
         # with its seq, in the order of `StoredEntry`'s fields. (Plain tuples: sqlite3 binds a tuple subclass's
         # items through the sequence protocol, which cost more than making the named tuples afterwards.)
-        first = (last_seq or 0) - version
-        rows = [
-            (first + v, board, v, kind, schema_version, author, recorded_at, payload, digest)
-            for v, (kind, schema_version, author, recorded_at, payload), digest in zip(
-                count(version + 1), entries, digests
-            )
-        ]
+        rows = seal_rows(prev_hash or GENESIS_HASH, board, version, last_seq or 0, entries)
         try:
             if len(rows) == 1:
                 conn.execute(_INSERT, rows[0])
@@ -321,24 +318,19 @@ class SQLiteStore:
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def read(self, board: str, *, after: int, upto: int | None, wait: bool) -> list[StoredEntry]:
-        limit = (1 << 62) if upto is None else upto
-        with self._connection(wait) as conn:
-            return [StoredEntry(*row) for row in conn.execute(_READ, (board, after, limit))]
+        return self._locked(wait, _read, board, after, (1 << 62) if upto is None else upto)
 
     def head(self, board: str, *, wait: bool) -> tuple[int, str]:
-        with self._connection(wait) as conn:
-            return self._head(conn, board)
+        return self._locked(wait, self._head, board)
 
     def boards(self) -> list[str]:
-        with self._connection(True) as conn:
-            return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
+        return self._locked(True, _boards)
 
     def feed(self, after: str | None, limit: int, *, wait: bool) -> list[FeedRow]:
         """Entries of every board in seq order: writers serialize, so seq is commit order and no entry lands behind
         one already read. The position is the seq."""
         start = 0 if after is None else decode_position(after, 1, url=self.url)[0]
-        with self._connection(wait) as conn:
-            rows = [StoredEntry(*row) for row in conn.execute(_FEED, (start, limit))]
+        rows = self._locked(wait, _feed, start, limit)
         return [(encode_position(row.seq), row) for row in rows]
 
     def close(self) -> None:
@@ -346,6 +338,18 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _read(conn: sqlite3.Connection, board: str, after: int, upto: int) -> list[StoredEntry]:
+    return list(map(tuple.__new__, repeat(StoredEntry), conn.execute(_READ, (board, after, upto))))
+
+
+def _feed(conn: sqlite3.Connection, after: int, limit: int) -> list[StoredEntry]:
+    return list(map(tuple.__new__, repeat(StoredEntry), conn.execute(_FEED, (after, limit))))
+
+
+def _boards(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute(f"SELECT DISTINCT board FROM {ENTRIES} ORDER BY board")]  # noqa: S608
 
 
 def _close(conn: sqlite3.Connection | None) -> None:
