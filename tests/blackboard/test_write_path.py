@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slateboard import Blackboard, Entry, Finding
+from slateboard import Blackboard, Entry, Finding, Record
 from slateboard.blackboard.draft import Draft
 from slateboard.blackboard.entries import (
     GENESIS_HASH,
@@ -28,6 +28,7 @@ from slateboard.blackboard.entries import (
     seal,
     seal_rows,
 )
+from slateboard.blackboard.view import LogIndex
 
 STAMPS = ("2026-01-01T00:00:00.000001+00:00", "2026-01-02T00:00:00+00:00")
 HEADS = st.tuples(st.sampled_from(["k.A", "k.B"]), st.sampled_from([1, 2]), st.sampled_from(["a", "b"]))
@@ -107,3 +108,49 @@ def test_written_read_and_drafted_entries_copy_and_dump_as_models_do(tmp_path: P
         assert [entry.payload for entry in history] == [written.payload, batched.payload]
         for entry in history:
             behaves_as_a_model(entry)
+
+
+KINDS = ("k.A", "k.B")
+AUTHORS = ("a", "b")
+# An entry: its kind, author and subject (None: no subject), each drawn so that runs of one kind and author form
+# within a call and across calls, and break within a call and between calls.
+FILED = st.tuples(st.sampled_from(KINDS), st.sampled_from(AUTHORS), st.sampled_from([None, "s1", "s2"]))
+
+
+@given(st.lists(FILED, max_size=12), st.lists(st.integers(0, 4), max_size=8), st.booleans())
+def test_an_index_extended_call_by_call_files_every_entry_as_one_by_one(
+    filed: list[tuple[str, str, str | None]], cuts: list[int], fresh_strings: bool
+) -> None:
+    """Property: however an append's entries are split into calls to `LogIndex.extend` (which keeps the last
+    kind's and author's version lists from one call to the next), with entries already held sent again, and with
+    kind and author strings that are the same objects or equal copies (as decoded rows give), the index files every
+    entry under its kind, author and subject as filing them one at a time does."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = []
+    for version, (named, by, subject) in enumerate(filed, 1):
+        # Equal, not identical, when fresh: a decoded row's strings.
+        kind, author = ("".join(named), "".join(by)) if fresh_strings else (named, by)
+        payload = Note(subject=subject, confidence=0.5, n=version) if subject else Plain(n=version)
+        row = make_stored((version, "b", version, kind, 1, author, at.isoformat(), "{}", ""))
+        entries.append(Entry.from_stored(row, payload, at))
+    index, start = LogIndex(), 0
+    for cut in [*cuts, len(entries)]:
+        end = min(start + cut, len(entries))
+        index.extend(entries[max(start - 1, 0) : end])  # the entry before the call's first, already held
+        start = end
+    index.extend(entries)  # every entry again: all held, nothing filed twice
+    by_kind: dict[str, list[int]] = {}
+    by_author: dict[tuple[str, str], list[int]] = {}
+    by_subject: dict[tuple[str, str], list[int]] = {}
+    for version, (kind, author, subject) in enumerate(filed, 1):
+        by_kind.setdefault(kind, []).append(version)
+        by_author.setdefault((kind, author), []).append(version)
+        if subject is not None:
+            by_subject.setdefault((kind, subject), []).append(version)
+    assert index.version == len(entries)
+    assert (index._by_kind, index._by_author, index._by_subject) == (by_kind, by_author, by_subject)
+
+
+class Plain(Record):
+    kind_name = "tests.write_path.Plain"
+    n: int

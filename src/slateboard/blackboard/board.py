@@ -51,7 +51,7 @@ from slateboard.blackboard.stores.base import (
     AppendRequest,
     GroupStore,
     Store,
-    call_append,
+    append_to,
     call_read,
     call_store,
     open_store,
@@ -200,7 +200,7 @@ class Board:
     ) -> tuple[Entry, ...]:
         """Append `pending` (whose records, as every reader loads them, are `records`) and index what landed."""
         if self._group is None:
-            stored = await call_append(self._store.append, self._name, pending, expected_version=after)
+            stored = await append_to(self._store, self._name, pending, after)
         else:
             stored = await self._group.append(AppendRequest(self._name, pending, after))
         if len(stored) != len(records):

@@ -38,7 +38,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from slateboard.blackboard.entries import StoredEntry
-from slateboard.blackboard.stores.base import AppendRequest, AppendResult, GroupStore, WouldBlock, call_append
+from slateboard.blackboard.stores.base import AppendRequest, AppendResult, GroupStore, WouldBlock, append_to
 from slateboard.errors import ConfigurationError
 
 __all__ = ("GroupCommit", "DEFAULT_WINDOW", "DEFAULT_MAX_ENTRIES")
@@ -86,8 +86,7 @@ class GroupCommit:
             # goes alone (a script's boards one after another) has nobody to wait for, so it is written at once.
             self.transactions += 1
             self.at_once += 1
-            entries, expected = request.entries, request.expected_version
-            return await call_append(self._store.append, request.board, entries, expected_version=expected)
+            return await append_to(self._store, request.board, request.entries, request.expected_version)
         if group is None:
             group = _Group()
             self._open[thread] = group

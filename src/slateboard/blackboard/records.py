@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -228,8 +227,9 @@ def encode_record(record: object, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
 # later. Keyed by id() with the object kept alive beside it, so a reused id never matches another record; bounded
 # in count and in bytes, so a pipeline of large findings does not keep many of them alive.
 _recent: dict[int, tuple[Record, Encoded]] = {}
-RECENT: Mapping[int, tuple[Record, Encoded]] = MappingProxyType(_recent)
-"""The records encoded lately, by `id()` (read-only): a batch's loop sends those to `stored_form`."""
+RECENT: Mapping[int, tuple[Record, Encoded]] = _recent
+"""The records encoded lately, by `id()` (read-only: typed as a `Mapping`; the dict itself, not a proxy, as a
+batch's loop looks up every record in it): a batch's loop sends those to `stored_form`."""
 _RECENT = 256
 _RECENT_BYTES = 4 << 20
 _recent_bytes = 0

@@ -56,6 +56,7 @@ class LogIndex:
         self._by_kind: dict[str, Run] = {}
         self._by_subject: dict[_Key, Run] = {}
         self._by_author: dict[_Key, Run] = {}
+        self._last_runs: tuple[str | None, str | None, Run, Run] = _NO_RUNS  # see `extend`
         self._lock = threading.Lock()
 
     @property
@@ -71,9 +72,9 @@ class LogIndex:
         """Add entries that continue the index; ones already held are skipped, and a gap stops the run."""
         with self._lock:
             held, by_kind, by_author, by_subject = self._entries, self._by_kind, self._by_author, self._by_subject
-            # A batch is mostly one kind by one author: their version lists are looked up once per run of them.
-            kind_run = author_run = _NO_RUN
-            last_kind = last_author = None
+            # A batch is mostly one kind by one author, and so are a board's appends one after another: their
+            # version lists are looked up once per run of them, kept from the last call.
+            last_kind, last_author, kind_run, author_run = self._last_runs
             for entry in entries:
                 version = entry.version
                 if version != len(held) + 1:
@@ -95,6 +96,7 @@ class LogIndex:
                         by_subject[kind, subject] = [version]
                     else:
                         run.append(version)
+            self._last_runs = (last_kind, last_author, kind_run, author_run)
 
     def restore(self, columns: EntryColumns, decode: Callable[[StoredEntry], Entry]) -> bool:
         """Hold `columns` (entries 1..n of a snapshot) undecoded; `decode` makes an `Entry` of a stored row when one
@@ -107,6 +109,7 @@ class LogIndex:
             self._entries = [None] * columns.count
             self.undecoded = columns.count
             self._by_kind, self._by_subject, self._by_author = runs.by_kind, runs.by_subject, runs.by_author
+            self._last_runs = _NO_RUNS
             return True
 
     def entry(self, version: int) -> Entry:
@@ -215,6 +218,7 @@ def _run(runs: dict[Any, Run], key: Any) -> Run:
 
 
 _NO_RUN: Run = []  # never appended to: replaced before the first entry is filed
+_NO_RUNS: tuple[None, None, Run, Run] = (None, None, _NO_RUN, _NO_RUN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ __all__ = (
     "open_store",
     "call_store",
     "call_append",
+    "append_to",
     "call_read",
     "chain",
     "check_head",
@@ -187,6 +188,24 @@ async def call_append(operation: Callable[..., T], *args: object, **kwargs: obje
     else:
         await anyio.lowlevel.checkpoint_if_cancelled()
     return result
+
+
+async def append_to(
+    store: Store, board: str, entries: Sequence[PendingEntry], expected_version: int | None
+) -> list[StoredEntry]:
+    """`call_append(store.append, board, entries, expected_version=...)`, spelled out for the write path of every
+    append (no arguments packed and unpacked on the way, one frame fewer): the same checkpoint."""
+    try:
+        stored = store.append(board, entries, expected_version=expected_version, wait=False)
+    except WouldBlock:
+        append = partial(store.append, board, entries, expected_version=expected_version, wait=True)
+        return await anyio.to_thread.run_sync(append)
+    if perf_counter() - getattr(_last_yield, "at", 0.0) >= SLICE:
+        await anyio.lowlevel.checkpoint()
+        _last_yield.at = perf_counter()
+    else:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+    return stored
 
 
 call_read = call_append
