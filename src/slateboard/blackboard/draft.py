@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
 
 from pydantic_core import PydanticSerializationError
 
@@ -120,7 +119,7 @@ class Draft:
                 except PydanticSerializationError:
                     data = None
                 if data is not None and len(data) <= max_bytes:
-                    decoded = cast("Record | None", clone(record, plan))  # a `Record`'s clone is one
+                    decoded = clone(record, plan)  # type: ignore[assignment]  # a `Record`'s clone is one
             if decoded is None:
                 kind_of, version_of, payload, decoded, _ = stored_form(record, max_bytes)
                 pending.append(new_pending(PendingEntry, (kind_of, version_of, author, stamp, payload)))
