@@ -214,17 +214,13 @@ class Board:
         return entries
 
     def _stamped(self) -> tuple[datetime, str]:
-        """The clock's time now, and as stored."""
-        now = self._now()
-        return now, now.isoformat()
-
-    def _now(self) -> datetime:
+        """The clock's time now, in UTC, and as stored."""
         now = self._clock()
-        if now.tzinfo is UTC:
-            return now
-        if now.tzinfo is None:
-            raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
-        return now.astimezone(UTC)
+        if now.tzinfo is not UTC:
+            if now.tzinfo is None:
+                raise ConfigurationError("the blackboard's clock returned a naive datetime; it must carry a timezone")
+            now = now.astimezone(UTC)
+        return now, now.isoformat()
 
     async def view(self, *, at: int | None = None) -> BoardView:
         """An immutable snapshot: the latest, or the board as it was at version `at`."""
