@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ConfigDict
 
 from slateboard import Blackboard, Entry, Finding, Record
 from slateboard.blackboard.draft import Draft
@@ -154,3 +155,39 @@ def test_an_index_extended_call_by_call_files_every_entry_as_one_by_one(
 class Plain(Record):
     kind_name = "tests.write_path.Plain"
     n: int
+
+
+class Open(Record):  # extra attributes allowed: a record may carry a `subject` that is no field
+    model_config = ConfigDict(extra="allow")
+    kind_name = "tests.write_path.Open"
+
+
+class Derived(Record):  # a `subject` that is a property, not a field
+    kind_name = "tests.write_path.Derived"
+    topic: str
+
+    @property
+    def subject(self) -> str:
+        return f"about {self.topic}"
+
+
+def test_the_index_files_a_subject_however_a_record_has_it() -> None:
+    """The index skips looking for a subject only on classes whose records cannot have one: a field, a property
+    and an extra attribute called `subject` are each filed (twice each: the class's answer is kept)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    payloads: list[Record] = [
+        Plain(n=1),
+        Note(subject="s", confidence=0.5, n=2),
+        Open(subject="o"),  # type: ignore[call-arg]  # an extra attribute
+        Derived(topic="t"),
+        Open(),
+    ] * 2
+    index = LogIndex()
+    for version, payload in enumerate(payloads, 1):
+        row = make_stored((version, "b", version, type(payload).kind_name, 1, "a", at.isoformat(), "{}", ""))
+        index.extend([Entry.from_stored(row, payload, at)])
+    assert index._by_subject == {
+        (Note.kind_name, "s"): [2, 7],
+        (Open.kind_name, "o"): [3, 8],
+        (Derived.kind_name, "about t"): [4, 9],
+    }

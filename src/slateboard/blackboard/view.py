@@ -75,6 +75,7 @@ class LogIndex:
             # A batch is mostly one kind by one author, and so are a board's appends one after another: their
             # version lists are looked up once per run of them, kept from the last call.
             last_kind, last_author, kind_run, author_run = self._last_runs
+            no_subject = _no_subject
             for entry in entries:
                 version = entry.version
                 if version != len(held) + 1:
@@ -89,7 +90,11 @@ class LogIndex:
                     last_kind, last_author = kind, author
                 kind_run.append(version)
                 author_run.append(version)
-                subject = getattr(entry.payload, "subject", None)
+                payload = entry.payload
+                subjectless = no_subject.get(type(payload))
+                if subjectless is None:
+                    subjectless = _subjectless(type(payload))
+                subject = None if subjectless else getattr(payload, "subject", None)
                 if type(subject) is str or isinstance(subject, str):
                     run = by_subject.get((kind, subject))
                     if run is None:
@@ -215,6 +220,27 @@ def _run(runs: dict[Any, Run], key: Any) -> Run:
     if run is None:
         run = runs[key] = []
     return run
+
+
+# Record classes by whether their records can have no `subject` at all (no such field, class attribute or extra
+# attribute): for those, `getattr(payload, "subject", None)` went through pydantic's `__getattr__` and an
+# AttributeError, which cost more than filing the entry. Bounded: classes made at run time must not pile up.
+_no_subject: dict[type, bool] = {}
+_CLASSES = 1024
+
+
+def _subjectless(cls: type) -> bool:
+    fields = getattr(cls, "model_fields", None)
+    subjectless = (
+        isinstance(fields, dict)
+        and "subject" not in fields
+        and not hasattr(cls, "subject")
+        and getattr(cls, "model_config", {}).get("extra") != "allow"
+    )
+    if len(_no_subject) >= _CLASSES:
+        _no_subject.clear()
+    _no_subject[cls] = subjectless
+    return subjectless
 
 
 _NO_RUN: Run = []  # never appended to: replaced before the first entry is filed
