@@ -45,6 +45,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: rank[module[id(item)]])
 
 
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own `pytester`, its runs without LangSmith's plugin, as the suite's own (pyproject's addopts).
+
+    An in-process run imports every plugin not yet imported, and pytester then takes the modules it imported out
+    of `sys.modules` again: with the plugin kept out of the suite's process, each run imported LangSmith afresh,
+    its asserts rewritten (some two seconds of CPU a run)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin")
+    return pytester
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
