@@ -26,8 +26,11 @@ def test_library_modules_are_imported_as_they_are() -> None:
         assert not isinstance(module.__loader__, AssertionRewritingHook), module.__name__
 
 
-def test_under_xdist_the_main_process_caches_the_rewritten_test_files(pytester: pytest.Pytester) -> None:
+def test_under_xdist_the_main_process_caches_the_rewritten_test_files(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The workers then read the cache (checked against the source's hash) instead of each rewriting every file."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # the configured runs are main processes
     pytester.makepyfile(test_cached="def test_it():\n    seen = 1\n    assert seen == 2\n")
     pytester.makepyfile(helper="X = 1\n")  # not a test file: imported plainly, never cached
     cached = pytester.path / "__pycache__" / f"test_cached{rewriting.PYC_TAIL}"
