@@ -12,7 +12,7 @@ it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -105,8 +105,11 @@ class Controller:
         `run` is `iter` drained: the outcome is the one its last cycle carries.
         """
         outcome: Outcome | None = None
-        async for cycle in self.iter(board, *inputs):
-            outcome = cycle.outcome
+        # `iter`'s loop without `iter`'s generator around it (a generator's round trip a cycle fewer).
+        with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
+            async with aclosing(self._cycles(board, inputs, run)) as cycles:
+                async for cycle in cycles:
+                    outcome = cycle.outcome
         if outcome is None:  # `iter` ends only after the cycle that carries the outcome
             raise SlateboardError(f"the run of board {board.name!r} ended without a final decision")
         return outcome
@@ -121,8 +124,6 @@ class Controller:
         with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
             async with aclosing(self._cycles(board, inputs, run)) as cycles:
                 async for cycle in cycles:
-                    if cycle.outcome is not None:
-                        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
                     yield cycle
 
     async def _cycles(
@@ -143,8 +144,10 @@ class Controller:
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
             news = max(state.last_finding_version, state.last_answer_version)
             if not fresh and finished and last is not None and news < state.last_decision_version:
-                final = self._final(board, state, last, state.last_decision_version, resumed=True)
-                yield await _traced(run, last, state.last_decision_version, final)
+                with _cycle_span(run, last, state.last_decision_version) as span:
+                    final = await self._final(board, state, last, state.last_decision_version, resumed=True)
+                    _ended(span, final, run)
+                yield final
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
             decision = await self._advance(board, state, evaluator, [*records, (started, CONTROLLER)])
@@ -153,9 +156,15 @@ class Controller:
             state, evaluator = await self._load(board)
         step = _Step(state, evaluator, decision)
         while decision.status == "continue":
-            yield await _traced(run, decision, state.version, self._work(board, step))
+            with _cycle_span(run, decision, state.version) as span:
+                cycle = await self._work(board, step)
+                _ended(span, cycle, run)
+            yield cycle
             state, decision = step.state, step.decision
-        yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
+        with _cycle_span(run, decision, state.version) as span:
+            final = await self._final(board, state, decision, state.version)
+            _ended(span, final, run)
+        yield final
 
     async def _work(self, board: Board, step: _Step) -> Cycle:
         """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
@@ -439,12 +448,16 @@ class Controller:
         return records
 
 
-async def _traced(run: telemetry.Span, decision: Decision, version: int, step: Awaitable[Cycle]) -> Cycle:
-    """`step` (a cycle's work after its decision at `version`) inside the cycle's span, under the run's."""
-    with run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status) as span:
-        cycle = await step
-        span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
-        return cycle
+def _cycle_span(run: telemetry.Span, decision: Decision, version: int) -> telemetry.Span:
+    """The span of a cycle's work after its decision at `version`, under the run's."""
+    return run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status)
+
+
+def _ended(span: telemetry.Span, cycle: Cycle, run: telemetry.Span) -> None:
+    """What a cycle's span (and, for the last cycle, the run's) records once the cycle is done."""
+    span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
+    if cycle.outcome is not None:
+        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
 
 
 @dataclass
