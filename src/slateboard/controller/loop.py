@@ -28,6 +28,7 @@ from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
 from slateboard.blackboard.board import Blackboard, Board
+from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
@@ -88,6 +89,7 @@ class Controller:
         self.commits = CommitSteps(self.policy, self.committer, self._state)
         self.fingerprint = _fingerprint(self.registry.agents, self.rules, self.policy)
         self.scenario = scenario
+        self._started: tuple[tuple[object, ...], RunStarted] | None = None
 
     @property
     def agents(self) -> tuple[Agent, ...]:
@@ -131,12 +133,7 @@ class Controller:
     ) -> AsyncGenerator[Cycle, None]:
         state, evaluator = await self._load(board)
         await record_retractions(board, state)  # every source retracted so far, before anything is decided
-        started = RunStarted(
-            controller=self.fingerprint,
-            agents=tuple(a.name for a in self.agents),
-            rules=tuple(rule.id for rule in self.rules),
-            scenario=self.scenario,
-        )
+        started = self._run_started()
         while True:  # until the inputs land; another writer may move the board on first
             fresh = await self._new_inputs(board, inputs, state.version)
             last = state.last_decision
@@ -207,15 +204,15 @@ class Controller:
 
     @staticmethod
     def _cycle(board: Board, decision: Decision, version: int, view: BoardView, *, landed: bool) -> Cycle:
-        written = view.since(version) if landed else ()
+        runs: list[AgentRun] = []
+        findings: list[Entry] = []
+        for entry in view.since(version) if landed else ():
+            if isinstance(entry.payload, AgentRun):
+                runs.append(entry.payload)
+            else:
+                findings.append(entry)
         return Cycle.trusted(
-            board.name,
-            decision,
-            version,
-            tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
-            tuple(e for e in written if not isinstance(e.payload, AgentRun)),
-            view.version,
-            discarded=not landed,
+            board.name, decision, version, tuple(runs), tuple(findings), view.version, discarded=not landed
         )
 
     async def _final(
@@ -407,6 +404,21 @@ class Controller:
                 fresh.append(item)
         return fresh
 
+    def _run_started(self) -> RunStarted:
+        """The run start this controller records: the same every run (a frozen record, validated once), unless its
+        scenario, agents or rules were set anew since."""
+        made = self._started
+        if made is not None and made[0] == (self.fingerprint, self.scenario, self.agents, self.rules):
+            return made[1]
+        started = RunStarted(
+            controller=self.fingerprint,
+            agents=tuple(a.name for a in self.agents),
+            rules=tuple(rule.id for rule in self.rules),
+            scenario=self.scenario,
+        )
+        self._started = ((self.fingerprint, self.scenario, self.agents, self.rules), started)
+        return started
+
     def _left(self, state: BoardState) -> float | None:
         """Seconds before the run's deadline (`rules.budget(deadline=)`), by the log's clock; None without one. The
         runner's watchdog holds every agent to it, so a hung agent cannot keep the run past it."""
@@ -425,7 +437,9 @@ class Controller:
             results[position] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
 
         if len(agenda) == 1:  # nothing to run beside it: no task group (a task and a cancel scope fewer per cycle)
-            await run_one(0, agenda[0])
+            task = agenda[0]
+            agent = self.registry.get(task.agent)
+            results[0] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
         else:
             async with anyio.create_task_group() as group:
                 for position, task in enumerate(agenda):

@@ -122,7 +122,15 @@ class BoardState:
             self._ingest_settlement(entry.version, cast(Settlement, record))
         if role.keyed:
             self.keys.ingest(entry.board, entry.version, entry.author, record)
-        stale = self.staleness.record(entry.version, entry.author, record) if role.staling else _NOTHING
+        # What `Staleness.record` does, by the role worked out once per class rather than by `isinstance` here.
+        stale = _NOTHING
+        if role.finding:
+            stale = self.staleness.finding(entry.version, entry.author, cast(Finding, record).citations)
+        elif role.run:
+            run = cast(AgentRun, record)
+            self.staleness.run(run.agent, run.inputs, ok=run.status == "ok", outputs=run.outputs)
+        elif role.retraction:
+            stale = self.staleness.record(entry.version, entry.author, record)
         if stale or role.retraction:
             self._retire(entry.version, stale, news=role.retraction)
         elif role.compensation and self.staleness.stale:
@@ -262,12 +270,19 @@ class BoardState:
 
     def newest(self, kind: type[Record], subject: str) -> int:
         """The version of the newest finding of `kind` (or a subclass) on `subject`, or 0."""
-        return max((self._newest.get((k.kind_name, subject), 0) for k in registry.subclasses_of(kind)), default=0)
+        kinds = registry.subclasses_of(kind)
+        if len(kinds) == 1:  # most kinds have no subclass
+            return self._newest.get((kinds[0].kind_name, subject), 0)
+        return max((self._newest.get((k.kind_name, subject), 0) for k in kinds), default=0)
 
     def newest_per_author(self, kind: type[Record], subject: str) -> dict[str, int]:
         """Each author's newest finding of `kind` (or a subclass) on `subject`."""
+        kinds = registry.subclasses_of(kind)
+        if len(kinds) == 1:  # nothing to merge: a copy of the one kind's
+            found = self._per_author.get((kinds[0].kind_name, subject))
+            return found.copy() if found else {}
         merged: dict[str, int] = {}
-        for k in registry.subclasses_of(kind):
+        for k in kinds:
             for author, version in self._per_author.get((k.kind_name, subject), {}).items():
                 merged[author] = max(version, merged.get(author, 0))
         return merged
@@ -334,7 +349,6 @@ class _Role:
     started: bool
     settlement: bool
     keyed: bool  # the key book takes it in (a proposal, or a record that names a key)
-    staling: bool  # it may make findings stale, or be made stale (a finding, an agent run, a retraction)
     retraction: bool
     compensation: bool
 
@@ -353,7 +367,6 @@ def _role_of(cls: type) -> _Role:
         started=issubclass(cls, RunStarted),
         settlement=issubclass(cls, Settlement),
         keyed=issubclass(cls, (Proposal, *KEYED)),
-        staling=issubclass(cls, (Finding, AgentRun, Retraction)),
         retraction=issubclass(cls, Retraction),
         compensation=issubclass(cls, Compensation),
     )
