@@ -245,6 +245,9 @@ class Board:
 
     async def view(self, *, at: int | None = None) -> BoardView:
         """An immutable snapshot: the latest, or the board as it was at version `at`."""
+        index = self._index
+        if type(at) is int and 0 <= at <= index.version:  # the controller's own reads, twice a cycle: no read
+            return BoardView(self._name, at, index)
         known = isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= self._index.version
         if not known:  # the first `at` entries never change: a version this process holds needs no read
             await self._catch_up()

@@ -123,7 +123,7 @@ class Evaluator:
         for subject in state.take_touched():
             standing = state.standing(subject)
             for rule, kind, cache in zip(self.sufficiency, self._kinds, self._met, strict=True):
-                assessment = _settled(rule.id, kind, state, standing) or rule.assess(state, subject)
+                assessment = (standing and _settled(rule.id, kind, state, standing)) or rule.assess(state, subject)
                 if assessment is None:
                     cache.pop(subject, None)
                 else:

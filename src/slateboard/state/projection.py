@@ -202,7 +202,8 @@ class BoardState:
         self.provenance[version] = Provenance(author, produced, upstream, sources)
         self.findings[version] = finding
         key = (finding.kind_name, finding.subject)
-        self._reopen(finding)
+        if self.settlements:
+            self._reopen(finding)
         self._newest[key] = version
         per_author, every = self._per_author.get(key), self._all.get(key)
         if per_author is None or every is None:  # the first of its kind on its subject
