@@ -103,38 +103,38 @@ class BoardState:
 
     def ingest(self, entry: Entry) -> None:
         """Take in the next entry of the log (entries must arrive in version order)."""
-        self.version, self.now = entry.version, entry.recorded_at
+        version = entry.version
+        self.version, self.now = version, entry.recorded_at
         record = entry.payload
         role = _roles.get(type(record)) or _role_of(type(record))
+        # The staleness fold takes what `Staleness.record` would, by the role rather than by `isinstance` again.
+        stale = _NOTHING
         if role.finding:
-            self.last_finding_version = entry.version
-            self._ingest_finding(entry.version, entry.author, cast(Finding, record))
+            finding = cast(Finding, record)
+            self.last_finding_version = version
+            self._ingest_finding(version, entry.author, finding)
+            stale = self.staleness.finding(version, entry.author, finding.citations)
         elif role.run:
-            self._ingest_run(entry.version, cast(AgentRun, record))
+            run = cast(AgentRun, record)
+            self._ingest_run(version, run)
+            self.staleness.run(run.agent, run.inputs, ok=run.status == "ok", outputs=run.outputs)
         elif role.decision:
             decision = cast(Decision, record)
             self.decisions += 1
             self.cycles += decision.status == "continue"
-            self.last_decision, self.last_decision_version = decision, entry.version
+            self.last_decision, self.last_decision_version = decision, version
         elif role.started:
             self.started_at = entry.recorded_at
         elif role.settlement:
-            self._ingest_settlement(entry.version, cast(Settlement, record))
+            self._ingest_settlement(version, cast(Settlement, record))
         if role.keyed:
-            self.keys.ingest(entry.board, entry.version, entry.author, record)
-        # What `Staleness.record` does, by the role worked out once per class rather than by `isinstance` here.
-        stale = _NOTHING
-        if role.finding:
-            stale = self.staleness.finding(entry.version, entry.author, cast(Finding, record).citations)
-        elif role.run:
-            run = cast(AgentRun, record)
-            self.staleness.run(run.agent, run.inputs, ok=run.status == "ok", outputs=run.outputs)
-        elif role.retraction:
-            stale = self.staleness.record(entry.version, entry.author, record)
+            self.keys.ingest(entry.board, version, entry.author, record)
+        if role.retraction and not (role.finding or role.run):
+            stale = self.staleness.record(version, entry.author, record)
         if stale or role.retraction:
-            self._retire(entry.version, stale, news=role.retraction)
+            self._retire(version, stale, news=role.retraction)
         elif role.compensation and self.staleness.stale:
-            self.last_answer_version = entry.version  # a person undid a commit that rested on stale findings: go on
+            self.last_answer_version = version  # a person undid a commit that rested on stale findings: go on
 
     def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
         """Stale findings leave every lookup, as set-aside ones do; a stale proposal no longer stands (unless it
