@@ -190,7 +190,7 @@ class BoardState:
         return frozenset(found)
 
     def _ingest_finding(self, version: int, author: str, finding: Finding) -> None:
-        produced, upstream = False, frozenset[int]()
+        produced, upstream = False, _NOTHING
         pending = self._pending
         if pending is not None and pending[0] == author:
             produced, upstream = True, pending[1]
