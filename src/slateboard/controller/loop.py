@@ -107,9 +107,10 @@ class Controller:
         `run` is `iter` drained: the outcome is the one its last cycle carries.
         """
         outcome: Outcome | None = None
-        # `iter`'s loop without `iter`'s generator around it (a generator's round trip a cycle fewer).
+        # `iter`'s loop, yielding only the last cycle: no `Cycle` built for the others, nor a round trip through
+        # the generators for each.
         with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
-            async with aclosing(self._cycles(board, inputs, run)) as cycles:
+            async with aclosing(self._cycles(board, inputs, run, each=False)) as cycles:
                 async for cycle in cycles:
                     outcome = cycle.outcome
         if outcome is None:  # `iter` ends only after the cycle that carries the outcome
@@ -129,8 +130,9 @@ class Controller:
                     yield cycle
 
     async def _cycles(
-        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span
+        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span, *, each: bool = True
     ) -> AsyncGenerator[Cycle, None]:
+        """The run's cycles: every one (`each`), or only the last (the one with the outcome)."""
         state, evaluator = await self._load(board)
         await record_retractions(board, state)  # every source retracted so far, before anything is decided
         started = self._run_started()
@@ -153,18 +155,22 @@ class Controller:
             state, evaluator = await self._load(board)
         step = _Step(state, evaluator, decision)
         while decision.status == "continue":
-            with _cycle_span(run, decision, state.version) as span:
-                cycle = await self._work(board, step)
-                _ended(span, cycle, run)
-            yield cycle
+            version = state.version
+            with _cycle_span(run, decision, version) as span:
+                landed = await self._work(board, step)
+                board_version = step.state.version - 1  # before the decision that follows
+                span.set(board_version=board_version, discarded=not landed or None)
+            if each:
+                yield self._cycle(board, decision, version, await board.view(at=board_version), landed=landed)
             state, decision = step.state, step.decision
         with _cycle_span(run, decision, state.version) as span:
             final = await self._final(board, state, decision, state.version)
             _ended(span, final, run)
         yield final
 
-    async def _work(self, board: Board, step: _Step) -> Cycle:
-        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
+    async def _work(self, board: Board, step: _Step) -> bool:
+        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append).
+        Whether what they did landed (False: another writer moved the board on first, and it was dropped)."""
         decision, version = step.decision, step.state.version
         view = await board.view(at=version)  # what the decision was taken on: held in memory, no read
         results = await self._run_agenda(view, decision.agenda, self._left(step.state))
@@ -176,7 +182,7 @@ class Controller:
             step.state, step.evaluator = await self._load(board)
             following = await self._advance(board, step.state, step.evaluator, [])
         step.decision = following
-        return self._cycle(board, decision, version, await board.view(at=step.state.version - 1), landed=landed)
+        return landed
 
     async def _advance(
         self, board: Board, state: BoardState, evaluator: Evaluator, records: list[tuple[Record, str]]
@@ -468,7 +474,7 @@ def _cycle_span(run: telemetry.Span, decision: Decision, version: int) -> teleme
 
 
 def _ended(span: telemetry.Span, cycle: Cycle, run: telemetry.Span) -> None:
-    """What a cycle's span (and, for the last cycle, the run's) records once the cycle is done."""
+    """What the last cycle's span, and the run's, record once it is done."""
     span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
     if cycle.outcome is not None:
         run.set(outcome=cycle.outcome.status, version=cycle.board_version)
