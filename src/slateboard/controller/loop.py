@@ -6,7 +6,8 @@ next decision, taken on them, as one atomic batch: one transaction a cycle (`_ad
 the log, so `replay` re-derives each one from the entries before it.
 
 `iter` is the one loop: it yields each cycle as a `Cycle`, the last one with the run's outcome, and `run` drains
-it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
+it (the same loop, asked for the last cycle only, so it builds no `Cycle` for the others). Every public coroutine
+has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
 """
 
 from __future__ import annotations
