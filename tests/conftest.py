@@ -1,11 +1,30 @@
+import compileall
 import os
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import slateboard
 from slateboard import Blackboard
 from slateboard.testing.postgres import REQUIRE, VARIABLE, Unavailable, throwaway_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile slateboard and the tests' own modules to bytecode once, before any test starts a process.
+
+    Some sixty-five tests start Python processes of their own, often several (crash tests, workers, the examples,
+    the command line), and each imports slateboard. With PYTHONDONTWRITEBYTECODE set (as on this machine and in
+    CI) nothing ever writes the bytecode, so each of them compiled all of slateboard from source again: a quarter of
+    a second of CPU a process. Python checks a cached file against its source's size and time before using it, so
+    an edited module is compiled afresh as always; this only writes the cache that the variable forbids, once a run
+    (a second of CPU the first time, a few milliseconds of stat calls after), in the main process only (xdist's
+    workers start after it)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    for package in (Path(slateboard.__file__).parent, Path(__file__).parent):
+        compileall.compile_dir(package, quiet=2)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,6 +43,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order = sorted(sizes, key=lambda name: (name not in slow, -sizes[name]))  # stable: ties keep collection order
     rank = {name: place for place, name in enumerate(order)}
     items.sort(key=lambda item: rank[module[id(item)]])
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own `pytester`, its runs without LangSmith's plugin, as the suite's own (pyproject's addopts).
+
+    An in-process run imports every plugin not yet imported, and pytester then takes the modules it imported out
+    of `sys.modules` again: with the plugin kept out of the suite's process, each run imported LangSmith afresh,
+    its asserts rewritten (some two seconds of CPU a run)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:langsmith_plugin")
+    return pytester
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
@@ -124,9 +124,10 @@ def main(argv: list[str]) -> None:
 TIMEOUT = 120  # seconds a run may take before it is ended (the test then fails on its exit code)
 
 
-def serve() -> None:
-    """Run each request read from stdin in a forked child, one after another; answer each with its exit code."""
-    backend_for("sqlite:///warm.db")  # loads the SQLite store's modules once, for every child; opens nothing
+def serve(run: Callable[[list[str]], None] = main, warm: str = "sqlite:///warm.db") -> None:
+    """Run each request read from stdin in a forked child (`run` with the request's argv), one after another; answer
+    each with its exit code. `warm`: a URL of the store's scheme, whose modules are loaded before any fork."""
+    backend_for(warm)  # loads the store's modules once, for every child; opens nothing
     for line in sys.stdin:
         request = json.loads(line)
         sys.stdout.flush()  # a forked child must not print the parent's buffered lines again
@@ -139,7 +140,7 @@ def serve() -> None:
                 # A hung run ends with its threads' tracebacks on stderr and exit code 1 (a thread of faulthandler's
                 # own, not SIGALRM, which the agents' watchdog arms and disarms).
                 faulthandler.dump_traceback_later(TIMEOUT, exit=True)
-                main(request["argv"])
+                run(request["argv"])
             except BaseException:
                 traceback.print_exc()
                 code = 1

@@ -248,19 +248,21 @@ def test_a_bad_durability_is_refused_naming_it(
 
 
 class Batches:
-    """`tests.blackboard.group_process serve`: each batch runs in a process of its own, forked from this server."""
+    """`python -m MODULE serve` (a group_process module): each batch runs in a process of its own, forked from this
+    server."""
 
-    def __init__(self) -> None:
-        command = [sys.executable, "-m", "tests.blackboard.group_process", "serve"]
+    def __init__(self, module: str = "tests.blackboard.group_process") -> None:
+        command = [sys.executable, "-m", module, "serve"]
         self.server = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        """The batch on `db` (killed at `args`' point, if any), once its process has ended."""
+    def run(self, store: str, where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """The batch on `store` (a file or a URL; killed at `args`' point, if any), once its process has ended; its
+        output in files under `where`."""
         if self.server.stdin is None or self.server.stdout is None:
             raise RuntimeError("the batch server has no pipes")
-        runs = len(list(db.parent.glob(f"{db.name}.*.out")))
-        out, err = (db.parent / f"{db.name}.{runs}.{stream}" for stream in ("out", "err"))
-        argv = [str(db), str(BOARDS), *args]
+        runs = len(list(where.glob("batch.*.out")))
+        out, err = (where / f"batch.{runs}.{stream}" for stream in ("out", "err"))
+        argv = [store, str(BOARDS), *args]
         self.server.stdin.write(json.dumps({"argv": argv, "stdout": str(out), "stderr": str(err)}) + "\n")
         self.server.stdin.flush()
         answer = self.server.stdout.readline()
@@ -291,7 +293,7 @@ def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twi
     tmp_path: Path, kill_at: int, durability: str, batches: Batches
 ) -> None:
     db = tmp_path / "crash.db"
-    killed = batches.run(db, str(kill_at), durability)
+    killed = batches.run(str(db), tmp_path, str(kill_at), durability)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     landed = [line.split()[1:] for line in killed.stdout.splitlines() if line.startswith("landed ")]
     with Blackboard.open(f"sqlite:///{db}") as bb:
@@ -304,7 +306,7 @@ def test_a_sigkill_inside_a_group_loses_no_reported_write_and_applies_no_key_twi
             name: [e.hash for e in bb.board(name).history_sync() if isinstance(e.payload, Decision)]
             for name in bb.boards()
         }
-    resumed = batches.run(db)  # the same batch again, in a new process: every board resumes from its log
+    resumed = batches.run(str(db), tmp_path)  # the same batch again, in a new process: every board resumes from its log
     assert resumed.returncode == 0, resumed.stderr
     assert f"done {{'committed': {BOARDS}}}" in resumed.stdout
     with Blackboard.open(f"sqlite:///{db}") as bb:

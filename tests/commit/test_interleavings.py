@@ -13,7 +13,6 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from slateboard.errors import CommitError
 from tests.commit.outside import Outside
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+TRUE = shutil.which("true") or "/bin/true"  # a process that exits at once, without Python's start-up
 
 _OUTCOMES = st.sampled_from(["ok", "fail", "fail", "hang-before", "hang-after"])
 _COMMIT = st.tuples(st.just("commit"), st.integers(0, 3), st.booleans())
@@ -48,10 +48,14 @@ _ACTIONS = st.one_of(
 Action = tuple[str, int, bool]
 
 
-@pytest.fixture(scope="module")
 def dead_pid() -> int:
-    """The pid of a process that has exited and been reaped: a crashed worker's lock names it."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    """The pid of a process that has exited and been reaped: a crashed worker's lock names it.
+
+    Made afresh for each example: pids are reused (pid_max is 32768 on many machines, and a loaded one with
+    several test suites starting processes and threads goes through them in a minute or two). One made for the
+    whole module could name a live process by the time an example's crashed lock is found, and the commits on
+    its target would then wait out their lock_wait instead of taking the lock over."""
+    child = subprocess.Popen([TRUE])
     child.wait()
     return child.pid
 
@@ -152,7 +156,6 @@ async def _act(world: World, outside: Outside, handle: Blackboard, action: Actio
 async def test_no_interleaving_applies_a_key_twice(
     store_kind: str,
     scratch: Path,
-    dead_pid: int,
     *,
     specs: list[tuple[int, int]],
     scripts: list[list[str]],
@@ -174,7 +177,7 @@ async def test_no_interleaving_applies_a_key_twice(
         )
         for board, change in world.proposals:
             world.versions.append((await handles[0].board(board).write(change, author="agent")).version)
-        dead_holder = f"{socket.gethostname()}|{dead_pid}|crashed"
+        dead_holder = f"{socket.gethostname()}|{dead_pid()}|crashed"
 
         async def worker(number: int, plan: list[Action]) -> None:
             for action in plan:

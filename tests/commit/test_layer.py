@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,7 +16,9 @@ from slateboard.blackboard.board import Board
 from slateboard.blackboard.stores.ledger import LedgerRow
 from slateboard.blackboard.stores.registry import backend_for
 from slateboard.commit import Commit, CommitFailure, CommitLayer
+from slateboard.commit import layer as layer_module
 from slateboard.commit.layer import params_hash
+from slateboard.commit.releases import RELEASES
 from slateboard.errors import CommitError
 from slateboard.state.records import COMMIT_LAYER
 from tests.commit.outside import Outside
@@ -373,6 +376,92 @@ async def test_two_boards_committing_to_one_target_serialize(board: Board, secon
         gate.release.set()
     assert gate.events == [f"start {first_key}", f"end {first_key}", f"start {second_key}", f"end {second_key}"]
     assert results["second"].fence > results["first"].fence
+
+
+async def until_waiting(target: str) -> None:
+    """Until a commit of this process waits on `target` (it asked for the lock and was refused)."""
+    with anyio.fail_after(30):
+        while not RELEASES.waiting_on(target):  # noqa: ASYNC110 (set by the commit layer, which offers no event)
+            await anyio.sleep(0.001)
+
+
+async def test_a_release_in_this_loop_wakes_its_waiter_at_once(
+    board: Board, second_board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an hour's pause between asks, only the first commit's release can let the second one through in time."""
+    monkeypatch.setattr(layer_module, "_FIRST_PAUSE", 3600.0)
+    monkeypatch.setattr(layer_module, "_LONGEST_PAUSE", 3600.0)
+    gate = Gate()
+    layer = CommitLayer(gate, timeout=10, lock_wait=7200)
+    first, first_key, v1 = await propose(board, Status="A")
+    second, second_key, v2 = await propose(second_board, Status="B")
+    results: dict[str, Any] = {}
+
+    async def run(name: str, target_board: Board, change: Proposal, key: str, version: int) -> None:
+        results[name] = await layer.commit(target_board, change, key, version)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, "first", board, first, first_key, v1)
+            await gate.entered.wait()
+            tg.start_soon(run, "second", second_board, second, second_key, v2)
+            await until_waiting("Case/1")
+            gate.release.set()
+    assert gate.events == [f"start {first_key}", f"end {first_key}", f"start {second_key}", f"end {second_key}"]
+    assert results["second"].fence > results["first"].fence
+    assert RELEASES.waiting_on("Case/1") == 0
+
+
+async def test_a_waiter_cancelled_in_its_pause_claims_nothing_and_leaves_no_waiter(
+    board: Board, second_board: Board
+) -> None:
+    gate = Gate()
+    layer = CommitLayer(gate, timeout=10)
+    first, first_key, v1 = await propose(board, Status="A")
+    second, second_key, v2 = await propose(second_board, Status="B")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(layer.commit, board, first, first_key, v1)
+        await gate.entered.wait()
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as waiting:
+                waiting.start_soon(layer.commit, second_board, second, second_key, v2)
+                await until_waiting("Case/1")
+                scope.cancel()
+        assert RELEASES.waiting_on("Case/1") == 0
+        gate.release.set()
+    assert status(second_board, second_key) is None  # it claimed nothing
+    assert gate.events == [f"start {first_key}", f"end {first_key}"]
+
+
+async def test_a_waiter_in_another_thread_takes_the_lock_by_asking_again(
+    board: Board, second_board: Board, anyio_backend: str
+) -> None:
+    """A release wakes the waiters of its own thread only; one in another thread (its own event loop) gets the lock
+    at its next ask."""
+    gate = Gate()
+    first, first_key, v1 = await propose(board, Status="A")
+    second, second_key, v2 = await propose(second_board, Status="B")
+    results: dict[str, Any] = {}
+    other_sink = sinks.Memory()
+
+    def in_another_loop() -> None:
+        commit = CommitLayer(other_sink, timeout=10).commit
+        results["second"] = anyio.run(commit, second_board, second, second_key, v2, backend=anyio_backend)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(CommitLayer(gate, timeout=10).commit, board, first, first_key, v1)
+        await gate.entered.wait()
+        other = threading.Thread(target=in_another_loop)
+        other.start()
+        await until_waiting("Case/1")
+        assert other_sink.keys() == []  # it waits for the lock
+        gate.release.set()
+    await anyio.to_thread.run_sync(other.join)
+    assert gate.events == [f"start {first_key}", f"end {first_key}"]
+    assert isinstance(results["second"], Commit)
+    assert other_sink.keys() == [second_key]
+    assert status(board, first_key) == "applied"
+    assert RELEASES.waiting_on("Case/1") == 0
 
 
 async def test_a_tiny_lock_wait_names_the_target_and_its_holder(board: Board, second_board: Board) -> None:

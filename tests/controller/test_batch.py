@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slateboard import Blackboard, Citation, Controller, Finding, Proposal, agent, policies, rules, sinks
-from slateboard.controller.batch import BatchResult, BoardResult, run_many, run_many_sync
+from slateboard.controller.batch import BatchResult, BoardResult, _hand, run_many, run_many_sync
 from slateboard.errors import ConfigurationError
 from slateboard.state.records import Decision
 
@@ -409,6 +409,25 @@ def test_ctrl_c_stops_the_batch_and_returns_what_finished(backend: str) -> None:
     assert 6 <= len(result.results) < 20
     assert 8 not in [r.index for r in result.results]
     assert {r.status for r in result.results} == {"committed"}
+
+
+async def test_a_feeder_whose_workers_have_all_left_stops_instead_of_failing() -> None:
+    """On trio, Ctrl-C raises in a board's task: its worker leaves, and the feeder, not yet cancelled, may hand the
+    next case to no one. That ends the feeding (the interrupt stops the batch), not fails it as the source's error
+    (seen once in a few dozen runs of test_ctrl_c_stops_the_batch_and_returns_what_finished[trio])."""
+    send, receive = anyio.create_memory_object_stream[tuple[int, Any]](0)
+    receive.close()
+    async with send:
+        assert await _hand(send, (0, ticket(0))) is False
+
+
+async def test_a_source_that_raises_a_broken_resource_error_itself_still_fails_the_batch() -> None:
+    async def cases() -> AsyncIterator[tuple[str, Any]]:
+        yield ticket(0)
+        raise anyio.BrokenResourceError("the source's own stream broke")
+
+    with Blackboard.open("memory://") as bb, pytest.raises(anyio.BrokenResourceError, match="the source's own"):
+        await run_many(make_controller(), bb, cases(), concurrency=2)
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,13 +1,14 @@
 """A batch of boards in its own OS process on PostgreSQL, for the group-commit crash test.
 
     python -m tests.postgres.group_process URL BOARDS [KILL_AT [DURABILITY]]
+    python -m tests.postgres.group_process serve
 
 The SQLite crash process (tests.blackboard.group_process) on the PostgreSQL store at URL: boards `g-0` ...
 `g-<BOARDS-1>` through `run_many` (all at once, so their appends share transactions), each board's proposal
 committed to `sinks.Table("tickets")` in the same schema. Every append transaction prints `landed BOARD VERSION
 HASH` per board it wrote, once it has committed and before any board is told. With KILL_AT = n > 0 the process
 SIGKILLs itself in the n-th group transaction that writes two boards or more, after the group's rows were inserted and
-before its COMMIT (between statements of the transaction).
+before its COMMIT (between statements of the transaction). `serve` forks a process a run, as the SQLite one's does.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from slateboard.blackboard.entries import PendingEntry, StoredEntry
 from slateboard.blackboard.stores.base import AppendRequest, AppendResult
 from slateboard.blackboard.stores.postgres import PostgresStore
 from slateboard.testing.faults import sigkill
-from tests.blackboard.group_process import CONTROLLER, Ticket
+from tests.blackboard.group_process import CONTROLLER, Ticket, serve
 from tests.blackboard.group_process import report as report_alone
 
 _PRINTING = threading.Lock()  # groups are written from worker threads: one line at a time
@@ -81,4 +82,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["serve"]:
+        serve(main, warm="postgresql://localhost/warm")
+    else:
+        main(sys.argv[1:])

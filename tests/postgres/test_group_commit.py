@@ -4,8 +4,6 @@ and a SIGKILL inside a group transaction loses no committed decision and applies
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -28,13 +26,12 @@ from slateboard.state.records import Decision
 from tests.blackboard.test_group_commit import (
     BOARDS,
     GROUPS,
+    Batches,
     check_resumed,
     note,
     pending,
     stale_request_fails_alone,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -183,24 +180,22 @@ def test_a_group_ends_as_the_same_appends_one_at_a_time(
         ]
 
 
-def run_batch(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.postgres.group_process", url, str(BOARDS), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@pytest.fixture(scope="module")
+def batches() -> Iterator[Batches]:
+    server = Batches("tests.postgres.group_process")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("durability", ["cycle", "relaxed"])
 @pytest.mark.parametrize("kill_at", [1, 2])
 def test_a_sigkill_inside_a_group_loses_no_committed_decision_and_applies_no_key_twice(
-    url: str, kill_at: int, durability: str
+    url: str, kill_at: int, durability: str, batches: Batches, tmp_path: Path
 ) -> None:
-    killed = run_batch(url, str(kill_at), durability)
+    killed = batches.run(url, tmp_path, str(kill_at), durability)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     landed = [line.split()[1:] for line in killed.stdout.splitlines() if line.startswith("landed ")]
     with Blackboard.open(url) as bb:
@@ -212,7 +207,7 @@ def test_a_sigkill_inside_a_group_loses_no_committed_decision_and_applies_no_key
             name: [e.hash for e in bb.board(name).history_sync() if isinstance(e.payload, Decision)]
             for name in bb.boards()
         }
-    resumed = run_batch(url)  # the same batch again: every board resumes from its log
+    resumed = batches.run(url, tmp_path)  # the same batch again: every board resumes from its log
     assert resumed.returncode == 0, resumed.stderr
     assert f"done {{'committed': {BOARDS}}}" in resumed.stdout
     with Blackboard.open(url) as bb:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from slateboard import AgentRun, Blackboard, Citation, Finding, Record, Retraction, retract_sync
 from slateboard.observe.affected import affected_boards
 from slateboard.state.projection import BoardState
+from slateboard.state.retractions import Staleness
 
 SOURCES = ("kb", "crm", "forum")
 VERSIONS = (None, "1", "2")
@@ -128,6 +129,10 @@ def test_exactly_the_citing_and_derived_findings_are_stale(data: st.DataObject) 
             history = bb.board("b").history_sync()
         assert state.staleness.stale == expected
         assert state.aside == expected
+        folded = Staleness()  # the state's fold, fed by each entry's role, is the one `record` gives entry by entry
+        for entry in history:
+            folded.record(entry.version, entry.author, entry.payload)
+        assert folded == state.staleness
         assert set(state.every(Note, "s")) == set(cites) - expected
         if not expected:
             assert before == after == []

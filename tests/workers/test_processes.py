@@ -23,11 +23,13 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # One SIGKILL lands while the doomed worker holds boards (up to four: its concurrency), each cut somewhere in its run
-# (claim, agents, commit, release); the survivors must resume those and run every other board once. With 240 boards
-# and the kill after the 20th, one CI run's kill found the worker holding none (the survivors, faster than it, may
-# have taken every board left); a thousand boards and the 60th keep it busy when the kill lands.
-BOARDS = 1000
-KILL_AFTER = 60
+# (claim, agents, commit, release); the survivors must resume those and run every other board once. The kill waits
+# until both survivors have finished a board (so it lands while all three share the queue) and the doomed one its
+# KILL_AFTER-th, then until it holds some. Killed at that point, it left some 270 of 300 boards queued in each of
+# two runs under load: 200 leave plenty. (Killed after its own 20th board of 240, counted from the start, one CI
+# run's doomed worker found every board taken by the survivors; a thousand boards, then, took a minute a run.)
+BOARDS = 200
+KILL_AFTER = 10
 
 
 class Worker:
@@ -40,6 +42,7 @@ class Worker:
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.lines: lines_queue.Queue[str] = lines_queue.Queue()
+        self.finished = 0  # boards reported finished so far (counted by wait_for_boards)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -51,10 +54,10 @@ class Worker:
 
     def wait_for_boards(self, count: int, timeout: float = 600.0) -> None:
         """Wait until this worker has reported `count` finished boards."""
-        deadline, seen = time.monotonic() + timeout, 0
-        while seen < count:
+        deadline = time.monotonic() + timeout
+        while self.finished < count:
             line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            seen += " -> " in line
+            self.finished += " -> " in line
 
     def finish(self, timeout: float = 1000.0) -> tuple[int, str]:
         """Wait for the process to exit; its exit code and stderr (every stdout line is in `lines` by then)."""
@@ -77,12 +80,14 @@ def sql(url: str, statement: str) -> list[tuple[object, ...]]:
         return conn.execute(statement).fetchall()  # type: ignore[arg-type]
 
 
-@pytest.mark.timeout(1200)  # about a minute on an idle 2-core machine; a loaded one may take many times that
+@pytest.mark.timeout(1200)  # some 20 s on a loaded 2-core machine; a heavily loaded one may take many times that
 def test_three_workers_run_every_board_once_though_one_is_killed_mid_way(url: str, bb: Blackboard) -> None:
     enqueue_sync(bb, "support-case", count=BOARDS, prefix="case-")
     # Several boards at a time, so the kill always finds some held (one at a time, it may land between two).
     doomed = Worker(url, "--scenario", "support-case", "--lease", "2", "--concurrency", "4")
     survivors = [Worker(url, "--scenario", "support-case", "--lease", "2", "--until-idle") for _ in range(2)]
+    for worker in survivors:
+        worker.wait_for_boards(1)  # all three share the queue when the kill lands
     doomed.wait_for_boards(KILL_AFTER)
     holds_boards(bb, doomed.process.pid)  # the kill must land while it holds some (it may be between claims)
     doomed.process.send_signal(signal.SIGKILL)

@@ -193,6 +193,8 @@ def span(name: str, /, *, board: str | None = None, version: int | None = None, 
     """
     if _tracer is None:  # the common no-extra case: no lookup, no allocation
         return _NOTHING
+    if _tracer is not _UNSET and _unrecorded():  # the API but no provider: the stand-in too, without `_open`
+        return _NOTHING
     return _open(name, None, board, version, fields)
 
 

@@ -17,8 +17,8 @@ import anyio.to_thread
 
 from slateboard._internal import telemetry
 from slateboard.agents.spec import Agent
-from slateboard.agents.usage import ModelUsage, collect_usage, combine
-from slateboard.agents.watchdog import guarded, in_daemon_thread
+from slateboard.agents.usage import ModelUsage, collect_usage, combine, start_collecting, stop_collecting
+from slateboard.agents.watchdog import guarded, guarded_call, in_daemon_thread
 from slateboard.blackboard.records import Record, encode_record
 from slateboard.errors import AgentTimeoutError, ConflictError, InvalidFindingError, PermissionDeniedError
 
@@ -49,12 +49,16 @@ async def run_agent(
     deadline: no attempt outlasts it (whatever the agent's own timeout, None included) and no retry starts after it.
     """
     end = None if limit is None else anyio.current_time() + limit
+    inline = not agent.is_async and not agent.blocking
     attempts: list[Attempt] = []
     for number in range(1, agent.retries + 2):
         left = None if end is None else max(end - anyio.current_time(), 0.0)
         if attempts and left == 0:
             break  # the run's deadline has passed: the controller ends the run, naming its budget
-        attempt = await _attempt(agent, arguments(number), number, left)
+        if inline:  # it never awaits: called as it is, with no coroutine around it that could never yield
+            attempt = _attempt_inline(agent, arguments(number), number, left)
+        else:
+            attempt = await _attempt(agent, arguments(number), number, left)
         attempts.append(attempt)
         if attempt.status not in RECOVERABLE:
             break
@@ -66,6 +70,23 @@ async def _attempt(agent: Agent, arguments: Mapping[str, Any], number: int, left
     with telemetry.span("slateboard.agent.attempt", agent=agent.name, attempt=number) as span:
         with collect_usage() as reports:
             attempt = await _try(agent, arguments, number, left)
+        if reports:
+            attempt = replace(attempt, usage=combine(reports))
+        _trace(span, agent, attempt)
+    return attempt
+
+
+def _attempt_inline(agent: Agent, arguments: Mapping[str, Any], number: int, left: float | None) -> Attempt:
+    """`_attempt` for an agent declared `blocking=False`: a plain call under the watchdog's timer."""
+    with telemetry.span("slateboard.agent.attempt", agent=agent.name, attempt=number) as span:
+        reports, token = start_collecting()
+        try:
+            result = guarded_call(agent.fn, arguments, _limit(agent, left)[0], agent.name)
+            attempt = Attempt(number, "ok", outputs=collect_outputs(agent, result))
+        except Exception as exc:
+            attempt = _failed(number, exc)
+        finally:
+            stop_collecting(token)
         if reports:
             attempt = replace(attempt, usage=combine(reports))
         _trace(span, agent, attempt)
@@ -89,46 +110,51 @@ def _trace(span: telemetry.Span, agent: Agent, attempt: Attempt) -> None:
         )
 
 
+def _limit(agent: Agent, left: float | None) -> tuple[float | None, bool]:
+    """The attempt's limit in seconds (None: none), and whether it is the run's deadline rather than the agent's
+    own timeout."""
+    if left is not None and (agent.timeout is None or left < agent.timeout):
+        return left, True
+    return agent.timeout, False
+
+
 async def _try(agent: Agent, arguments: Mapping[str, Any], number: int, left: float | None) -> Attempt:
-    timeout, by_deadline = agent.timeout, False
-    if left is not None and (timeout is None or left < timeout):
-        timeout, by_deadline = left, True
+    timeout, by_deadline = _limit(agent, left)
     try:
-        if agent.is_async or agent.blocking:
-            with anyio.move_on_after(timeout) as scope:
-                result = await _call(agent, arguments, timeout)
-            if scope.cancelled_caught:
-                late = f"the run's deadline came while agent {agent.name!r} ran" if by_deadline else ""
-                return Attempt(number, "timeout", late or f"no answer within {timeout:g} s")
-        else:
-            # Inline and never awaiting, it has no point a cancel scope could cut: the watchdog holds it to the limit.
+        with anyio.move_on_after(timeout) as scope:
             result = await _call(agent, arguments, timeout)
+        if scope.cancelled_caught:
+            late = f"the run's deadline came while agent {agent.name!r} ran" if by_deadline else ""
+            return Attempt(number, "timeout", late or f"no answer within {timeout:g} s")
         return Attempt(number, "ok", outputs=collect_outputs(agent, result))
-    except (AgentTimeoutError, ConflictError) as exc:  # the watchdog cut an agent that blocked the loop; a conflict
-        return Attempt(number, "timeout" if isinstance(exc, AgentTimeoutError) else "conflict", _describe(exc))
-    except PermissionDeniedError as exc:
+    except Exception as exc:
+        return _failed(number, exc)
+
+
+def _failed(number: int, exc: Exception) -> Attempt:
+    """The attempt an exception ended: the watchdog cut an agent that blocked the loop, the agent reported a
+    conflict, wrote a kind it does not declare or an invalid finding, or failed otherwise (its bug or a transient
+    fault: recorded, and retried)."""
+    if isinstance(exc, AgentTimeoutError):
+        return Attempt(number, "timeout", _describe(exc))
+    if isinstance(exc, ConflictError):
+        return Attempt(number, "conflict", _describe(exc))
+    if isinstance(exc, PermissionDeniedError):
         return Attempt(number, "denied", _describe(exc))
-    except InvalidFindingError as exc:
+    if isinstance(exc, InvalidFindingError):
         return Attempt(number, "invalid", _describe(exc))
-    except Exception as exc:  # an agent's bug or a transient fault: recorded, and retried once
-        return Attempt(number, "error", _describe(exc))
+    return Attempt(number, "error", _describe(exc))
 
 
 async def _call(agent: Agent, arguments: Mapping[str, Any], limit: float | None) -> Any:
     if agent.is_async:
         # A step that blocks the event loop cannot be cancelled at an await: the watchdog interrupts it.
         return await guarded(agent.fn(**arguments), limit, agent.name)
-    if not agent.blocking:  # declared never to wait: no thread; the watchdog cuts it as it cuts a blocking async step
-        return await guarded(_inline(agent.fn, arguments), limit, agent.name)
     if limit is not None and agent.timeout is None:
         # Only the run's deadline bounds it: if it hangs, the run ends without it and so may the process.
         return await in_daemon_thread(partial(agent.fn, **arguments), agent.name)
     # A sync agent that overruns its timeout is abandoned; its thread finishes on its own.
     return await anyio.to_thread.run_sync(partial(agent.fn, **arguments), abandon_on_cancel=True)
-
-
-async def _inline(fn: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
-    return fn(**arguments)
 
 
 def collect_outputs(agent: Agent, result: Any) -> tuple[Record, ...]:

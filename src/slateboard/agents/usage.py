@@ -13,14 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from pydantic import Field
 
 from slateboard.blackboard.records import FrozenModel
 from slateboard.errors import BudgetError
 
-__all__ = ("ModelUsage", "Price", "Prices", "report_usage", "collect_usage", "combine")
+__all__ = (
+    "ModelUsage",
+    "Price",
+    "Prices",
+    "report_usage",
+    "collect_usage",
+    "start_collecting",
+    "stop_collecting",
+    "combine",
+)
 
 
 class ModelUsage(FrozenModel):
@@ -95,12 +104,23 @@ def report_usage(usage: ModelUsage) -> None:
 @contextmanager
 def collect_usage() -> Iterator[list[ModelUsage]]:
     """Collect what the code inside reports; the runner wraps each attempt in it."""
-    reports: list[ModelUsage] = []
-    token = _REPORTS.set(reports)
+    reports, token = start_collecting()
     try:
         yield reports
     finally:
-        _REPORTS.reset(token)
+        stop_collecting(token)
+
+
+def start_collecting() -> tuple[list[ModelUsage], Token[list[ModelUsage] | None]]:
+    """`collect_usage` without a generator, for the runner's inline path: the list reports go to, and the token
+    that `stop_collecting` takes (call it in a `finally`)."""
+    reports: list[ModelUsage] = []
+    return reports, _REPORTS.set(reports)
+
+
+def stop_collecting(token: Token[list[ModelUsage] | None]) -> None:
+    """End what `start_collecting` began."""
+    _REPORTS.reset(token)
 
 
 def combine(reports: list[ModelUsage]) -> ModelUsage | None:

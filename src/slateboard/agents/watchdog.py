@@ -5,6 +5,8 @@ event loop, so no timeout, no other agent and no run deadline can act until it y
 agent)` drives the agent's coroutine step by step and arms a timer (`SIGALRM`, via `setitimer`) around each step;
 a step still running when its time is up is interrupted where it blocks by an `AgentTimeoutError` naming the
 agent, which the runner records as a timed-out attempt. The coroutine is then closed, never resumed.
+`guarded_call(fn, arguments, seconds, agent)` does the same for a sync agent run on the event loop's thread
+(`blocking=False`): it never awaits, so its whole call is one step under one timer.
 
 The timer is a process signal, so the guard works where Python delivers signals: in the main thread of a POSIX
 process whose `SIGALRM` handler is the default (a program that installs its own keeps it; the guard then only
@@ -19,7 +21,7 @@ import contextvars
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from types import FrameType
 from typing import Any
 
@@ -29,7 +31,7 @@ import anyio.lowlevel
 
 from slateboard.errors import AgentTimeoutError
 
-__all__ = ("guarded", "can_guard", "in_daemon_thread")
+__all__ = ("guarded", "guarded_call", "can_guard", "in_daemon_thread")
 
 _ALARM = getattr(signal, "SIGALRM", None)
 try:
@@ -116,19 +118,44 @@ class _Guarded:
         _Step.armed = False
 
 
-async def guarded(coro: Coroutine[Any, Any, Any], seconds: float | None, agent: str) -> Any:
-    """Await `coro` (an async agent's call), interrupting any single step that blocks the event loop for longer
-    than the `seconds` left; as a plain await when `seconds` is None or the guard cannot work here."""
-    if seconds is None or _ALARM is None or threading.current_thread() is not threading.main_thread():
-        return await coro
+def _can_arm() -> bool:
+    """Whether this call may arm the timer: a limit is set by the caller; here, POSIX, the main thread, and the
+    SIGALRM handler ours or the default (ours is installed in its place)."""
+    if _ALARM is None or threading.current_thread() is not threading.main_thread():
+        return False
     handler = _handler_of(_ALARM)  # is it ours, the default, or another?
     if handler is not _on_alarm:
         if handler != signal.SIG_DFL:  # the raw handler: the default is the number 0, equal to the enum member
-            return await coro  # the program's own handler stays
+            return False  # the program's own handler stays
         # Installed once and left in place (it acts as the default does on any SIGALRM not its own): setting a
         # handler costs more than a trivial agent's whole step, and agents run one after another all day.
         signal.signal(_ALARM, _on_alarm)
+    return True
+
+
+async def guarded(coro: Coroutine[Any, Any, Any], seconds: float | None, agent: str) -> Any:
+    """Await `coro` (an async agent's call), interrupting any single step that blocks the event loop for longer
+    than the `seconds` left; as a plain await when `seconds` is None or the guard cannot work here."""
+    if seconds is None or not _can_arm():
+        return await coro
     return await _Guarded(coro, seconds, agent)
+
+
+def guarded_call(fn: Callable[..., Any], arguments: Mapping[str, Any], seconds: float | None, agent: str) -> Any:
+    """`fn(**arguments)` (a sync agent that runs on the event loop's thread: it never awaits, so its call is one
+    step), interrupted by `AgentTimeoutError` if it runs past `seconds`; a plain call when `seconds` is None or
+    the guard cannot work here."""
+    if seconds is None or not _can_arm():
+        return fn(**arguments)
+    step = _Step(agent, seconds)
+    try:
+        _Step.active, _Step.armed = step, True
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, _LAST_STEP))
+        return fn(**arguments)
+    finally:
+        _Step.active = None
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _Step.armed = False
 
 
 async def in_daemon_thread(fn: Callable[[], Any], agent: str) -> Any:

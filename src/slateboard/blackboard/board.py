@@ -42,6 +42,7 @@ from slateboard.blackboard.snapshots import (
     Restored,
     SnapshotCheck,
     SnapshotRow,
+    SnapshotShelf,
     check_entries,
     load,
     make_row,
@@ -85,6 +86,23 @@ def _check_name(what: str, name: object) -> str:
             f"{what} must be a printable, non-empty string of at most {_MAX_NAME} characters, got {name!r}"
         )
     return name
+
+
+_keeps_snapshots: weakref.WeakKeyDictionary[Store, bool] = weakref.WeakKeyDictionary()
+
+
+def _shelf(store: Store) -> SnapshotShelf | None:
+    """`shelf_of(store)`, with whether the store keeps snapshots worked out once per store: the check is against a
+    runtime protocol, and costs more than the rest of a small run's restore (every run on a new board asks)."""
+    try:
+        keeps = _keeps_snapshots.get(store)
+    except TypeError:  # a store that cannot be weakly referenced: asked every time
+        return shelf_of(store)
+    if keeps is None:
+        shelf = shelf_of(store)
+        _keeps_snapshots[store] = shelf is not None
+        return shelf
+    return store.snapshots if keeps else None  # type: ignore[attr-defined]  # a HasSnapshots, checked once
 
 
 class _Changes:
@@ -224,6 +242,9 @@ class Board:
 
     async def view(self, *, at: int | None = None) -> BoardView:
         """An immutable snapshot: the latest, or the board as it was at version `at`."""
+        index = self._index
+        if type(at) is int and 0 <= at <= index.version:  # the controller's own reads, twice a cycle: no read
+            return BoardView(self._name, at, index)
         known = isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= self._index.version
         if not known:  # the first `at` entries never change: a version this process holds needs no read
             await self._catch_up()
@@ -344,7 +365,7 @@ class Board:
         """
         if self._index.version:
             return None
-        shelf = shelf_of(self._store)
+        shelf = _shelf(self._store)
         row = None if shelf is None else await call_read(shelf.get, self._name)
         if row is None:
             return Restored(0, None)
@@ -362,7 +383,7 @@ class Board:
         layer above keeps its own state there; it must be picklable plain data). Returns the version it covers
         (0: an empty board, nothing kept). The entries are kept exactly as stored: those this process took from a
         snapshot come from it, the others are read from the log again. The encoding runs in a worker thread."""
-        shelf = shelf_of(self._store)
+        shelf = _shelf(self._store)
         if shelf is None:
             raise ConfigurationError(f"the store {self._store.url} keeps no snapshots")
         version = (await self.view(at=at)).version
@@ -389,7 +410,7 @@ class Board:
         """Check the board's snapshot against the log: its seal, the hash it records at its version, every entry it
         holds compared with the stored one (and the subject it files each under with the one the entry's finding
         has), and its index with its entries. A refused snapshot is never used (see `restore`)."""
-        shelf = shelf_of(self._store)
+        shelf = _shelf(self._store)
         row = None if shelf is None else await call_store(shelf.get, self._name)
         if row is None:
             return SnapshotCheck(board=self._name, version=None, valid=True, reason="no snapshot")

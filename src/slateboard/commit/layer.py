@@ -39,6 +39,7 @@ from slateboard.commit.calls import (
     run_tracked,
     without_secrets,
 )
+from slateboard.commit.releases import RELEASES
 from slateboard.commit.sinks import Sink, SinkCapabilities, TransactionalSink, capabilities_of
 from slateboard.errors import CommitError, ConfigurationError, SlateboardError
 from slateboard.state.proposal import Proposal
@@ -47,6 +48,7 @@ from slateboard.state.records import Commit, CommitFailure
 __all__ = ("CallPlan", "CommitLayer", "CommitTarget", "params_hash", "Settled")
 _MAX_ATTEMPTS = 100  # far more than any sink deserves; bounds the lease, which doubles with each attempt
 _MAX_SECONDS = 1e6  # about eleven days: any longer is a mistake (and NaN or infinity never ends)
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.005, 0.25  # seconds between asks for a locked target (see _acquire)
 
 Settled = Commit | CommitFailure
 
@@ -161,6 +163,7 @@ class CommitLayer:
             return await self._commit_locked(ledger, replace(row, fence=token), proposal, version, holder)
         finally:
             await call_store(ledger.release, proposal.target, token)
+            RELEASES.released(proposal.target)
 
     async def _apply_atomically(
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, holder: str = ""
@@ -187,22 +190,29 @@ class CommitLayer:
 
     async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
         holder = f"{HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
-        delay, waited, steal = 0.005, 0.0, ""
-        while True:
-            token, current = await call_store(ledger.acquire, target, holder, self.lease, steal)
-            if token:
-                return token, holder
-            if holder_is_dead(current):
-                steal = current  # its process is gone: its lease need not run out first
-                continue
-            if waited >= self.lock_wait:
-                raise CommitError(
-                    f"target {target!r} stayed locked by another commit ({current}) for {self.lock_wait:g} s; "
-                    "nothing was applied: run again to commit"
-                )
-            await anyio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.25)
+        token, current = await call_store(ledger.acquire, target, holder, self.lease, "")
+        if token:
+            return token, holder
+        # Locked: ask again after a pause that doubles up to a quarter of a second, cut short when a commit of this
+        # thread releases the target (releases.py). The waiter is armed before each ask, so a release while an ask
+        # is under way ends the pause after it at once.
+        started, delay, steal = anyio.current_time(), _FIRST_PAUSE, ""
+        with RELEASES.waiting(target) as waiter:
+            while True:
+                if holder_is_dead(current):
+                    steal = current  # its process is gone: its lease need not run out first
+                elif anyio.current_time() - started >= self.lock_wait:
+                    raise CommitError(
+                        f"target {target!r} stayed locked by another commit ({current}) for {self.lock_wait:g} s; "
+                        "nothing was applied: run again to commit"
+                    )
+                else:
+                    await waiter.pause(delay)
+                    delay = min(delay * 2, _LONGEST_PAUSE)
+                waiter.arm()
+                token, current = await call_store(ledger.acquire, target, holder, self.lease, steal)
+                if token:
+                    return token, holder
 
     async def _commit_locked(
         self, ledger: Ledger, row: LedgerRow, proposal: Proposal, version: int, holder: str
@@ -243,6 +253,7 @@ class CommitLayer:
                 self._lost(key)
         finally:
             await call_store(ledger.release, row.target, token)
+            RELEASES.released(row.target)
         return answer
 
     async def _compensable(self, ledger: Ledger, proposal: Proposal, key: str) -> LedgerRow:

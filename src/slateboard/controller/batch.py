@@ -285,11 +285,13 @@ async def _execute(
                 if isinstance(cases, AsyncIterable):
                     index = 0
                     async for case in cases:
-                        await _hand(send, (index, case))
+                        if not await _hand(send, (index, case)):
+                            return
                         index += 1
                 else:
                     for index, case in enumerate(cases):
-                        await _hand(send, (index, case))
+                        if not await _hand(send, (index, case)):
+                            return
             except Exception as exc:  # the source failed, not a board: let the running boards finish first
                 failure.append(exc)
 
@@ -328,17 +330,22 @@ async def _take(receive: MemoryObjectReceiveStream[tuple[int, Any]]) -> tuple[in
         return None
 
 
-async def _hand(send: MemoryObjectSendStream[tuple[int, Any]], item: tuple[int, Any]) -> None:
-    """Give `item` to an idle worker at once, or wait for one to be free.
+async def _hand(send: MemoryObjectSendStream[tuple[int, Any]], item: tuple[int, Any]) -> bool:
+    """Give `item` to an idle worker at once, or wait for one to be free; False if every worker has left (the batch
+    is stopping: on trio, Ctrl-C raises in a board's task, whose worker leaves before the feeder is cancelled).
 
     Not a scheduling round per case: `send` alone yields before every item, so a batch would start one board per
     round of the event loop, and its boards, each needing a dozen rounds, would never be more than a dozen at once
     whatever `concurrency` says. Idle workers take their cases here in one go; only waiting for a busy worker yields.
     """
     try:
-        send.send_nowait(item)
-    except anyio.WouldBlock:
-        await send.send(item)
+        try:
+            send.send_nowait(item)
+        except anyio.WouldBlock:
+            await send.send(item)
+    except anyio.BrokenResourceError:
+        return False
+    return True
 
 
 async def _run_board(

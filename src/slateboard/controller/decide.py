@@ -123,7 +123,7 @@ class Evaluator:
         for subject in state.take_touched():
             standing = state.standing(subject)
             for rule, kind, cache in zip(self.sufficiency, self._kinds, self._met, strict=True):
-                assessment = _settled(rule.id, kind, state, standing) or rule.assess(state, subject)
+                assessment = (standing and _settled(rule.id, kind, state, standing)) or rule.assess(state, subject)
                 if assessment is None:
                     cache.pop(subject, None)
                 else:
@@ -138,6 +138,8 @@ class Evaluator:
                     triggered[subject] = reason
 
     def _conflict_reasons(self, state: BoardState) -> tuple[Reason, ...]:
+        if not state.unresolved and not any(self._triggered):  # most decisions: no conflict anywhere
+            return ()
         reasons = [triggered[s] for triggered in self._triggered for s in sorted(triggered)]
         for (agent, subject), (version, run) in sorted(state.unresolved.items()):
             if run.status == "conflict":
@@ -163,6 +165,8 @@ class Evaluator:
         return tuple(met), unmet
 
     def _failure_reasons(self, state: BoardState) -> tuple[Reason, ...]:
+        if not state.unresolved:
+            return ()
         reasons = []
         for (agent, subject), (version, run) in sorted(state.unresolved.items()):
             if run.status != "conflict":
@@ -200,6 +204,8 @@ class Evaluator:
                 state.candidates.discard((index, subject))
                 continue
             tasks.append((-agent.rating, index, Task.trusted(agent.name, subject, inputs)))
+        if len(tasks) == 1:  # a line of agents: one task a cycle, nothing to order
+            return (tasks[0][2],)
         return tuple(task for _, _, task in sorted(tasks, key=lambda t: (t[0], t[1], t[2].subject)))
 
     @staticmethod

@@ -6,13 +6,14 @@ next decision, taken on them, as one atomic batch: one transaction a cycle (`_ad
 the log, so `replay` re-derives each one from the entries before it.
 
 `iter` is the one loop: it yields each cycle as a `Cycle`, the last one with the run's outcome, and `run` drains
-it. Every public coroutine has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
+it (the same loop, asked for the last cycle only, so it builds no `Cycle` for the others). Every public coroutine
+has a blocking `<name>_sync` twin (`iter_sync` is a plain iterator).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from slateboard.agents.registry import AgentRegistry
 from slateboard.agents.runner import Attempt, run_agent
 from slateboard.agents.spec import Agent, AgentContext
 from slateboard.blackboard.board import Blackboard, Board
+from slateboard.blackboard.entries import Entry
 from slateboard.blackboard.records import Finding, Record
 from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import LedgerRow
@@ -88,6 +90,7 @@ class Controller:
         self.commits = CommitSteps(self.policy, self.committer, self._state)
         self.fingerprint = _fingerprint(self.registry.agents, self.rules, self.policy)
         self.scenario = scenario
+        self._started: tuple[tuple[object, ...], RunStarted] | None = None
 
     @property
     def agents(self) -> tuple[Agent, ...]:
@@ -105,8 +108,12 @@ class Controller:
         `run` is `iter` drained: the outcome is the one its last cycle carries.
         """
         outcome: Outcome | None = None
-        async for cycle in self.iter(board, *inputs):
-            outcome = cycle.outcome
+        # `iter`'s loop, yielding only the last cycle: no `Cycle` built for the others, nor a round trip through
+        # the generators for each.
+        with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
+            async with aclosing(self._cycles(board, inputs, run, each=False)) as cycles:
+                async for cycle in cycles:
+                    outcome = cycle.outcome
         if outcome is None:  # `iter` ends only after the cycle that carries the outcome
             raise SlateboardError(f"the run of board {board.name!r} ended without a final decision")
         return outcome
@@ -121,21 +128,15 @@ class Controller:
         with telemetry.start("slateboard.run", board=board.name, scenario=self.scenario) as run:
             async with aclosing(self._cycles(board, inputs, run)) as cycles:
                 async for cycle in cycles:
-                    if cycle.outcome is not None:
-                        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
                     yield cycle
 
     async def _cycles(
-        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span
+        self, board: Board, inputs: Sequence[Finding], run: telemetry.Span, *, each: bool = True
     ) -> AsyncGenerator[Cycle, None]:
+        """The run's cycles: every one (`each`), or only the last (the one with the outcome)."""
         state, evaluator = await self._load(board)
         await record_retractions(board, state)  # every source retracted so far, before anything is decided
-        started = RunStarted(
-            controller=self.fingerprint,
-            agents=tuple(a.name for a in self.agents),
-            rules=tuple(rule.id for rule in self.rules),
-            scenario=self.scenario,
-        )
+        started = self._run_started()
         while True:  # until the inputs land; another writer may move the board on first
             fresh = await self._new_inputs(board, inputs, state.version)
             last = state.last_decision
@@ -143,8 +144,10 @@ class Controller:
             # Nothing new (a finding or a settlement) since a final decision: finish what it began.
             news = max(state.last_finding_version, state.last_answer_version)
             if not fresh and finished and last is not None and news < state.last_decision_version:
-                final = self._final(board, state, last, state.last_decision_version, resumed=True)
-                yield await _traced(run, last, state.last_decision_version, final)
+                with _cycle_span(run, last, state.last_decision_version) as span:
+                    final = await self._final(board, state, last, state.last_decision_version, resumed=True)
+                    _ended(span, final, run)
+                yield final
                 return
             records: list[tuple[Record, str]] = [(i, INPUT_AUTHOR) for i in fresh]
             decision = await self._advance(board, state, evaluator, [*records, (started, CONTROLLER)])
@@ -153,12 +156,22 @@ class Controller:
             state, evaluator = await self._load(board)
         step = _Step(state, evaluator, decision)
         while decision.status == "continue":
-            yield await _traced(run, decision, state.version, self._work(board, step))
+            version = state.version
+            with _cycle_span(run, decision, version) as span:
+                landed = await self._work(board, step)
+                board_version = step.state.version - 1  # before the decision that follows
+                span.set(board_version=board_version, discarded=not landed or None)
+            if each:
+                yield self._cycle(board, decision, version, await board.view(at=board_version), landed=landed)
             state, decision = step.state, step.decision
-        yield await _traced(run, decision, state.version, self._final(board, state, decision, state.version))
+        with _cycle_span(run, decision, state.version) as span:
+            final = await self._final(board, state, decision, state.version)
+            _ended(span, final, run)
+        yield final
 
-    async def _work(self, board: Board, step: _Step) -> Cycle:
-        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append)."""
+    async def _work(self, board: Board, step: _Step) -> bool:
+        """Run a "continue" decision's agenda; append what the agents did with the next decision (one append).
+        Whether what they did landed (False: another writer moved the board on first, and it was dropped)."""
         decision, version = step.decision, step.state.version
         view = await board.view(at=version)  # what the decision was taken on: held in memory, no read
         results = await self._run_agenda(view, decision.agenda, self._left(step.state))
@@ -170,7 +183,7 @@ class Controller:
             step.state, step.evaluator = await self._load(board)
             following = await self._advance(board, step.state, step.evaluator, [])
         step.decision = following
-        return self._cycle(board, decision, version, await board.view(at=step.state.version - 1), landed=landed)
+        return landed
 
     async def _advance(
         self, board: Board, state: BoardState, evaluator: Evaluator, records: list[tuple[Record, str]]
@@ -198,15 +211,15 @@ class Controller:
 
     @staticmethod
     def _cycle(board: Board, decision: Decision, version: int, view: BoardView, *, landed: bool) -> Cycle:
-        written = view.since(version) if landed else ()
+        runs: list[AgentRun] = []
+        findings: list[Entry] = []
+        for entry in view.since(version) if landed else ():
+            if isinstance(entry.payload, AgentRun):
+                runs.append(entry.payload)
+            else:
+                findings.append(entry)
         return Cycle.trusted(
-            board.name,
-            decision,
-            version,
-            tuple(e.payload for e in written if isinstance(e.payload, AgentRun)),
-            tuple(e for e in written if not isinstance(e.payload, AgentRun)),
-            view.version,
-            discarded=not landed,
+            board.name, decision, version, tuple(runs), tuple(findings), view.version, discarded=not landed
         )
 
     async def _final(
@@ -398,6 +411,21 @@ class Controller:
                 fresh.append(item)
         return fresh
 
+    def _run_started(self) -> RunStarted:
+        """The run start this controller records: the same every run (a frozen record, validated once), unless its
+        scenario, agents or rules were set anew since."""
+        made = self._started
+        if made is not None and made[0] == (self.fingerprint, self.scenario, self.agents, self.rules):
+            return made[1]
+        started = RunStarted(
+            controller=self.fingerprint,
+            agents=tuple(a.name for a in self.agents),
+            rules=tuple(rule.id for rule in self.rules),
+            scenario=self.scenario,
+        )
+        self._started = ((self.fingerprint, self.scenario, self.agents, self.rules), started)
+        return started
+
     def _left(self, state: BoardState) -> float | None:
         """Seconds before the run's deadline (`rules.budget(deadline=)`), by the log's clock; None without one. The
         runner's watchdog holds every agent to it, so a hung agent cannot keep the run past it."""
@@ -416,7 +444,9 @@ class Controller:
             results[position] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
 
         if len(agenda) == 1:  # nothing to run beside it: no task group (a task and a cancel scope fewer per cycle)
-            await run_one(0, agenda[0])
+            task = agenda[0]
+            agent = self.registry.get(task.agent)
+            results[0] = await run_agent(agent, partial(_arguments, agent, task, view), limit=left)
         else:
             async with anyio.create_task_group() as group:
                 for position, task in enumerate(agenda):
@@ -439,12 +469,16 @@ class Controller:
         return records
 
 
-async def _traced(run: telemetry.Span, decision: Decision, version: int, step: Awaitable[Cycle]) -> Cycle:
-    """`step` (a cycle's work after its decision at `version`) inside the cycle's span, under the run's."""
-    with run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status) as span:
-        cycle = await step
-        span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
-        return cycle
+def _cycle_span(run: telemetry.Span, decision: Decision, version: int) -> telemetry.Span:
+    """The span of a cycle's work after its decision at `version`, under the run's."""
+    return run.child("slateboard.cycle", version=version, cycle=decision.cycle, decision=decision.status)
+
+
+def _ended(span: telemetry.Span, cycle: Cycle, run: telemetry.Span) -> None:
+    """What the last cycle's span, and the run's, record once it is done."""
+    span.set(board_version=cycle.board_version, discarded=cycle.discarded or None)
+    if cycle.outcome is not None:
+        run.set(outcome=cycle.outcome.status, version=cycle.board_version)
 
 
 @dataclass

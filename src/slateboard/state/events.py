@@ -19,7 +19,7 @@ record's own fields as `extra` attributes, for a JSON formatter or a log shipper
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from slateboard.blackboard.entries import Entry
@@ -40,14 +40,28 @@ def log_entries(entries: Iterable[Entry]) -> None:
     """Log each decision, verdict, commit and commit failure among `entries` (just appended to their board)."""
     for entry in entries:
         record = entry.payload
-        if isinstance(record, Decision):
-            _decision(entry, record)
-        elif isinstance(record, Verdict):
-            _verdict(entry, record)
-        elif isinstance(record, Commit):
-            _commit(entry, record)
-        elif isinstance(record, CommitFailure):
-            _failure(entry, record)
+        cls = type(record)
+        event = _events[cls] if cls in _events else _event_of(cls)
+        if event is not None:
+            event(entry, record)
+
+
+def _event_of(cls: type) -> Callable[[Entry, Any], None] | None:
+    """The event a record of `cls` logs, worked out once per class (four `isinstance` checks on pydantic classes
+    an entry, otherwise): the first of the four kinds it is an instance of, as a chain of checks would find."""
+    event: Callable[[Entry, Any], None] | None = None
+    for kind, logged in ((Decision, _decision), (Verdict, _verdict), (Commit, _commit), (CommitFailure, _failure)):
+        if issubclass(cls, kind):
+            event = logged
+            break
+    if len(_events) >= _CLASSES:  # bounded: classes made at run time must not pile up
+        _events.clear()
+    _events[cls] = event
+    return event
+
+
+_events: dict[type, Callable[[Entry, Any], None] | None] = {}
+_CLASSES = 1024
 
 
 def _extra(entry: Entry, event: str, **fields: Any) -> dict[str, Any]:

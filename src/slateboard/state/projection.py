@@ -103,30 +103,38 @@ class BoardState:
 
     def ingest(self, entry: Entry) -> None:
         """Take in the next entry of the log (entries must arrive in version order)."""
-        self.version, self.now = entry.version, entry.recorded_at
+        version = entry.version
+        self.version, self.now = version, entry.recorded_at
         record = entry.payload
         role = _roles.get(type(record)) or _role_of(type(record))
+        # The staleness fold takes what `Staleness.record` would, by the role rather than by `isinstance` again.
+        stale = _NOTHING
         if role.finding:
-            self.last_finding_version = entry.version
-            self._ingest_finding(entry.version, entry.author, cast(Finding, record))
+            finding = cast(Finding, record)
+            self.last_finding_version = version
+            self._ingest_finding(version, entry.author, finding)
+            stale = self.staleness.finding(version, entry.author, finding.citations)
         elif role.run:
-            self._ingest_run(entry.version, cast(AgentRun, record))
+            run = cast(AgentRun, record)
+            self._ingest_run(version, run)
+            self.staleness.run(run.agent, run.inputs, ok=run.status == "ok", outputs=run.outputs)
         elif role.decision:
             decision = cast(Decision, record)
             self.decisions += 1
             self.cycles += decision.status == "continue"
-            self.last_decision, self.last_decision_version = decision, entry.version
+            self.last_decision, self.last_decision_version = decision, version
         elif role.started:
             self.started_at = entry.recorded_at
         elif role.settlement:
-            self._ingest_settlement(entry.version, cast(Settlement, record))
+            self._ingest_settlement(version, cast(Settlement, record))
         if role.keyed:
-            self.keys.ingest(entry.board, entry.version, entry.author, record)
-        stale = self.staleness.record(entry.version, entry.author, record) if role.staling else _NOTHING
+            self.keys.ingest(entry.board, version, entry.author, record)
+        if role.retraction and not (role.finding or role.run):
+            stale = self.staleness.record(version, entry.author, record)
         if stale or role.retraction:
-            self._retire(entry.version, stale, news=role.retraction)
+            self._retire(version, stale, news=role.retraction)
         elif role.compensation and self.staleness.stale:
-            self.last_answer_version = entry.version  # a person undid a commit that rested on stale findings: go on
+            self.last_answer_version = version  # a person undid a commit that rested on stale findings: go on
 
     def _retire(self, version: int, stale: frozenset[int], *, news: bool) -> None:
         """Stale findings leave every lookup, as set-aside ones do; a stale proposal no longer stands (unless it
@@ -182,7 +190,7 @@ class BoardState:
         return frozenset(found)
 
     def _ingest_finding(self, version: int, author: str, finding: Finding) -> None:
-        produced, upstream = False, frozenset[int]()
+        produced, upstream = False, _NOTHING
         pending = self._pending
         if pending is not None and pending[0] == author:
             produced, upstream = True, pending[1]
@@ -194,7 +202,8 @@ class BoardState:
         self.provenance[version] = Provenance(author, produced, upstream, sources)
         self.findings[version] = finding
         key = (finding.kind_name, finding.subject)
-        self._reopen(finding)
+        if self.settlements:
+            self._reopen(finding)
         self._newest[key] = version
         per_author, every = self._per_author.get(key), self._all.get(key)
         if per_author is None or every is None:  # the first of its kind on its subject
@@ -262,12 +271,19 @@ class BoardState:
 
     def newest(self, kind: type[Record], subject: str) -> int:
         """The version of the newest finding of `kind` (or a subclass) on `subject`, or 0."""
-        return max((self._newest.get((k.kind_name, subject), 0) for k in registry.subclasses_of(kind)), default=0)
+        kinds = registry.subclasses_of(kind)
+        if len(kinds) == 1:  # most kinds have no subclass
+            return self._newest.get((kinds[0].kind_name, subject), 0)
+        return max((self._newest.get((k.kind_name, subject), 0) for k in kinds), default=0)
 
     def newest_per_author(self, kind: type[Record], subject: str) -> dict[str, int]:
         """Each author's newest finding of `kind` (or a subclass) on `subject`."""
+        kinds = registry.subclasses_of(kind)
+        if len(kinds) == 1:  # nothing to merge: a copy of the one kind's
+            found = self._per_author.get((kinds[0].kind_name, subject))
+            return found.copy() if found else {}
         merged: dict[str, int] = {}
-        for k in registry.subclasses_of(kind):
+        for k in kinds:
             for author, version in self._per_author.get((k.kind_name, subject), {}).items():
                 merged[author] = max(version, merged.get(author, 0))
         return merged
@@ -334,7 +350,6 @@ class _Role:
     started: bool
     settlement: bool
     keyed: bool  # the key book takes it in (a proposal, or a record that names a key)
-    staling: bool  # it may make findings stale, or be made stale (a finding, an agent run, a retraction)
     retraction: bool
     compensation: bool
 
@@ -353,7 +368,6 @@ def _role_of(cls: type) -> _Role:
         started=issubclass(cls, RunStarted),
         settlement=issubclass(cls, Settlement),
         keyed=issubclass(cls, (Proposal, *KEYED)),
-        staling=issubclass(cls, (Finding, AgentRun, Retraction)),
         retraction=issubclass(cls, Retraction),
         compensation=issubclass(cls, Compensation),
     )

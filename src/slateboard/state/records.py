@@ -7,7 +7,7 @@ proposal is named by its idempotency `key` throughout; `proposal` is the version
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, JsonValue
 
@@ -107,6 +107,10 @@ class RunStarted(Record):
 
     kind_name = "slateboard.RunStarted"
 
+    subject: ClassVar[None] = None
+    """About no subject. Said on the class so that a reader's `getattr(record, "subject", None)` finds it at once;
+    without it, pydantic's `__getattr__` would raise and catch an `AttributeError` (every run writes these)."""
+
     controller: str
     agents: tuple[str, ...]
     rules: tuple[str, ...]
@@ -153,6 +157,10 @@ class Decision(Record):
     """What the controller decided after a change, and why; `agenda` lists the tasks a "continue" runs next."""
 
     kind_name = "slateboard.Decision"
+
+    subject: ClassVar[None] = None
+    """About no subject. Said on the class so that a reader's `getattr(record, "subject", None)` finds it at once;
+    without it, pydantic's `__getattr__` would raise and catch an `AttributeError` (every run writes these)."""
 
     cycle: int
     status: DecisionStatus

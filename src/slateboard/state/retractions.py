@@ -160,7 +160,7 @@ class Staleness:
     def finding(self, version: int, author: str, cited: Sequence[Cited]) -> frozenset[int]:
         """A finding at `version` citing `cited`; stale at once if it cites a standing retraction or derives from a
         stale finding."""
-        inputs = frozenset[int]()
+        inputs = _NONE
         pending = self._pending
         if pending is not None and pending[0] == author:
             inputs = pending[1]

@@ -1,6 +1,7 @@
 """The faulty runs of the fault harness, each in its own OS process (`slateboard.testing.harness` starts them).
 
     python -m slateboard.testing.fault_runs DIR SCENARIO CASE...
+    python -m slateboard.testing.fault_runs DIR SCENARIO --matrix [--full] CASE...
 
 runs SCENARIO (a built-in name, or any reference `scenarios.resolve` takes) once per CASE on the board "fault" of
 the SQLite file DIR/CASE.db, in a process forked from this one after the imports (a case costs a run, not an
@@ -17,6 +18,10 @@ computing), and their lines come out in the order given. A CASE is:
 - `pair`: two processes run the same board at once (two controllers on one board).
 
 Each case prints one JSON line: the case, its exit code (-9 for SIGKILL) and the error it raised, if any.
+
+`--matrix` runs `reference` first, then the kill points of its write boundaries (`kill_points`: all of them with
+`--full`, else a sample) and the CASEs given (`full-disk` sized to a third of the reference's file), after a line
+`{"matrix": [the names]}`: the harness's whole matrix in one process.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from slateboard.scenarios.handoffs_systems import Systems, ToolRegistry
 from slateboard.scenarios.model import Scenario
 from slateboard.testing.faults import Faults
 
-__all__ = ("BOARD", "HUNG_DEADLINE", "build_sink", "hung", "store_url", "main")
+__all__ = ("BOARD", "HUNG_DEADLINE", "build_sink", "hung", "kill_points", "store_url", "main")
 
 BOARD = "fault"
 HUNG_DEADLINE = 2.0
@@ -151,8 +156,30 @@ def _fork(directory: Path, reference: str, case: str) -> int:
         os._exit(code)
 
 
-def main(argv: list[str]) -> None:
-    directory, reference, cases = Path(argv[0]), argv[1], argv[2:]
+def kill_points(boundaries: list[str], *, full: bool) -> list[str]:
+    """The kill cases for a run with these write boundaries: all of them, or the default sample."""
+    count = len(boundaries)
+    if full:
+        chosen = set(range(1, count + 1))
+    else:
+        sink = next((k for k, name in enumerate(boundaries, 1) if name.startswith("sink.")), count)
+        chosen = {k for k in (1, sink - 1, sink, sink + 1, count - 1) if 1 <= k <= count}
+    return ["kill-before-1", *(f"kill-after-{k}" for k in sorted(chosen))]
+
+
+def _matrix(directory: Path, reference: str, options: list[str]) -> list[str]:
+    """Run the reference; the cases it implies (see the module's docstring)."""
+    _run_all(directory, reference, ["reference"])
+    boundaries = json.loads((directory / "reference.json").read_text())["boundaries"]
+    size = sum(p.stat().st_size for p in directory.glob("reference.db*"))
+    others = [f"full-disk-{size // 3}" if case == "full-disk" else case for case in options if case != "--full"]
+    names = [*kill_points(boundaries, full="--full" in options), *others]
+    print(json.dumps({"matrix": names}), flush=True)
+    return names
+
+
+def _run_all(directory: Path, reference: str, cases: list[str]) -> None:
+    """Fork every case at once; print each one's line, in the order given, as they end."""
     names = [name for case in cases for name in ([f"{case}-a", f"{case}-b"] if case == "pair" else [case])]
     pids = [_fork(directory, reference, name) for name in names]
     for name, pid in zip(names, pids, strict=True):
@@ -161,6 +188,13 @@ def main(argv: list[str]) -> None:
         error = error_file.read_text() if error_file.exists() else ""
         line = {"case": name, "returncode": os.waitstatus_to_exitcode(status), "error": error}
         print(json.dumps(line), flush=True)
+
+
+def main(argv: list[str]) -> None:
+    directory, reference, cases = Path(argv[0]), argv[1], argv[2:]
+    if cases[:1] == ["--matrix"]:
+        cases = _matrix(directory, reference, cases[1:])
+    _run_all(directory, reference, cases)
 
 
 if __name__ == "__main__":

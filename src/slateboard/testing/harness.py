@@ -46,7 +46,7 @@ from slateboard.scenarios import catalog
 from slateboard.scenarios.handoffs_systems import ToolRegistry, records
 from slateboard.scenarios.model import Scenario
 from slateboard.state.records import Commit, CommitFailure, Decision
-from slateboard.testing.fault_runs import BOARD, build_sink, hung, store_url
+from slateboard.testing.fault_runs import BOARD, build_sink, hung, kill_points, store_url
 
 __all__ = ("FaultCase", "FaultReport", "run_fault_matrix", "kill_points", "FULL_VARIABLE")
 
@@ -96,17 +96,6 @@ class _Result:
     effects: dict[str, Any]
 
 
-def kill_points(boundaries: list[str], *, full: bool) -> list[str]:
-    """The kill cases for a run with these write boundaries: all of them, or the default sample."""
-    count = len(boundaries)
-    if full:
-        chosen = set(range(1, count + 1))
-    else:
-        sink = next((k for k, name in enumerate(boundaries, 1) if name.startswith("sink.")), count)
-        chosen = {k for k in (1, sink - 1, sink, sink + 1, count - 1) if 1 <= k <= count}
-    return ["kill-before-1", *(f"kill-after-{k}" for k in sorted(chosen))]
-
-
 def run_fault_matrix(
     scenario: str, directory: Path | None = None, *, full: bool | None = None, cases: tuple[str, ...] | None = None
 ) -> FaultReport:
@@ -119,23 +108,20 @@ def run_fault_matrix(
     directory.mkdir(parents=True, exist_ok=True)
     full = os.environ.get(FULL_VARIABLE) == "full" if full is None else full
     built = catalog.resolve(scenario)
-    _spawn(directory, scenario, ["reference"])
-    boundaries = json.loads((directory / "reference.json").read_text())["boundaries"]
-    reference = _outcome(built, store_url(directory, "reference"))
-    size = sum(p.stat().st_size for p in directory.glob("reference.db*"))
     others = cases if cases is not None else ("flaky-sink", "hung-sync", "hung-async", "full-disk", "pair")
-    names = [
-        *kill_points(boundaries, full=full),
-        *(f"full-disk-{size // 3}" if c == "full-disk" else c for c in others),
-    ]
-    ran = {line["case"]: line for line in _spawn(directory, scenario, names)}
+    # One process: the reference run first, then every case it implies (fault_runs' --matrix).
+    lines = _spawn(directory, scenario, ["--matrix", *(["--full"] if full else []), *others])
+    boundaries = json.loads((directory / "reference.json").read_text())["boundaries"]
+    names = next(line["matrix"] for line in lines if "matrix" in line)
+    ran = {line["case"]: line for line in lines if "case" in line}
+    reference = _outcome(built, store_url(directory, "reference"))
     judged = [_judge(built, directory, name, ran, reference) for name in names]
     return FaultReport(scenario, tuple(judged), tuple(boundaries))
 
 
 def _spawn(directory: Path, scenario: str, cases: list[str]) -> list[dict[str, Any]]:
     command = [sys.executable, "-m", "slateboard.testing.fault_runs", str(directory), scenario, *cases]
-    timeout = 60 + 60 * len(cases)  # generous: a hang fails here instead of hanging the caller
+    timeout = 900  # generous (the cases run at once, a full matrix some thirty): a hang fails here, not the caller
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
     if done.returncode != 0:
         raise SlateboardError(f"the fault runs of {scenario!r} failed: {done.stderr.strip()[-2000:]}")
