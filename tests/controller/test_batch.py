@@ -395,6 +395,18 @@ async def test_bad_options_are_refused(options: dict[str, Any]) -> None:
         await run_many(make_controller(), bb, [ticket(0)], **options)
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C as an interactive Python has it. A process that a non-interactive shell started in the background
+    (`pytest &`, a CI runner's job) inherits SIGINT ignored, and Python then leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_ctrl_c_stops_the_batch_and_returns_what_finished(backend: str) -> None:
     probe = Probe(interrupt_at=8)
