@@ -47,6 +47,14 @@ def page(browser: Browser, blackboard: Blackboard) -> Iterator[tuple[Page, str]]
         context.close()
 
 
+def shown(page: Page, text: str) -> None:
+    """Wait until the page that a click led to shows `text` (failing after Playwright's timeout): right after a
+    click the browser may still be loading that page, whose content is then empty."""
+    from playwright.sync_api import expect  # noqa: PLC0415 - absent where the tests skip
+
+    expect(page.locator("main")).to_contain_text(text)
+
+
 def _shot(page: Page, name: str) -> None:
     folder = os.environ.get("SLATEBOARD_SCREENSHOTS")
     if folder:
@@ -64,7 +72,7 @@ def test_open_edit_accept_and_see_the_commit(page: tuple[Page, str], blackboard:
     tab.fill("input[name='note']", "checked the contract")
     _shot(tab, "review-decision.png")
     tab.click("button[value='approve']")
-    assert "Answer recorded: approved" in tab.content()
+    shown(tab, "Answer recorded: approved")
     assert "Already answered by ana" in tab.inner_text("main")
     audit = in_thread(board_audit, blackboard, WAITING)
     assert key in audit.committed
@@ -79,7 +87,7 @@ def test_reject_with_a_reason(page: tuple[Page, str], blackboard: Blackboard) ->
     tab.fill("input[name='reviewer']", "bo")
     tab.fill("input[name='note']", "the tone is wrong")
     tab.click("button[value='reject']")
-    assert "Answer recorded: rejected" in tab.content()
+    shown(tab, "Answer recorded: rejected")
     answer: Any = next(e.payload for e in in_thread(board_audit, blackboard, WAITING).timeline if e.type == "approval")
     assert (answer["decision"], answer["reviewer"], answer["reason"]) == ("rejected", "bo", "the tone is wrong")
     assert key not in in_thread(board_audit, blackboard, WAITING).committed
@@ -95,7 +103,7 @@ def test_settle_a_conflict_and_see_the_run_go_on(page: tuple[Page, str], blackbo
     tab.fill("input[name='note']", "the contract's warranty applies")
     _shot(tab, "review-conflict.png")
     tab.click("button[value='choose:11']")
-    assert "Settled by ana" in tab.inner_text("main")
+    shown(tab, "Settled by ana")
     audit = in_thread(board_audit, blackboard, CONFLICT)
     assert audit.status not in (None, "escalate")  # the run went on to its outcome
     assert "status now: escalate" not in tab.inner_text("main")
