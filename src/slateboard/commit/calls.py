@@ -7,11 +7,22 @@ import os
 import re
 import socket
 import threading
+import uuid
 from typing import Any
 
 from slateboard.errors import redacted
 
-__all__ = ("SinkCall", "run_tracked", "holder_is_dead", "receipt_text", "error_text", "without_secrets", "HOST")
+__all__ = (
+    "SinkCall",
+    "run_tracked",
+    "holder_is_dead",
+    "lock_holder",
+    "process_started",
+    "receipt_text",
+    "error_text",
+    "without_secrets",
+    "HOST",
+)
 
 HOST = socket.gethostname()
 _MAX_ERROR = 500
@@ -56,10 +67,34 @@ def error_text(exc: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 3] + "..."
 
 
+def process_started(pid: int) -> str:
+    """When process `pid` started, as the kernel counts it (clock ticks since boot; Linux), or "" where unknown.
+
+    With the pid it names a process for good: a pid is reused, a (pid, start) pair is not.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The command's name (field 2) may hold spaces and parentheses: the fields after it follow its last ')'.
+            fields = stat.read().rpartition(b")")[2].split()
+    except OSError:
+        return ""
+    return fields[19].decode() if len(fields) > 19 and fields[19].isdigit() else ""
+
+
+def lock_holder() -> str:
+    """A new lock holder's name: this machine, this process (its pid and, where known, when it started), this call."""
+    pid = os.getpid()
+    return f"{HOST}|{pid}|{uuid.uuid4().hex[:12]}|{process_started(pid)}"
+
+
 def holder_is_dead(holder: str) -> bool:
-    """Whether a lock holder was a process on this machine that no longer exists (it crashed)."""
+    """Whether a lock holder was a process on this machine that no longer exists (it crashed). A holder that names
+    when its process started is dead too when its pid now belongs to a process that started at another time (pids
+    are reused, within minutes on a busy machine); one that names no start (an older slateboard's, or where the
+    kernel does not say) is judged by its pid alone."""
     host, _, rest = holder.partition("|")
-    pid_text = rest.split("|", 1)[0]
+    parts = rest.split("|")
+    pid_text = parts[0]
     if host != HOST or not pid_text.isdigit():
         return False
     try:
@@ -67,8 +102,12 @@ def holder_is_dead(holder: str) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:
+        pass  # a process of another user holds the pid: alive, unless it started at another time
+    started = parts[2] if len(parts) > 2 else ""
+    if not started:
         return False
-    return False
+    now = process_started(int(pid_text))
+    return bool(now) and now != started
 
 
 class SinkCall:

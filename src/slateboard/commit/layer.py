@@ -14,8 +14,6 @@ import contextlib
 import hashlib
 import inspect
 import json
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -31,10 +29,10 @@ from slateboard.blackboard.stores.base import call_store
 from slateboard.blackboard.stores.ledger import Ledger, LedgerRow, TargetLocked, check_params
 from slateboard.blackboard.stores.tables import TableTransaction
 from slateboard.commit.calls import (
-    HOST,
     SinkCall,
     error_text,
     holder_is_dead,
+    lock_holder,
     receipt_text,
     run_tracked,
     without_secrets,
@@ -189,7 +187,7 @@ class CommitLayer:
         return self._lost(row.key)  # unreachable: the loop returns or raises
 
     async def _acquire(self, ledger: Ledger, target: str) -> tuple[int, str]:
-        holder = f"{HOST}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
+        holder = lock_holder()
         token, current = await call_store(ledger.acquire, target, holder, self.lease, "")
         if token:
             return token, holder
