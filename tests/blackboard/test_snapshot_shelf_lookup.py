@@ -17,34 +17,8 @@ class Note(Finding):
     kind_name = "tests.blackboard.shelf_lookup.Note"
 
 
-class NoShelf:
-    """A store that keeps no snapshots: the memory store's log without its shelf."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "snapshots":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
-class SlottedNoShelf:
-    """The same, but it cannot be weakly referenced (no `__weakref__` slot)."""
-
-    __slots__ = ("_inner",)
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "snapshots":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-
 class SlottedShelf:
-    """A store with a shelf that cannot be weakly referenced."""
+    """A store with a shelf that cannot be weakly referenced (no `__weakref__` slot): the memory store, forwarded."""
 
     __slots__ = ("_inner",)
 
@@ -53,6 +27,23 @@ class SlottedShelf:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class SlottedNoShelf(SlottedShelf):
+    """A store that keeps no snapshots (the memory store's log without its shelf), and cannot be weakly referenced."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "snapshots":
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+
+class NoShelf(SlottedNoShelf):
+    """The same, weakly referenceable."""
+
+    __slots__ = ("__weakref__",)
 
 
 async def written(bb: Blackboard, name: str) -> None:

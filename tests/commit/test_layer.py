@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -18,7 +19,7 @@ from slateboard.blackboard.stores.registry import backend_for
 from slateboard.commit import Commit, CommitFailure, CommitLayer
 from slateboard.commit import layer as layer_module
 from slateboard.commit.layer import params_hash
-from slateboard.commit.releases import RELEASES
+from slateboard.commit.releases import RELEASES, Waiter
 from slateboard.errors import CommitError
 from slateboard.state.records import COMMIT_LAYER
 from tests.commit.outside import Outside
@@ -378,15 +379,31 @@ async def test_two_boards_committing_to_one_target_serialize(board: Board, secon
     assert results["second"].fence > results["first"].fence
 
 
-async def until_waiting(target: str) -> None:
-    """Until a commit of this process waits on `target` (it asked for the lock and was refused)."""
-    with anyio.fail_after(30):
-        while not RELEASES.waiting_on(target):  # noqa: ASYNC110 (set by the commit layer, which offers no event)
-            await anyio.sleep(0.001)
+@pytest.fixture
+def until_waiting(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Awaitable[None]]:
+    """Waits until a commit (of any thread) waits on target Case/1: it asked for the lock, was refused, and registered
+    as a waiter for releases."""
+    registered = threading.Event()
+    waiting = RELEASES.waiting
+
+    @contextmanager
+    def noticed(target: str) -> Iterator[Waiter]:
+        with waiting(target) as waiter:
+            if target == "Case/1":
+                registered.set()
+            yield waiter
+
+    monkeypatch.setattr(RELEASES, "waiting", noticed)
+
+    async def until() -> None:
+        if not await anyio.to_thread.run_sync(registered.wait, 30):
+            raise TimeoutError("no commit waited on Case/1 within 30 s")
+
+    return until
 
 
 async def test_a_release_in_this_loop_wakes_its_waiter_at_once(
-    board: Board, second_board: Board, monkeypatch: pytest.MonkeyPatch
+    board: Board, second_board: Board, monkeypatch: pytest.MonkeyPatch, until_waiting: Callable[[], Awaitable[None]]
 ) -> None:
     """With an hour's pause between asks, only the first commit's release can let the second one through in time."""
     monkeypatch.setattr(layer_module, "_FIRST_PAUSE", 3600.0)
@@ -405,7 +422,7 @@ async def test_a_release_in_this_loop_wakes_its_waiter_at_once(
             tg.start_soon(run, "first", board, first, first_key, v1)
             await gate.entered.wait()
             tg.start_soon(run, "second", second_board, second, second_key, v2)
-            await until_waiting("Case/1")
+            await until_waiting()
             gate.release.set()
     assert gate.events == [f"start {first_key}", f"end {first_key}", f"start {second_key}", f"end {second_key}"]
     assert results["second"].fence > results["first"].fence
@@ -413,7 +430,7 @@ async def test_a_release_in_this_loop_wakes_its_waiter_at_once(
 
 
 async def test_a_waiter_cancelled_in_its_pause_claims_nothing_and_leaves_no_waiter(
-    board: Board, second_board: Board
+    board: Board, second_board: Board, until_waiting: Callable[[], Awaitable[None]]
 ) -> None:
     gate = Gate()
     layer = CommitLayer(gate, timeout=10)
@@ -425,7 +442,7 @@ async def test_a_waiter_cancelled_in_its_pause_claims_nothing_and_leaves_no_wait
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as waiting:
                 waiting.start_soon(layer.commit, second_board, second, second_key, v2)
-                await until_waiting("Case/1")
+                await until_waiting()
                 scope.cancel()
         assert RELEASES.waiting_on("Case/1") == 0
         gate.release.set()
@@ -434,7 +451,7 @@ async def test_a_waiter_cancelled_in_its_pause_claims_nothing_and_leaves_no_wait
 
 
 async def test_a_waiter_in_another_thread_takes_the_lock_by_asking_again(
-    board: Board, second_board: Board, anyio_backend: str
+    board: Board, second_board: Board, anyio_backend: str, until_waiting: Callable[[], Awaitable[None]]
 ) -> None:
     """A release wakes the waiters of its own thread only; one in another thread (its own event loop) gets the lock
     at its next ask."""
@@ -453,7 +470,7 @@ async def test_a_waiter_in_another_thread_takes_the_lock_by_asking_again(
         await gate.entered.wait()
         other = threading.Thread(target=in_another_loop)
         other.start()
-        await until_waiting("Case/1")
+        await until_waiting()
         assert other_sink.keys() == []  # it waits for the lock
         gate.release.set()
     await anyio.to_thread.run_sync(other.join)
