@@ -182,11 +182,7 @@ async def call_append(operation: Callable[..., T], *args: object, **kwargs: obje
         result = operation(*args, wait=False, **kwargs)
     except WouldBlock:
         return await anyio.to_thread.run_sync(partial(operation, *args, wait=True, **kwargs))
-    if perf_counter() - getattr(_last_yield, "at", 0.0) >= SLICE:
-        await anyio.lowlevel.checkpoint()
-        _last_yield.at = perf_counter()
-    else:
-        await anyio.lowlevel.checkpoint_if_cancelled()
+    await _sliced_checkpoint()
     return result
 
 
@@ -200,12 +196,18 @@ async def append_to(
     except WouldBlock:
         append = partial(store.append, board, entries, expected_version=expected_version, wait=True)
         return await anyio.to_thread.run_sync(append)
+    await _sliced_checkpoint()
+    return stored
+
+
+async def _sliced_checkpoint() -> None:
+    """The checkpoint after an inline call of `call_append` or `append_to`: a scheduling round once this thread's
+    calls last gave one `SLICE` ago or more, else a check for cancellation alone."""
     if perf_counter() - getattr(_last_yield, "at", 0.0) >= SLICE:
         await anyio.lowlevel.checkpoint()
         _last_yield.at = perf_counter()
     else:
         await anyio.lowlevel.checkpoint_if_cancelled()
-    return stored
 
 
 call_read = call_append
